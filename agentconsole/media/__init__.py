@@ -1,0 +1,1 @@
+"""Media: aiortc peer connections, audio backends, DTMF, recording, call-quality stats."""
