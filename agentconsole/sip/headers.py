@@ -1,21 +1,52 @@
-"""Typed views of the headers the core acts on: Via, CSeq, generic parameters.
+"""Typed views of the headers the core acts on: Via, CSeq, Max-Forwards, generic parameters.
 
 Every function raises :class:`~agentconsole.sip.errors.ParseError` on bad input and
-nothing else (RFC 3261 §25.1 grammar; integers are range-checked, RFC 4475 §3.1.2.4).
+nothing else (RFC 3261 §25.1 grammar). Integers are range-checked before conversion
+(RFC 4475 §3.1.2.4/§3.1.2.5) and only ASCII digits count as digits: ``str.isdigit``
+also accepts characters such as ``"²"`` that ``int()`` then refuses.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import dataclass, field
 
 from .errors import ParseError
 
-MAX_CSEQ = 2**31 - 1  # RFC 3261 §8.1.1.5: CSeq MUST be less than 2**31
-MAX_UINT32 = 2**32 - 1
+MAX_CSEQ = 2**31 - 1  # RFC 3261 §8.1.1.5: a UAC MUST choose a CSeq below 2**31
+MAX_UINT32 = 2**32 - 1  # RFC 3261 §8.1.1.5: the value MUST fit in 32 bits
+MAX_FORWARDS = 255  # RFC 4475 §3.1.2.4: larger values are out of range
+
+#: Linear white space as the SIP grammar knows it (SP / HTAB); folding is undone earlier.
+WS = " \t"
 
 
-def split_header_list(value: str) -> list[str]:
-    """Split a comma-separated header value at commas outside quotes and ``<...>``."""
+def is_digits(text: str) -> bool:
+    """True when ``text`` is one or more ASCII digits."""
+    return bool(text) and text.isascii() and text.isdigit()
+
+
+def parse_uint(text: str, limit: int, what: str) -> int:
+    """Parse a decimal integer in ``0..limit``; leading zeros are allowed (RFC 4475 wsinv)."""
+    digits = text.strip(WS)
+    if not is_digits(digits):
+        raise ParseError(f"bad {what} {text!r}")
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > len(str(limit)):
+        raise ParseError(f"{what} out of range")
+    value = int(significant)
+    if value > limit:
+        raise ParseError(f"{what} out of range")
+    return value
+
+
+def split_header_list(value: str, *, strict: bool = False) -> list[str]:
+    """Split a comma-separated header value at commas outside quotes and ``<...>``.
+
+    Empty elements are skipped unless ``strict`` is set, in which case they are an
+    error (RFC 4475 §3.1.2.1: ``Via: ...;;,;,,`` is invalid).
+    """
     out: list[str] = []
     buf: list[str] = []
     in_quote = False
@@ -40,39 +71,70 @@ def split_header_list(value: str) -> list[str]:
         elif ch == ">":
             in_angle = False
         elif ch == "," and not in_angle:
-            item = "".join(buf).strip()
-            if item:
-                out.append(item)
+            _push_item(out, buf, strict)
             buf = []
             continue
         buf.append(ch)
     if in_quote:
         raise ParseError("unterminated quoted string")
-    item = "".join(buf).strip()
-    if item:
-        out.append(item)
+    _push_item(out, buf, strict)
     return out
 
 
+def _push_item(out: list[str], buf: list[str], strict: bool) -> None:
+    item = "".join(buf).strip(WS)
+    if item:
+        out.append(item)
+    elif strict:
+        raise ParseError("empty element in header list")
+
+
+_PARAM_VALUE_BAD = frozenset(' \t"<>,\\')
+
+
 def parse_params(text: str) -> dict[str, str | None]:
-    """Parse ``;name=value;flag`` parameters (leading ``;`` optional). Names lower-cased."""
+    """Parse ``;name=value;flag`` parameters (leading ``;`` optional). Names lower-cased.
+
+    A value is a token, a host (``[v6]`` allowed, RFC 5118 §4.5) or a quoted string;
+    an empty parameter (``;;``) or an empty value (``tag=``) is an error.
+    """
     params: dict[str, str | None] = {}
     for raw in _split_outside_quotes(text, ";"):
-        part = raw.strip()
+        part = raw.strip(WS)
         if not part:
             raise ParseError("empty parameter")
-        if "=" in part:
-            name, value = part.split("=", 1)
-            name = name.strip()
-            value = value.strip()
-            if not name or not _is_token(name):
-                raise ParseError(f"bad parameter name {name!r}")
-            params[name.lower()] = value
-        else:
-            if not _is_token(part):
-                raise ParseError(f"bad parameter {part!r}")
-            params[part.lower()] = None
+        name, sep, value = part.partition("=")
+        name = name.strip(WS)
+        if not _is_token(name):
+            raise ParseError(f"bad parameter name {name!r}")
+        if not sep:
+            params[name.lower()] = None
+            continue
+        value = value.strip(WS)
+        if not value:
+            raise ParseError(f"empty value for parameter {name!r}")
+        if value.startswith('"'):
+            _check_quoted(value)
+        elif any(c in _PARAM_VALUE_BAD or c < " " for c in value):
+            raise ParseError(f"bad value for parameter {name!r}")
+        params[name.lower()] = value
     return params
+
+
+def _check_quoted(value: str) -> None:
+    """``value`` must be exactly one quoted string; escapes are bounds-checked."""
+    i = 1
+    while i < len(value):
+        ch = value[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == '"':
+            if i != len(value) - 1:
+                raise ParseError("text after quoted parameter value")
+            return
+        i += 1
+    raise ParseError("unterminated quoted parameter value")
 
 
 def format_params(params: dict[str, str | None]) -> str:
@@ -103,12 +165,12 @@ def _split_outside_quotes(text: str, sep: str) -> list[str]:
     if in_quote:
         raise ParseError("unterminated quoted string")
     parts.append("".join(buf))
-    if parts and parts[0].strip() == "" and text.lstrip().startswith(sep):
+    if parts and parts[0].strip(WS) == "" and text.lstrip(WS).startswith(sep):
         parts = parts[1:]
     return parts
 
 
-_TOKEN_EXTRA = set("-.!%*_+`'~")
+_TOKEN_EXTRA = frozenset("-.!%*_+`'~")
 
 
 def _is_token(text: str) -> bool:
@@ -130,28 +192,35 @@ class CSeq:
 
 
 def parse_cseq(value: str) -> CSeq:
-    parts = value.split()
+    """``CSeq: 1*DIGIT LWS Method`` (RFC 3261 §20.16); the number must fit 32 bits."""
+    parts = re.split(r"[ \t]+", value.strip(WS))
     if len(parts) != 2:
         raise ParseError(f"bad CSeq {value!r}")
     num, method = parts
-    if not num.isdigit() or len(num) > 10:
-        raise ParseError(f"bad CSeq number {num!r}")
-    number = int(num)
-    if number > MAX_UINT32:
-        raise ParseError("CSeq number out of range")
+    number = parse_uint(num, MAX_UINT32, "CSeq number")
     if not _is_token(method):
         raise ParseError(f"bad CSeq method {method!r}")
     return CSeq(number, method)
 
 
+def parse_max_forwards(value: str) -> int:
+    """``Max-Forwards: 1*DIGIT`` limited to 0..255 (RFC 3261 §20.22, RFC 4475 §3.1.2.4)."""
+    return parse_uint(value, MAX_FORWARDS, "Max-Forwards")
+
+
 @dataclass(frozen=True)
 class Via:
-    """One Via value: ``SIP/2.0/<transport> host[:port];params`` (RFC 3261 §20.42)."""
+    """One Via value: ``SIP/2.0/<transport> host[:port];params`` (RFC 3261 §20.42).
+
+    ``protocol`` keeps the name/version so a request from ``SIP/7.0`` can still be
+    answered with 505 (RFC 4475 §3.1.2.16) instead of being dropped as garbage.
+    """
 
     transport: str
     host: str
     port: int | None = None
     params: dict[str, str | None] = field(default_factory=dict)
+    protocol: str = "SIP/2.0"
 
     @property
     def branch(self) -> str | None:
@@ -159,12 +228,16 @@ class Via:
 
     @property
     def received(self) -> str | None:
-        return self.params.get("received")
+        """The ``received`` address without IPv6 brackets (RFC 5118 §4.5 allows both)."""
+        value = self.params.get("received")
+        if value is not None and value.startswith("[") and value.endswith("]"):
+            return value[1:-1]
+        return value
 
     @property
     def rport(self) -> int | None:
         value = self.params.get("rport")
-        if value is None or not value.isdigit():
+        if value is None or not is_digits(value) or len(value) > 5:
             return None
         port = int(value)
         return port if 0 < port < 65536 else None
@@ -175,40 +248,46 @@ class Via:
         return host if self.port is None else f"{host}:{self.port}"
 
     def __str__(self) -> str:
-        return f"SIP/2.0/{self.transport} {self.sent_by}{format_params(self.params)}"
+        return f"{self.protocol}/{self.transport} {self.sent_by}{format_params(self.params)}"
+
+
+_VIA_RE = re.compile(
+    r"[ \t]*([^ \t/;]+)[ \t]*/[ \t]*([^ \t/;]+)[ \t]*/[ \t]*([^ \t/;]+)[ \t]+([^;]+?)[ \t]*(;.*)?",
+    re.DOTALL,
+)
+_VERSION_RE = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}")
 
 
 def parse_via(value: str) -> Via:
-    """Parse one Via value (no commas)."""
-    text = value.strip()
-    head, sep, rest = text.partition(";")
-    proto, _, sent_by = head.strip().partition(" ")
-    pieces = [p.strip() for p in proto.split("/")]
-    if len(pieces) != 3 or not all(pieces):
-        # tolerate LWS around the slashes: "SIP / 2.0 / UDP host"
-        compact = "".join(head.split())
-        pieces = compact.split("/")
-        if len(pieces) < 3:
-            raise ParseError(f"bad Via {value!r}")
-        # the third piece then holds transport+host glued; split them the slow way
+    """Parse one Via value (no commas); LWS around ``/`` and ``:`` is allowed (RFC 4475 wsinv)."""
+    m = _VIA_RE.fullmatch(value)
+    if m is None:
         raise ParseError(f"bad Via {value!r}")
-    name, version, transport = pieces
-    if name.upper() != "SIP" or version != "2.0":
-        raise ParseError(f"bad Via protocol {proto!r}", status=505 if name.upper() == "SIP" else 400)
+    name, version, transport, sent_by, rest = m.groups()
+    if name.upper() != "SIP" or not _VERSION_RE.fullmatch(version):
+        raise ParseError(f"bad Via protocol {name}/{version}")
     if not _is_token(transport):
         raise ParseError(f"bad Via transport {transport!r}")
-    host, port = parse_host_port(sent_by.strip())
-    params = parse_params(rest) if sep else {}
-    return Via(transport.upper(), host, port, params)
+    host, port = parse_host_port(re.sub(r"[ \t]*:[ \t]*", ":", sent_by))
+    params = parse_params(rest) if rest else {}
+    return Via(transport.upper(), host, port, params, f"SIP/{version}")
 
 
 def parse_via_list(value: str) -> list[Via]:
-    return [parse_via(item) for item in split_header_list(value)]
+    """Every Via in one header value; an empty list element is an error (RFC 4475 badinv01)."""
+    return [parse_via(item) for item in split_header_list(value, strict=True)]
+
+
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
 
 
 def parse_host_port(text: str) -> tuple[str, int | None]:
-    """Parse ``host``, ``host:port``, ``[v6]`` or ``[v6]:port``; hosts are lower-cased."""
-    text = text.strip()
+    """Parse ``host``, ``host:port``, ``[v6]`` or ``[v6]:port``; hosts are lower-cased.
+
+    An IPv6 address needs brackets (RFC 5118 §4.2); ``[2001:db8::10:5070]`` is an
+    address, not a port (§4.3). The extra colon of RFC 5118 §4.10 is tolerated.
+    """
+    text = text.strip(WS)
     if not text:
         raise ParseError("empty host")
     if text.startswith("["):
@@ -216,9 +295,8 @@ def parse_host_port(text: str) -> tuple[str, int | None]:
         if end < 0:
             raise ParseError(f"bad IPv6 reference {text!r}")
         host = text[1:end]
+        _check_ipv6(host)
         rest = text[end + 1 :]
-        if not host or not all(c in "0123456789abcdefABCDEF:." for c in host):
-            raise ParseError(f"bad IPv6 reference {text!r}")
         if rest == "":
             return host.lower(), None
         if not rest.startswith(":"):
@@ -227,15 +305,25 @@ def parse_host_port(text: str) -> tuple[str, int | None]:
     if text.count(":") > 1:
         raise ParseError(f"IPv6 address without brackets {text!r}")
     host, sep, port = text.partition(":")
-    if not host or any(c.isspace() for c in host):
-        raise ParseError(f"bad host {text!r}")
-    if not all(c.isascii() and (c.isalnum() or c in "-._") for c in host):
+    if not host or not all(c in _HOST_CHARS for c in host):
         raise ParseError(f"bad host {text!r}")
     return host.lower(), _parse_port(port) if sep else None
 
 
+def _check_ipv6(host: str) -> None:
+    if len(host) > 64 or not all(c in "0123456789abcdefABCDEF:." for c in host):
+        raise ParseError(f"bad IPv6 reference {host!r}")
+    for candidate in (host, host.replace(":::", "::", 1)):
+        try:
+            ipaddress.IPv6Address(candidate)
+        except ValueError:
+            continue
+        return
+    raise ParseError(f"bad IPv6 address {host!r}")
+
+
 def _parse_port(text: str) -> int:
-    if not text.isdigit() or len(text) > 5:
+    if not is_digits(text) or len(text) > 5:
         raise ParseError(f"bad port {text!r}")
     port = int(text)
     if not 0 < port < 65536:

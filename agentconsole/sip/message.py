@@ -426,8 +426,8 @@ def make_response(
     has none and a tag is given (a 100 Trying never gets one).
     """
     headers = Headers()
-    for value in request.headers.get_raw_all("Via"):
-        headers.add("Via", value)
+    for via in request.headers.get_raw_all("Via"):
+        headers.add("Via", via)
     for name in ("From", "To", "Call-ID", "CSeq"):
         value = request.headers.get(name)
         if value is not None:

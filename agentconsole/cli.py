@@ -1,0 +1,136 @@
+"""Command line: ``agentconsole [--config PATH] [-v] [COMMAND ...]``.
+
+Subcommands live in :data:`SUBCOMMANDS` (name -> :class:`Subcommand`), so adding one is a
+handler function plus one entry. Handlers return the process exit status; they write to
+the ``out``/``err`` streams they are given so tests can capture them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from . import cli_register
+from .config import Config, ConfigError, load_config
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_UNAVAILABLE = 2
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    help: str
+    run: Callable[[argparse.Namespace, TextIO, TextIO], int]
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    """The config file a command should use: its own PATH, --config, then the default."""
+    explicit = getattr(args, "path", None) or args.config
+    return Path(explicit) if explicit else Config.default_path()
+
+
+def _summary(config: Config) -> str:
+    acc = config.account
+    if acc.password_env:
+        secret = f"password from ${acc.password_env}"
+    else:
+        secret = "password set" if acc.password is not None else "no password"
+    via = f" via {acc.outbound_proxy}" if acc.outbound_proxy else ""
+    entries = len(config.directory)
+    return (
+        f"OK: {acc.aor} over {acc.transport}, registrar {acc.registrar_uri}{via}, {secret}, "
+        f"{entries} directory entr{'y' if entries == 1 else 'ies'}"
+    )
+
+
+def _check_config(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    path = config_path(args)
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem.format(str(path)), file=out)
+        count = len(exc.problems)
+        print(f"{count} problem{'s' if count != 1 else ''} found", file=err)
+        return EXIT_PROBLEMS
+    for warning in config.warnings:
+        print(warning.format(str(path), label="warning"), file=out)
+    print(f"{path}: {_summary(config)}", file=out)
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    print("demo not built yet: see README", file=err)
+    return EXIT_UNAVAILABLE
+
+
+def _console(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    print("the console is not built yet", file=err)
+    return EXIT_UNAVAILABLE
+
+
+def _check_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", nargs="?", metavar="PATH",
+                        help="config file (default: --config, $AGENTCONSOLE_CONFIG, XDG)")
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "check-config": Subcommand("validate a config file and list every problem",
+                               _check_config, _check_config_arguments),
+    "demo": Subcommand("run the console against the embedded demo switch", _demo),
+    "register": Subcommand("register the account, print what happens, un-register",
+                           cli_register.run, cli_register.add_arguments),
+}
+
+#: What runs without a subcommand.
+DEFAULT_COMMAND: Callable[[argparse.Namespace, TextIO, TextIO], int] = _console
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agentconsole", description="A terminal softphone for call-centre agents."
+    )
+    parser.add_argument("--config", metavar="PATH", help="config file to use")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more (-v info, -vv debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, command in SUBCOMMANDS.items():
+        child = sub.add_parser(name, help=command.help, description=command.help)
+        # `agentconsole register --config X` works as well as `agentconsole --config X register`
+        child.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                           help="config file to use")
+        if command.add_arguments is not None:
+            command.add_arguments(child)
+    return parser
+
+
+def _setup_logging(verbose: int, err: TextIO) -> None:
+    """Log to stderr; an embedding program's (or pytest's) handlers are left alone."""
+    level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(err)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(level)
+    elif verbose:
+        root.setLevel(level)
+
+
+def main(argv: list[str] | None = None, *, out: TextIO | None = None,
+         err: TextIO | None = None) -> int:
+    """Entry point of the ``agentconsole`` script; returns the exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose, err)
+    if args.command is None:
+        return DEFAULT_COMMAND(args, out, err)
+    return SUBCOMMANDS[args.command].run(args, out, err)

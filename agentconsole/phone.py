@@ -1,0 +1,225 @@
+"""``Phone``: the softphone object scripts, integrations and the console use.
+
+It mirrors the SDK's PhoneOperator (``start``/``stop``, ``is_registered`` and the
+``connected``/``disconnected``/``registered``/``registration_failed`` events) on top of
+the sans-IO user agent, one transport and the driver that joins them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from dataclasses import dataclass
+
+from pyee.asyncio import AsyncIOEventEmitter
+
+from .config import Config
+from .errors import AgentConsoleError, PhoneError
+from .sip.events import IncomingRequest, MessageDropped, RegistrationStateChanged, UAEvent
+from .sip.message import make_response
+from .sip.timers import TimerConfig
+from .sip.ua import UAConfig, UserAgent
+from .sip.uri import SipUri, parse_uri
+from .transport.base import Transport, TransportError, TransportSettings, TransportState
+from .transport.driver import Driver, TraceHook
+from .transport.factory import create_transport
+
+logger = logging.getLogger(__name__)
+
+#: Final statuses that mean "your credentials or account are wrong" (not transient).
+AUTH_FAILURES = frozenset({401, 403, 404, 407})
+
+
+@dataclass(frozen=True)
+class RegistrationFailure:
+    """Payload of ``registration_failed``: the SIP code and a readable cause."""
+
+    code: int
+    cause: str
+    retry_in: float | None = None
+
+
+class Phone(AsyncIOEventEmitter):
+    """One SIP account: registration now, calls as the library grows.
+
+    Events: ``connected`` (the transport is up), ``disconnected`` (reason: str),
+    ``registered`` (expires: int), ``registration_failed`` (RegistrationFailure),
+    ``unregistered``.
+    """
+
+    def __init__(self, config: Config, *, trace: TraceHook | None = None,
+                 rng: random.Random | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self._trace_hooks: list[TraceHook] = [trace] if trace is not None else []
+        self._rng = rng or random.Random()
+        self._is_registered = False
+        self._driver: Driver | None = None
+        self._first_outcome: asyncio.Future[RegistrationStateChanged] | None = None
+        self.instance_id = f"urn:uuid:{uuid.UUID(int=self._rng.getrandbits(128), version=4)}"
+        self.last_failure: RegistrationFailure | None = None
+
+    # ----- state ----------------------------------------------------------------------
+    @property
+    def is_registered(self) -> bool:
+        return self._is_registered
+
+    @property
+    def ua(self) -> UserAgent | None:
+        return self._driver.ua if self._driver else None
+
+    @property
+    def transport(self) -> Transport | None:
+        return self._driver.transport if self._driver else None
+
+    def add_trace_hook(self, hook: TraceHook) -> None:
+        """Observe every SIP message sent and received (credentials redacted)."""
+        self._trace_hooks.append(hook)
+
+    # ----- lifecycle ------------------------------------------------------------------
+    async def start(self, timeout: float = 10.0) -> Phone:
+        """Open the transport and REGISTER; return once the first outcome is known.
+
+        Raises :class:`AgentConsoleError` (code -201 REGISTRY_FAILED) when the
+        registrar refuses our credentials or the transport cannot be opened. A
+        transient failure (timeout, 5xx) does not raise: the phone keeps retrying and
+        emits ``registration_failed`` each time.
+        """
+        ua = UserAgent(self._ua_config(), rng=self._rng)
+        transport = self._make_transport()
+        self._driver = Driver(ua, transport, on_event=self._on_ua_event,
+                              on_transport_state=self._on_transport_state)
+        self._driver.trace_hooks = self._trace_hooks  # shared: hooks added later apply too
+        loop = asyncio.get_running_loop()
+        self._first_outcome = loop.create_future()
+        try:
+            await self._driver.start()
+        except TransportError as exc:
+            self._driver = None
+            raise AgentConsoleError(f"cannot reach the SIP server: {exc}",
+                                    title="Connection failed",
+                                    code=PhoneError.REGISTRY_FAILED) from exc
+        if not self.config.account.register:
+            return self
+        try:
+            outcome = await asyncio.wait_for(asyncio.shield(self._first_outcome), timeout)
+        except TimeoutError:
+            return self
+        if not outcome.registered and outcome.status in AUTH_FAILURES:
+            raise AgentConsoleError(
+                f"registration refused: {outcome.status} {outcome.reason}",
+                title="Registration failed", code=PhoneError.REGISTRY_FAILED)
+        return self
+
+    async def stop(self) -> None:
+        """Un-REGISTER and close the transport."""
+        driver, self._driver = self._driver, None
+        if driver is None:
+            return
+        await driver.stop()  # the transport reports CLOSED → "disconnected"
+        self._is_registered = False
+
+    # ----- wiring ---------------------------------------------------------------------
+    def _ua_config(self) -> UAConfig:
+        acc = self.config.account
+        sip = self.config.sip
+        password = acc.password.reveal() if acc.password is not None else None
+        return UAConfig(
+            aor=acc.aor_uri,
+            registrar=acc.registrar_uri,
+            transport=acc.transport,
+            display_name=acc.display_name,
+            auth_user=acc.effective_auth_user,
+            password=password,
+            realm=acc.realm,
+            outbound_proxy=acc.outbound_proxy_uri,
+            expires=acc.expires,
+            register=acc.register,
+            timers=TimerConfig.from_ms(sip.t1_ms, sip.t2_ms, sip.t4_ms),
+            user_agent=acc.user_agent,
+            instance_id=self.instance_id,
+            retry_min_s=sip.register_retry_s,
+            retry_max_s=max(sip.register_retry_s, 300.0),
+        )
+
+    def _make_transport(self) -> Transport:
+        acc = self.config.account
+        sip = self.config.sip
+        settings = TransportSettings(
+            local_host=sip.local_host,
+            local_port=sip.local_port,
+            keepalive_s=sip.keepalive_s,
+            reconnect_min_s=sip.reconnect_min_s,
+            reconnect_max_s=sip.reconnect_max_s,
+            max_message_size=sip.max_message_size,
+            tls_ca_file=acc.tls.ca_file,
+            tls_verify=acc.tls.verify,
+        )
+        target = acc.outbound_proxy_uri or acc.registrar_uri
+        default_port = 5061 if acc.transport == "tls" else 5060
+        server = (target.host, target.port or default_port)
+        return create_transport(acc.transport, server, settings, ws_url=acc.ws_url,
+                                server_hostname=target.host)
+
+    def _on_transport_state(self, state: TransportState, reason: str) -> None:
+        if state == TransportState.CONNECTED:
+            self.emit("connected")
+        elif state in (TransportState.DISCONNECTED, TransportState.CLOSED):
+            self.emit("disconnected", reason)
+
+    def _on_ua_event(self, event: UAEvent) -> None:
+        if isinstance(event, RegistrationStateChanged):
+            self._on_registration(event)
+        elif isinstance(event, IncomingRequest):
+            self._on_incoming(event)
+        elif isinstance(event, MessageDropped):
+            logger.debug("dropped a message from %s: %s", event.source, event.reason)
+
+    def _on_registration(self, event: RegistrationStateChanged) -> None:
+        if self._first_outcome is not None and not self._first_outcome.done() \
+                and not event.final:
+            self._first_outcome.set_result(event)
+        if event.registered:
+            self._is_registered = True
+            self.last_failure = None
+            self.emit("registered", event.expires)
+        elif event.final:
+            self._is_registered = False
+            self.emit("unregistered")
+        else:
+            self._is_registered = False
+            failure = RegistrationFailure(event.status, _cause(event.status, event.reason),
+                                          event.retry_in)
+            self.last_failure = failure
+            self.emit("registration_failed", failure)
+
+    def _on_incoming(self, event: IncomingRequest) -> None:
+        """Requests the core passed up; calls come with the calls layer."""
+        driver = self._driver
+        if driver is None:
+            return
+        response = make_response(event.request, 480, to_tag=uuid.uuid4().hex[:10])
+        driver.ua.send_response(event.transaction, response, driver.now())  # type: ignore[arg-type]
+        driver.poke()
+
+
+def _sip_uri(value: str | None) -> SipUri | None:
+    if not value:
+        return None
+    uri = parse_uri(value)
+    return uri if isinstance(uri, SipUri) else None
+
+
+def _cause(status: int, reason: str) -> str:
+    """A readable cause, in the seed's vocabulary where one exists."""
+    if status in (401, 407):
+        return f"Authentication Error ({status} {reason})".strip()
+    if status == 403:
+        return f"Rejected ({status} {reason})"
+    if status == 408:
+        return "Request Timeout"
+    if status == 503 and "transport" in reason.lower():
+        return "Connection Error"
+    return f"{status} {reason}".strip()

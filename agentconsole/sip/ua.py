@@ -1,0 +1,494 @@
+"""The sans-IO user agent: the one object the driver talks to.
+
+Bytes in (:meth:`UserAgent.receive_data`), bytes out (:meth:`UserAgent.data_to_send`),
+events out (:meth:`UserAgent.events`), time in (every call takes ``now``; the caller
+asks :meth:`UserAgent.next_deadline` and calls :meth:`UserAgent.handle_timer`).
+
+The core answers on its own what a UA must answer whatever the application does
+(RFC 3261 §8.2): 400/505 for malformed requests it can answer (and drops the rest),
+416 for URI schemes it cannot handle, 420 for unknown ``Require`` options, 405 to
+REGISTER, 200 to OPTIONS with Allow/Accept/Supported (§11.2), 481 to in-dialog
+requests that match no dialog (§12.2.2) and to CANCEL that matches no transaction
+(§9.2), 501 to methods it does not know. Nothing a peer sends raises out of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .auth import DigestAuthenticator
+from .capabilities import ALLOW, KNOWN_EXTENSIONS, SUPPORTED
+from .errors import ParseError, SipError
+from .events import (
+    IncomingRequest,
+    MessageDropped,
+    RegistrationStateChanged,
+    UAEvent,
+)
+from .message import Headers, Request, Response, make_response
+from .parser import (
+    MessageParseError,
+    is_answerable,
+    parse_message,
+    validate_request,
+    validate_response,
+)
+from .registration import (
+    Registered,
+    Registration,
+    RegistrationFailed,
+    RegistrationSettings,
+    Unregistered,
+    build_contact,
+)
+from .timers import TimerConfig
+from .transaction import (
+    ClientNonInviteTransaction,
+    ClientTransaction,
+    PassToTU,
+    SendMessage,
+    ServerInviteTransaction,
+    ServerNonInviteTransaction,
+    ServerTransaction,
+    TransactionTable,
+    TransactionTimeout,
+    TransportErrorEffect,
+)
+from .uri import SipUri
+
+logger = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+
+KNOWN_METHODS = frozenset(
+    {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "REFER", "NOTIFY", "UPDATE",
+     "MESSAGE", "PRACK", "SUBSCRIBE", "PUBLISH", "REGISTER"}
+)
+#: Methods that only make sense inside a dialog: out of one they get 481.
+DIALOG_ONLY = frozenset({"BYE", "NOTIFY", "REFER", "INFO", "UPDATE", "PRACK"})
+#: Methods the application (the Phone) wants to see; everything else the core answers.
+APPLICATION_METHODS = frozenset({"INVITE", "MESSAGE"})
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """Bytes for the driver to send; ``dest`` None means "on the current flow"."""
+
+    data: bytes
+    dest: Address | None
+    message: Request | Response
+
+
+@dataclass
+class UAConfig:
+    aor: SipUri
+    registrar: SipUri
+    transport: str = "udp"  # udp | tcp | tls | ws | wss
+    display_name: str | None = None
+    auth_user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    realm: str | None = None
+    outbound_proxy: SipUri | None = None
+    expires: int = 600
+    register: bool = True
+    timers: TimerConfig = field(default_factory=TimerConfig)
+    user_agent: str = "agentconsole"
+    instance_id: str | None = None
+    retry_min_s: float = 30.0
+    retry_max_s: float = 300.0
+    accept_invites: bool = False
+
+    @property
+    def reliable(self) -> bool:
+        return self.transport != "udp"
+
+
+class UserAgent:
+    """A SIP user agent with one account, driven from outside."""
+
+    def __init__(self, config: UAConfig, *, rng: random.Random | None = None) -> None:
+        self.config = config
+        self.rng = rng or random.Random()
+        self.transactions = TransactionTable()
+        self.local_host = "0.0.0.0"
+        self.local_port: int | None = None
+        self._out: list[Outgoing] = []
+        self._events: list[UAEvent] = []
+        self._on_final: dict[int, Callable[[Response | None, int, str, float], None]] = {}
+        auth = None
+        if config.password is not None:
+            user = config.auth_user or config.aor.user or ""
+            # Answer only our own realm (RFC 3261 §22; the digest-leak attack): the
+            # configured one, else the first realm the registrar challenges with.
+            auth = DigestAuthenticator(
+                user,
+                config.password,
+                realms=frozenset({config.realm}) if config.realm else None,
+                cnonce_factory=lambda: self._token(16),
+                learn_realm=config.realm is None,
+            )
+        self.registration = Registration(
+            RegistrationSettings(
+                aor=config.aor,
+                registrar=config.registrar,
+                display_name=config.display_name,
+                expires=config.expires,
+                retry_min_s=config.retry_min_s,
+                retry_max_s=config.retry_max_s,
+                user_agent=config.user_agent,
+                instance_id=config.instance_id,
+            ),
+            authenticator=auth,
+            call_id=self._token(20),
+            from_tag=self._token(10),
+            rng=self.rng,
+        )
+
+    # ----- identifiers -----------------------------------------------------------------
+    def _token(self, n: int) -> str:
+        alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+        return "".join(self.rng.choice(alphabet) for _ in range(n))
+
+    def new_branch(self) -> str:
+        """A fresh RFC 3261 §8.1.1.7 branch (magic cookie + randomness)."""
+        return "z9hG4bK" + self._token(16)
+
+    # ----- outputs ---------------------------------------------------------------------
+    def data_to_send(self) -> list[Outgoing]:
+        out, self._out = self._out, []
+        return out
+
+    def events(self) -> list[UAEvent]:
+        self._drain_registration()
+        events, self._events = self._events, []
+        return events
+
+    def next_deadline(self) -> float | None:
+        deadlines = [d for d in (self.transactions.next_deadline(),
+                                 self.registration.next_deadline()) if d is not None]
+        return min(deadlines) if deadlines else None
+
+    # ----- transport facts ----------------------------------------------------------------
+    @property
+    def via_transport(self) -> str:
+        return self.config.transport.upper()
+
+    def transport_up(self, host: str, port: int | None, now: float) -> None:
+        """The flow is (again) usable from ``host:port``: (re-)register on it."""
+        self.local_host = host
+        self.local_port = port
+        self.registration.set_contact(self.contact())
+        if self.config.register:
+            self._send_register(self.registration.start(now), now)
+
+    def transport_down(self, reason: str, now: float) -> None:
+        """The flow is gone (TCP/TLS/WS): pending requests fail, bindings are lost."""
+        was = self.registration.is_registered
+        self.registration.connection_lost(now)
+        for tx in list(self.transactions):
+            if isinstance(tx, ClientTransaction) and not tx.terminated:
+                self._on_final.pop(id(tx), None)  # the flow is gone: nobody waits for them
+                tx.transport_error(now)
+            self.transactions.remove(tx)
+        if was:
+            self._events.append(RegistrationStateChanged(False, 503, f"connection lost: {reason}"))
+
+    def contact(self) -> str:
+        return build_contact(
+            self.config.aor, self.local_host, self.local_port, self.config.transport,
+            self.config.instance_id,
+        )
+
+    # ----- registration --------------------------------------------------------------------
+    def register(self, now: float) -> None:
+        self.registration.set_contact(self.contact())
+        self._send_register(self.registration.start(now), now)
+
+    def unregister(self, now: float) -> bool:
+        """Send Expires: 0; False when there was nothing to remove."""
+        request = self.registration.stop(now)
+        if request is None:
+            return False
+        self._send_register(request, now)
+        return True
+
+    def _send_register(self, request: Request, now: float) -> None:
+        self.send_request(request, now, self._on_register_final)
+
+    def _on_register_final(self, response: Response | None, status: int, reason: str,
+                           now: float) -> None:
+        if response is not None:
+            retry = self.registration.on_response(response, now)
+            if retry is not None:
+                self._send_register(retry, now)
+        else:
+            self.registration.on_failure(status, reason, now)
+
+    def _drain_registration(self) -> None:
+        for event in self.registration.events:
+            if isinstance(event, Registered):
+                self._events.append(RegistrationStateChanged(True, 200, "OK", event.expires))
+            elif isinstance(event, RegistrationFailed):
+                self._events.append(RegistrationStateChanged(
+                    False, event.status, event.reason, retry_in=event.retry_in))
+            elif isinstance(event, Unregistered):
+                self._events.append(RegistrationStateChanged(False, event.status, "unregistered",
+                                                             final=True))
+        self.registration.events.clear()
+
+    # ----- sending ---------------------------------------------------------------------------
+    def next_hop(self, request: Request) -> Address | None:
+        """Where a request goes: the outbound proxy, else the registrar (RFC 3261 §8.1.2).
+
+        On connection-oriented transports the flow already goes there: None.
+        """
+        if self.config.reliable:
+            return None
+        target = self.config.outbound_proxy or self.config.registrar
+        return (target.host, target.port or 5060)
+
+    def send_request(
+        self,
+        request: Request,
+        now: float,
+        on_final: Callable[[Response | None, int, str, float], None] | None = None,
+    ) -> ClientTransaction:
+        """Add our Via (fresh branch, rport) and run ``request`` in a client transaction."""
+        port = f":{self.local_port}" if self.local_port and self.config.transport != "ws" \
+            and self.config.transport != "wss" else ""
+        request.headers.remove("Via")
+        request.headers.prepend(
+            "Via", f"SIP/2.0/{self.via_transport} {self.local_host}{port};branch="
+            f"{self.new_branch()};rport")
+        if self.config.outbound_proxy is not None and "Route" not in request.headers:
+            request.headers.add("Route", f"<{self.config.outbound_proxy};lr>")
+        tx = ClientNonInviteTransaction(
+            request, reliable=self.config.reliable, timers=self.config.timers,
+            destination=self.next_hop(request),
+        )
+        self.transactions.add(tx)
+        if on_final is not None:
+            self._on_final[id(tx)] = on_final
+        for effect in tx.start(now):
+            self._handle_client_effect(tx, effect, now)
+        return tx
+
+    def _emit(self, message: Request | Response, dest: Address | None) -> None:
+        self._out.append(Outgoing(message.to_bytes(), dest, message))
+
+    def send_response(self, tx: ServerTransaction, response: Response, now: float) -> None:
+        for effect in tx.respond(response, now):
+            if isinstance(effect, SendMessage):
+                self._emit(effect.message, self._response_dest(tx))
+
+    def _response_dest(self, tx: ServerTransaction) -> Address | None:
+        """RFC 3261 §18.2.2 + RFC 3581: reply to the source (rport) on UDP."""
+        if self.config.reliable:
+            return None
+        source = tx.source
+        if isinstance(source, tuple) and len(source) == 2:
+            host, port = source
+            if isinstance(host, str) and isinstance(port, int):
+                return (host, port)
+        return None
+
+    # ----- timers -----------------------------------------------------------------------------
+    def handle_timer(self, now: float) -> None:
+        for tx, effect in self.transactions.on_timer(now):
+            if isinstance(tx, ClientTransaction):
+                self._handle_client_effect(tx, effect, now)
+            elif isinstance(effect, SendMessage):
+                self._emit(effect.message, self._response_dest(tx))
+        request = self.registration.on_timer(now)
+        if request is not None:
+            self._send_register(request, now)
+
+    def _handle_client_effect(self, tx: ClientTransaction, effect: object, now: float) -> None:
+        if isinstance(effect, SendMessage):
+            dest = tx.destination if isinstance(tx.destination, tuple) else None
+            self._emit(effect.message, dest)
+        elif isinstance(effect, PassToTU):
+            message = effect.message
+            if isinstance(message, Response) and message.status >= 200:
+                callback = self._on_final.pop(id(tx), None)
+                if callback is not None:
+                    callback(message, message.status, message.reason, now)
+        elif isinstance(effect, TransactionTimeout):
+            callback = self._on_final.pop(id(tx), None)
+            if callback is not None:
+                callback(None, 408, "Request Timeout", now)
+        elif isinstance(effect, TransportErrorEffect):
+            callback = self._on_final.pop(id(tx), None)
+            if callback is not None:
+                callback(None, 503, "Service Unavailable (transport error)", now)
+
+    # ----- receiving ---------------------------------------------------------------------------
+    def receive_data(self, data: bytes, source: Address, now: float) -> None:
+        """One datagram or one framed stream message from ``source``. Never raises."""
+        try:
+            self._receive(data, source, now)
+        except SipError as exc:  # pragma: no cover - defensive: parse errors are handled below
+            self._events.append(MessageDropped(source, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - nothing a peer sends may raise out of the core
+            logger.exception("internal error while handling a message from %s", source)
+            self._events.append(MessageDropped(source, f"internal error: {exc!r}"))
+
+    def _receive(self, data: bytes, source: Address, now: float) -> None:
+        if not data.strip(b"\r\n \t"):
+            return  # keep-alive
+        try:
+            message = parse_message(data)
+        except MessageParseError as exc:
+            # The headers were read but the rest is bad (Content-Length beyond the
+            # datagram, LWS in the R-URI, ...): answer when a response can be built.
+            partial = exc.partial
+            if isinstance(partial, Request) and partial.method != "ACK" \
+                    and is_answerable(partial):
+                self._reply_stateless(partial, exc.status, source,
+                                      [("Warning", f'399 agentconsole "{_warn_text(exc)}"')])
+            else:
+                self._events.append(MessageDropped(source, str(exc)))
+            return
+        except ParseError as exc:
+            self._events.append(MessageDropped(source, str(exc)))
+            return
+        if isinstance(message, Response):
+            self._receive_response(message, source, now)
+        else:
+            self._receive_request(message, source, now)
+
+    def _receive_response(self, response: Response, source: Address, now: float) -> None:
+        try:
+            validate_response(response)
+            vias = response.vias
+        except ParseError as exc:
+            self._events.append(MessageDropped(source, f"bad response: {exc}"))
+            return
+        if len(vias) != 1:  # RFC 3261 §8.1.3.3
+            self._events.append(MessageDropped(source, "response with more than one Via"))
+            return
+        tx = self.transactions.match_response(response)
+        if tx is None:
+            self._events.append(MessageDropped(source, "response matches no transaction"))
+            return
+        for effect in tx.receive_response(response, now):
+            self._handle_client_effect(tx, effect, now)
+
+    def _reply_stateless(self, request: Request, status: int, source: Address,
+                         extra: list[tuple[str, str]] | None = None) -> None:
+        response = make_response(request, status, to_tag=self._token(10))
+        for name, value in extra or []:
+            response.headers.add(name, value)
+        response.headers.add("Server", self.config.user_agent)
+        dest = None if self.config.reliable else self._stateless_dest(request, source)
+        self._emit(response, dest)
+
+    @staticmethod
+    def _stateless_dest(request: Request, source: Address) -> Address:
+        """Answer to where the request came from (symmetric, as RFC 3581 rport does).
+
+        A UA's peers are its registrar/proxy or a peer that sent from the port it
+        listens on; replying to the source also works behind NAT, where the Via
+        sent-by port is unreachable. Server transactions do the same.
+        """
+        return source
+
+    def _receive_request(self, request: Request, source: Address, now: float) -> None:
+        try:
+            validate_request(request)
+        except ParseError as exc:
+            if request.method != "ACK" and is_answerable(request):
+                self._reply_stateless(request, exc.status, source,
+                                      [("Warning", f'399 agentconsole "{_warn_text(exc)}"')])
+            else:
+                self._events.append(MessageDropped(source, f"bad request: {exc}"))
+            return
+        existing = self.transactions.match_request(request)
+        if existing is not None:
+            for effect in existing.receive_request(request, now):
+                if isinstance(effect, SendMessage):
+                    self._emit(effect.message, self._response_dest(existing))
+                elif isinstance(effect, PassToTU):
+                    self._events.append(IncomingRequest(effect.message, existing))  # type: ignore[arg-type]
+            return
+        if request.method == "ACK":
+            return  # an ACK for a 2xx we never sent, or a late one: absorb (§17.2.3)
+        server_cls = ServerInviteTransaction if request.method == "INVITE" \
+            else ServerNonInviteTransaction
+        tx = server_cls(request, reliable=self.config.reliable, timers=self.config.timers,
+                        source=source)
+        self.transactions.add(tx)
+        for effect in tx.start(now):
+            if isinstance(effect, SendMessage):
+                self._emit(effect.message, self._response_dest(tx))
+        status, extra = self._core_answer(request)
+        if status is not None:
+            response = make_response(request, status, to_tag=self._token(10))
+            for name, value in extra:
+                response.headers.add(name, value)
+            self.send_response(tx, response, now)
+            return
+        self._events.append(IncomingRequest(request, tx))
+
+    def _core_answer(self, request: Request) -> tuple[int | None, list[tuple[str, str]]]:
+        """The status the core answers by itself, or None to pass the request up."""
+        method = request.method
+        scheme = request.uri.split(":", 1)[0].lower()
+        if scheme not in ("sip", "sips"):
+            return 416, []
+        unsupported = _unsupported_requires(request.headers)
+        if unsupported and method != "ACK":
+            return 420, [("Unsupported", ", ".join(unsupported))]
+        if method == "OPTIONS":
+            return 200, [("Allow", ALLOW), ("Accept", "application/sdp"),
+                         ("Supported", SUPPORTED), ("Accept-Language", "en")]
+        if method == "REGISTER":
+            return 405, [("Allow", ALLOW)]
+        if method == "CANCEL":
+            return 481, []
+        has_to_tag = False
+        try:
+            has_to_tag = request.to.tag is not None
+        except ParseError:
+            return 400, []
+        if method in DIALOG_ONLY or (has_to_tag and method in APPLICATION_METHODS):
+            return 481, []
+        if method not in KNOWN_METHODS:
+            return 501, [("Allow", ALLOW)]
+        if method == "INVITE":
+            return self._invite_precheck(request)
+        if method in ("SUBSCRIBE", "PUBLISH"):
+            return 489, []
+        return None, []
+
+    def _invite_precheck(self, request: Request) -> tuple[int | None, list[tuple[str, str]]]:
+        accept = request.headers.get("Accept")
+        if accept is not None and "application/sdp" not in accept.lower() \
+                and "*/*" not in accept and "application/*" not in accept.lower():
+            return 406, [("Accept", "application/sdp")]
+        if request.body and (request.content_type or "") not in ("application/sdp",
+                                                                  "multipart/mixed"):
+            return 415, [("Accept", "application/sdp")]
+        if not self.config.accept_invites:
+            return 480, [("Warning", '399 agentconsole "calls are not enabled"')]
+        return None, []
+
+
+def _unsupported_requires(headers: Headers) -> list[str]:
+    out: list[str] = []
+    for value in headers.get_all("Require") + headers.get_all("Proxy-Require"):
+        tag = value.strip().lower()
+        if tag and tag not in KNOWN_EXTENSIONS:
+            out.append(value.strip())
+    return out
+
+
+def _warn_text(exc: ParseError) -> str:
+    text = str(exc).replace('"', "'").replace("\\", "/")
+    return "".join(c for c in text if c.isprintable())[:80]
+
+
+__all__ = ["Outgoing", "UAConfig", "UserAgent"]

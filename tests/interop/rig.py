@@ -1,0 +1,140 @@
+"""Start and stop the loopback interop rig (Kamailio, optionally rtpengine) from tests.
+
+The project carries its own copy of the rig's configuration in ``tests/interop/rig/``.
+Each daemon runs in its own process group so that a ``kill -9`` (for the restart tests)
+takes its worker children with it; nothing else on the machine is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+RIG_DIR = Path(__file__).parent / "rig"
+KAMAILIO_PORTS = {"udp": 5060, "tcp": 5060, "ws": 8080, "wss": 8443}
+USERS = {"1001": "pass1001", "1002": "pass1002", "1003": "pass1003", "1004": "pass1004"}
+
+
+def require(binary: str) -> str:
+    """Path of ``binary``, or skip (fail in CI) with a one-line reason."""
+    path = shutil.which(binary) or (f"/usr/sbin/{binary}" if Path(f"/usr/sbin/{binary}").exists()
+                                    else None)
+    if path is None:
+        reason = f"{binary} is not installed (apt-get install the rig packages; see .ci/run)"
+        if os.environ.get("AGENTCONSOLE_INTEROP_REQUIRED") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Kamailio:
+    """One Kamailio with the rig's routing script, its files under ``run_dir``."""
+
+    def __init__(self, run_dir: Path, *, rtpengine: bool = False) -> None:
+        self.binary = require("kamailio")
+        require("openssl")
+        self.run_dir = run_dir
+        self.rtpengine = rtpengine
+        self.proc: subprocess.Popen[bytes] | None = None
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.cert = run_dir / "rig-cert.pem"
+        self.key = run_dir / "rig-key.pem"
+        self._make_cert()
+        text = (RIG_DIR / "kamailio.cfg").read_text().replace("/tmp/kamailio-rig", str(run_dir))
+        self.cfg = run_dir / "kamailio.cfg"
+        self.cfg.write_text(text)
+        tls = (RIG_DIR / "tls.cfg").read_text().replace("/tmp/kamailio-rig", str(run_dir))
+        self.tls_cfg = run_dir / "tls.cfg"
+        self.tls_cfg.write_text(tls)
+        self.log = run_dir / "kamailio.log"
+
+    @property
+    def ca_file(self) -> str:
+        return str(self.cert)
+
+    def _make_cert(self) -> None:
+        if self.cert.exists():
+            return
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+             "-keyout", str(self.key), "-out", str(self.cert), "-subj", "/CN=127.0.0.1",
+             "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+            check=True, capture_output=True,
+        )
+
+    def _args(self) -> list[str]:
+        args = [self.binary, "-f", str(self.cfg), "-A", f'TLS_CFG="{self.tls_cfg}"']
+        if not self.rtpengine:
+            args += ["-A", "NO_RTPENGINE"]
+        return args
+
+    def start(self, timeout: float = 10.0) -> None:
+        for port in (5060, 8080, 8443):
+            if _port_open(port):
+                pytest.fail(f"port {port} is already in use: is another rig running?")
+        check = subprocess.run([*self._args(), "-c"], capture_output=True, text=True)
+        if check.returncode != 0:
+            pytest.fail(f"kamailio config check failed: {check.stderr[-800:]}")
+        log = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [*self._args(), "-DD", "-E", "-m", "64", "-M", "8"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"kamailio exited: {self.log.read_text()[-800:]}")
+            if _port_open(5060) and _port_open(8080) and _port_open(8443):
+                return
+            time.sleep(0.05)
+        pytest.fail("kamailio did not open its ports in time")
+
+    def kill(self) -> None:
+        """``kill -9`` the whole Kamailio process group (by pid)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+        self.proc = None
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and (_port_open(5060) or _port_open(8080)):
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.proc = None
+
+    def contacts(self, user: str) -> list[str]:
+        """The Contact URIs Kamailio holds for ``user`` (``kamcmd ul.dump``)."""
+        kamcmd = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
+        result = subprocess.run(
+            [kamcmd, "-s", f"unix:{self.run_dir}/kamailio_ctl", "ul.dump"],
+            capture_output=True, text=True, timeout=5,
+        )
+        found: list[str] = []
+        current = None
+        for line in result.stdout.splitlines():
+            text = line.strip()
+            if text.startswith("AoR:"):
+                current = text.split(":", 1)[1].strip()
+            elif text.startswith("Address:") and current == user:
+                found.append(text.split(":", 1)[1].strip())
+        return found
