@@ -94,6 +94,7 @@ def test_minimal_config_gets_every_default() -> None:
     assert config.sip.t1_ms == 500 and config.sip.t2_ms == 4000 and config.sip.t4_ms == 5000
     assert config.sip.keepalive_s == 30 and config.sip.register_retry_s == 30
     assert config.sip.max_message_size == 65536
+    assert config.sip.session_expires == 1800 and config.sip.min_se == 90
     assert config.media.codecs == ("opus", "G722", "PCMU", "PCMA")
     assert config.media.ice_servers == () and config.media.dtmf_mode == "auto"
     assert config.audio.backend == "auto" and config.audio.tone_hz == 440
@@ -268,6 +269,34 @@ def test_cross_field_checks() -> None:
                 "agent: {wrapup: {required: true}}\n")
     assert set(got) == {"sip.t2_ms", "sip.reconnect_max_s", "audio.file_in",
                         "recording.feature_codes.start", "agent.wrapup.required"}
+
+
+def test_session_timer_keys() -> None:
+    config = parse_config(MINIMAL + "sip:\n  session_expires: 600\n  min_se: 120\n", env=ENV)
+    assert config.sip.session_expires == 600 and config.sip.min_se == 120
+    # RFC 4028 floor of 90 s on both, one day at most
+    got = problems(MINIMAL + "sip:\n  session_expires: 89\n  min_se: 86401\n")
+    assert [(p.path, p.line) for p in got] == [("sip.session_expires", 5), ("sip.min_se", 6)]
+    assert "between 90 and 86400 (got 89)" in got[0].message
+    assert where(MINIMAL + "sip: {session_expires: 90, min_se: yes}\n") == {"sip.min_se": 4}
+    # asking for less than the Min-SE we would accept is contradictory
+    got = problems(MINIMAL + "sip: {session_expires: 300, min_se: 600}\n")
+    assert [p.path for p in got] == ["sip.session_expires"]
+    assert "min_se" in got[0].message
+    assert parse_config(MINIMAL + "sip: {session_expires: 600, min_se: 600}\n", env=ENV)
+
+
+def test_validation_machinery_still_reachable_through_config_module() -> None:
+    # The split into agentconsole._validate must not change what callers import.
+    import agentconsole.config as config_module
+
+    public = ["AccountConfig", "AgentConfig", "AudioConfig", "CallsConfig", "Config",
+              "ConfigError", "ConfigProblem", "DirectoryEntry", "FeatureCodes", "MediaConfig",
+              "NotifyConfig", "RecordingConfig", "Secret", "SipConfig", "TlsConfig", "UiConfig",
+              "WrapupConfig", "load_config", "parse_config"]
+    assert sorted(config_module.__all__) == sorted(public)
+    assert [n for n in public if not hasattr(config_module, n)] == []
+    assert config_module.SipConfig().session_expires == 1800
 
 
 def test_bad_list_items() -> None:

@@ -5,15 +5,22 @@ so that a message round-trips byte-for-byte where the RFC allows it; the typed v
 (:attr:`Message.vias`, :attr:`Message.cseq`, :attr:`Message.from_` ...) parse on access.
 Header names are stored in their canonical long form (RFC 3261 §7.3.3 compact forms are
 expanded by :func:`canonical_name`).
+
+Reprs are safe to log: a digest ``response`` with its nonce is enough for an offline
+dictionary attack on the password (RFC 7616 §5.13), so :class:`Headers` masks credential
+headers, and :class:`Request` / :class:`Response` show only their start line, Call-ID and
+CSeq (with any ``user:password@`` in them masked too, RFC 3261 §19.1.1).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from .errors import ParseError
 from .headers import CSeq, Via, parse_cseq, parse_via_list, split_header_list
+from .redact import MASK, redact_text
 from .uri import NameAddr, parse_name_addr
 
 #: RFC 3261 §7.3.3 and later RFCs: compact form -> long form.
@@ -157,6 +164,30 @@ def canonical_name(name: str) -> str:
     return _CANONICAL.get(lower, stripped)
 
 
+_CREDENTIAL_NAME = re.compile(r"authori[sz]ation|passw(or)?d|secret|token|credential", re.I)
+_AUTH_INFO = frozenset({"authentication-info", "proxy-authentication-info"})
+_REPR_MAX = 80  # characters of one value shown in a message repr
+
+
+def is_credential_header(name: str) -> bool:
+    """Whether ``name``'s value may be a credential and so must never be shown.
+
+    Authorization / Proxy-Authorization carry a digest response (RFC 3261 §22.4); the
+    Authentication-Info pair carries the server's rspauth (RFC 7616 §3.5); and a
+    header named like a password, secret, token or credential is taken at its word.
+    """
+    lower = canonical_name(name).lower()
+    return lower in _AUTH_INFO or _CREDENTIAL_NAME.search(lower) is not None
+
+
+def _shown(text: str) -> str:
+    """``text`` fit for a one-line repr: credentials masked, control characters escaped,
+    and cut short (after masking, so a cut can never expose half a secret)."""
+    safe = redact_text(text)
+    safe = "".join(c if c.isprintable() else repr(c)[1:-1] for c in safe)
+    return safe if len(safe) <= _REPR_MAX else safe[: _REPR_MAX - 3] + "..."
+
+
 class Headers:
     """An ordered multi-map of SIP headers with case-insensitive, compact-aware lookup."""
 
@@ -181,7 +212,9 @@ class Headers:
         return isinstance(other, Headers) and self._items == other._items
 
     def __repr__(self) -> str:
-        return f"Headers({self._items!r})"
+        # Names and ordinary values help debugging; credential values never appear.
+        shown = [(n, MASK if is_credential_header(n) else redact_text(v)) for n, v in self._items]
+        return f"Headers({shown!r})"
 
     def copy(self) -> Headers:
         new = Headers()
@@ -239,7 +272,7 @@ class Headers:
         self._items = [(n, v) for n, v in self._items if n.lower() != key]
 
 
-@dataclass
+@dataclass(repr=False)
 class Message:
     """Common part of requests and responses."""
 
@@ -303,6 +336,22 @@ class Message:
     def start_line(self) -> str:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def _repr_start(self) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        """``<Request INVITE sip:bob@example.com call-id=... cseq=1 INVITE>``.
+
+        Only the start line, Call-ID and CSeq: the generated dataclass repr printed every
+        header, Authorization values included, into any log line holding a message.
+        """
+        parts = [type(self).__name__, self._repr_start()]
+        for label, name in (("call-id", "Call-ID"), ("cseq", "CSeq")):
+            value = self.headers.get(name)
+            if value is not None:
+                parts.append(f"{label}={_shown(value.strip())}")
+        return "<" + " ".join(parts) + ">"
+
     def to_bytes(self) -> bytes:
         """Serialize; Content-Length is always written and always equals the body length."""
         lines = [self.start_line()]
@@ -315,7 +364,7 @@ class Message:
         return head.encode("utf-8", "surrogateescape") + self.body
 
 
-@dataclass
+@dataclass(repr=False)
 class Request(Message):
     method: str = ""
     uri: str = ""
@@ -337,8 +386,11 @@ class Request(Message):
     def start_line(self) -> str:
         return f"{self.method} {self.uri} {self.version}"
 
+    def _repr_start(self) -> str:
+        return f"{_shown(self.method)} {_shown(self.uri)}"
 
-@dataclass
+
+@dataclass(repr=False)
 class Response(Message):
     status: int = 0
     reason: str = ""
@@ -359,6 +411,9 @@ class Response(Message):
 
     def start_line(self) -> str:
         return f"{self.version} {self.status} {self.reason}"
+
+    def _repr_start(self) -> str:
+        return f"{self.status} {_shown(self.reason)}".rstrip()
 
     @property
     def is_provisional(self) -> bool:

@@ -437,3 +437,13 @@ def test_secret_type() -> None:
 
     with pytest.raises(TypeError):
         pickle.dumps(secret)
+
+
+def test_challenge_parsing_lives_in_its_own_module_and_is_re_exported() -> None:
+    from agentconsole.sip import auth, challenge
+
+    for name in ("Challenge", "parse_challenge", "parse_challenges", "parse_credentials"):
+        assert getattr(auth, name) is getattr(challenge, name), name
+        assert name in auth.__all__
+    parsed = challenge.parse_credentials('Digest username="u", realm="r", response="x"')
+    assert parsed.realm == "r" and parsed.params["response"] == "x"
