@@ -1,0 +1,96 @@
+"""Audio backends: where the agent's voice comes from and where the caller's goes.
+
+One interface for a sound card (:mod:`.audio_sd`), no device at all (``null``: silence
+out, discard in), a test tone and WAV files. :func:`open_backend` never fails for want
+of a sound card: it falls back to ``null`` and says so in ``notice`` for the screen
+(DESIGN.md §4). aiortc/av are imported only when a track or a frame is handled.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from ..config import AudioConfig
+from . import audio_sd
+from .audio_base import SAMPLE_RATE, AudioBackend
+from .audio_file import FileBackend
+from .audio_sd import DeviceInfo, SounddeviceBackend, list_devices
+
+if TYPE_CHECKING:
+    from aiortc.mediastreams import MediaStreamTrack
+
+log = logging.getLogger(__name__)
+
+NULL_DESCRIPTION = "no audio: silence is sent, the caller is not played"
+
+
+class NullBackend(AudioBackend):
+    """No device: silence out, discard in."""
+
+    name = "null"
+
+    def __init__(self, notice: str | None = None) -> None:
+        super().__init__()
+        self.description = NULL_DESCRIPTION
+        self.notice = notice
+
+    def source_track(self) -> MediaStreamTrack:
+        from .tracks import PacedAudioTrack, silence_chunk
+
+        return PacedAudioTrack(silence_chunk)
+
+
+class ToneBackend(AudioBackend):
+    """A steady sine as the agent's voice (demo, tests, line checks); input discarded."""
+
+    name = "tone"
+
+    def __init__(self, hz: int = 440, amplitude: float = 0.3) -> None:
+        super().__init__()
+        self.hz = hz
+        self.amplitude = amplitude
+        self.description = f"test tone {hz} Hz; the caller is not played"
+
+    def source_track(self) -> MediaStreamTrack:
+        from .tone import ToneGenerator
+        from .tracks import PacedAudioTrack
+
+        return PacedAudioTrack(ToneGenerator(self.hz, SAMPLE_RATE, self.amplitude).next_chunk)
+
+
+def open_backend(config: AudioConfig) -> AudioBackend:
+    """The backend the config asks for, degraded to ``null`` with a notice when needed.
+
+    ``auto`` uses the sound card when PortAudio loads, has an input and an output
+    device, and a stream opens; an explicit ``sounddevice`` does the same but logs a
+    warning when it has to fall back. Never raises for want of a sound card.
+    """
+    if config.backend == "null":
+        return NullBackend()
+    if config.backend == "tone":
+        return ToneBackend(config.tone_hz)
+    if config.backend == "file":
+        return FileBackend(config.file_in, config.file_out)
+    backend, notice = audio_sd.open_sounddevice(config.input, config.output, config.ring)
+    if backend is not None:
+        return backend
+    if config.backend == "sounddevice":
+        log.warning("%s", notice)
+    else:
+        log.info("%s", notice)
+    return NullBackend(notice=notice)
+
+
+
+__all__ = [
+    "SAMPLE_RATE",
+    "AudioBackend",
+    "DeviceInfo",
+    "FileBackend",
+    "NullBackend",
+    "SounddeviceBackend",
+    "ToneBackend",
+    "list_devices",
+    "open_backend",
+]

@@ -1,0 +1,394 @@
+"""One aiortc peer connection per call: offer/answer, hold, mute, stats, clean close.
+
+The SIP dialog (session.py) owns the signalling; this class turns SDP bodies into
+media. Points where aiortc needed help, each handled here once:
+
+- ICE servers come from the config and default to none: ``RTCConfiguration()`` alone
+  would contact a public STUN server.
+- Host candidates: aioice gathers every interface address except loopback through the
+  module function ``aioice.ice.get_host_addresses``. :func:`_install_host_hook` wraps it
+  once per process with a function that reads a :class:`contextvars.ContextVar`; each
+  session sets the variable only around its own ``setLocalDescription`` (where aiortc
+  gathers), so a configured address list applies to that call alone and every other
+  caller of aioice keeps the stock behaviour.
+- Declining video: aiortc answers every m-line it is given, so the offer it sees is
+  reduced to the audio m-line, and the declined m-lines (port 0) are put back into
+  our answer and our re-offers (RFC 3264 §6 and §8: same number and order).
+- Threads: aiortc's encoders get single-threaded resamplers (:mod:`.tracks`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..config import MediaConfig
+from .audio import AudioBackend
+from .sdp import (
+    MediaDescription,
+    MediaNegotiationError,
+    SdpError,
+    audio_direction,
+    audio_only,
+    check_offer_supported,
+    codec_name,
+    parse_sdp,
+    restore_layout,
+)
+from .stats import Report, build_report
+
+if TYPE_CHECKING:
+    import av
+    from aiortc import RTCPeerConnection, RTCRtpTransceiver
+    from aiortc.mediastreams import MediaStreamTrack
+
+    from .tracks import ControlledTrack
+
+log = logging.getLogger(__name__)
+
+_HOST_ADDRESSES: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
+    "agentconsole_host_addresses", default=None
+)
+_hook_installed = False
+_SENDING_DIRECTIONS = ("sendrecv", "sendonly")
+_STATIC_PT = {"0": "PCMU/8000", "8": "PCMA/8000", "9": "G722/8000"}  # RFC 3551 §6
+
+
+def _install_host_hook() -> None:
+    """Route aioice's host-address lookup through :data:`_HOST_ADDRESSES` (once)."""
+    global _hook_installed
+    if _hook_installed:
+        return
+    import aioice.ice
+
+    stock = aioice.ice.get_host_addresses
+
+    def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        chosen = _HOST_ADDRESSES.get()
+        if chosen is None:
+            return stock(use_ipv4, use_ipv6)
+        return [a for a in chosen if (use_ipv6 if ":" in a else use_ipv4)]
+
+    aioice.ice.get_host_addresses = get_host_addresses
+    _hook_installed = True
+
+
+def _network_type(address: str) -> str:
+    """The seed reports the local candidate's network type; derive it from the NIC name."""
+    try:
+        import ifaddr
+
+        for adapter in ifaddr.get_adapters():
+            for ip in adapter.ips:
+                ip_text = ip.ip if isinstance(ip.ip, str) else ip.ip[0]
+                if ip_text == address:
+                    name = adapter.nice_name.lower()
+                    if name.startswith("lo"):
+                        return "loopback"
+                    if name.startswith(("wl", "wi")):
+                        return "wifi"
+                    return "ethernet"
+    except Exception as exc:  # best effort, never breaks a report
+        log.debug("network type of %s: %s", address, exc)
+    return "unknown"
+
+
+class MediaSession:
+    """The media of one call (one ``RTCPeerConnection``).
+
+    ``on_remote_frame`` sees every decoded frame of the caller's audio (after it went
+    to the backend); ``on_connection_state`` gets aiortc's connection states
+    ("connecting", "connected", "failed", "closed").
+    """
+
+    def __init__(
+        self,
+        media: MediaConfig,
+        backend: AudioBackend,
+        *,
+        on_remote_frame: Callable[[av.AudioFrame], None] | None = None,
+        on_connection_state: Callable[[str], None] | None = None,
+    ) -> None:
+        from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
+
+        from .tracks import ControlledTrack, install_lean_resamplers
+
+        install_lean_resamplers()
+        _install_host_hook()
+        self.media = media
+        self.backend = backend
+        self.on_remote_frame = on_remote_frame
+        self.on_connection_state = on_connection_state
+        self.call_id = ""
+        self.extension = ""
+        servers = [RTCIceServer(urls=url) for url in media.ice_servers]
+        self._pc: RTCPeerConnection = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        self._track: ControlledTrack = ControlledTrack(backend.source_track())
+        self._transceiver: RTCRtpTransceiver | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._layout: list[MediaDescription] = []
+        self._audio_index = 0
+        self._codec: str | None = None
+        self._clock_rate: int | None = None
+        self._remote_direction = "sendrecv"
+        self._want_sending = True
+        self._direction_before: str | None = None
+        self._last_report: Report | None = None
+        self._closed = False
+        self.frames_received = 0
+        self._pc.on("connectionstatechange", self._on_state)
+        self._pc.on("track", self._on_track)
+
+    # ----- properties ------------------------------------------------------------------
+    @property
+    def codec(self) -> str | None:
+        """Negotiated audio codec ("opus", "G722", "PCMU", "PCMA"), None before."""
+        return self._codec
+
+    @property
+    def connected(self) -> bool:
+        return self._pc.connectionState == "connected"
+
+    @property
+    def remote_direction(self) -> str:
+        """Direction of the remote's last SDP ("sendonly"/"inactive" = we are held)."""
+        return self._remote_direction
+
+    @property
+    def muted(self) -> bool:
+        return self._track.muted
+
+    # ----- events ----------------------------------------------------------------------
+    def _on_state(self) -> None:
+        state = self._pc.connectionState
+        log.debug("media connection %s", state)
+        if self.on_connection_state is not None:
+            self.on_connection_state(state)
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind != "audio" or self._closed:
+            return
+        task = asyncio.ensure_future(self._read_remote(track))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _read_remote(self, track: MediaStreamTrack) -> None:
+        from aiortc.mediastreams import MediaStreamError
+
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            self.frames_received += 1
+            try:
+                self.backend.play(frame)  # type: ignore[arg-type]
+                if self.on_remote_frame is not None:
+                    self.on_remote_frame(frame)  # type: ignore[arg-type]
+            except Exception:  # a bad device or callback must not end the call
+                log.exception("playing received audio failed")
+
+    # ----- negotiation -----------------------------------------------------------------
+    def _ensure_transceiver(self) -> RTCRtpTransceiver:
+        if self._transceiver is None:
+            self._transceiver = self._pc.addTransceiver(self._track, direction="sendrecv")
+            self._prefer(list(self.media.codecs))
+        return self._transceiver
+
+    def _prefer(self, names: list[str]) -> None:
+        """Codec order for the transceiver: configured codecs only, in ``names`` order."""
+        from aiortc import RTCRtpSender
+
+        assert self._transceiver is not None
+        allowed = {name.lower() for name in self.media.codecs}
+        wanted = [n.lower() for n in names if n.lower() in allowed]
+        caps = RTCRtpSender.getCapabilities("audio").codecs
+        prefs = sorted(
+            (c for c in caps if c.mimeType.split("/")[1].lower() in wanted),
+            key=lambda c: wanted.index(c.mimeType.split("/")[1].lower()),
+        )
+        if prefs:
+            self._transceiver.setCodecPreferences(prefs)
+
+    def _follow_answer_order(self, answer: str) -> None:
+        """Send with the answer's first codec (RFC 3264 §6.1 "SHOULD use the first").
+
+        aiortc would re-sort the answer by our own preference, so our order is set to
+        the answer's before it is applied; re-offers then keep the codec in use.
+        """
+        try:
+            media = parse_sdp(answer).first_audio()
+        except SdpError:
+            return
+        if media is None:
+            return
+        rtpmap = media.rtpmap()
+        names = [codec_name(rtpmap.get(f) or _STATIC_PT.get(f, "")) for f in media.formats]
+        self._prefer([n for n in names if n])
+
+    async def _set_local(self, description: Any) -> str:
+        """setLocalDescription (where aiortc gathers) with this call's host addresses."""
+        token = _HOST_ADDRESSES.set(tuple(self.media.host_addresses) or None)
+        try:
+            await self._pc.setLocalDescription(description)
+        finally:
+            _HOST_ADDRESSES.reset(token)
+        local = self._pc.localDescription
+        assert local is not None
+        return local.sdp
+
+    async def _set_remote(self, sdp: str, kind: str) -> None:
+        """Apply the remote SDP reduced to its audio m-line; remember the m-line layout."""
+        from aiortc import RTCSessionDescription
+
+        try:
+            session = parse_sdp(sdp)
+            reduced, index = audio_only(session)
+        except SdpError as exc:
+            raise MediaNegotiationError(f"unusable SDP {kind}: {exc}") from exc
+        if kind == "offer":
+            self._layout, self._audio_index = session.media, index
+        try:
+            await self._pc.setRemoteDescription(
+                RTCSessionDescription(sdp=reduced.to_text(), type=kind)
+            )
+        except Exception as exc:  # aiortc raises ValueError/OperationError/...
+            raise MediaNegotiationError(
+                f"cannot use the remote audio: {exc}; allow one of "
+                f"{', '.join(self.media.codecs)} with ICE and DTLS-SRTP on the PBX"
+            ) from exc
+        self._remote_direction = audio_direction(sdp)
+
+    def _learn_codec(self, answer: str) -> None:
+        media = parse_sdp(answer).first_audio()
+        if media is None or not media.formats:
+            return
+        encoding = media.rtpmap().get(media.formats[0]) or _STATIC_PT.get(media.formats[0], "")
+        if encoding:
+            self._codec = codec_name(encoding)
+            parts = encoding.split("/")
+            self._clock_rate = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+
+    def _apply_sending(self) -> None:
+        """Pull audio only when we want to send and the negotiation lets us."""
+        transceiver = self._transceiver
+        negotiated = transceiver.currentDirection if transceiver else None
+        self._track.set_sending(self._want_sending and negotiated in _SENDING_DIRECTIONS)
+
+    async def create_offer(self) -> str:
+        """Our initial offer: audio only, all candidates inline (no trickle)."""
+        self._ensure_transceiver()
+        sdp = await self._set_local(await self._pc.createOffer())
+        self._layout, self._audio_index = parse_sdp(sdp).media, 0
+        return sdp
+
+    async def accept_answer(self, sdp: str) -> None:
+        """Apply the remote's answer to our (re-)offer."""
+        self._follow_answer_order(sdp)
+        await self._set_remote(sdp, "answer")
+        self._learn_codec(sdp)
+        self._apply_sending()
+
+    async def _answer(self, sdp: str) -> str:
+        check_offer_supported(sdp)
+        self._ensure_transceiver()
+        await self._set_remote(sdp, "offer")
+        try:
+            answer = await self._set_local(await self._pc.createAnswer())
+        except Exception as exc:
+            raise MediaNegotiationError(f"cannot answer the offer: {exc}") from exc
+        self._learn_codec(answer)
+        self._apply_sending()
+        return restore_layout(self._layout, self._audio_index, answer)
+
+    async def accept_offer(self, sdp: str) -> str:
+        """Answer an incoming INVITE's offer; video and other m-lines are declined.
+
+        Raises :class:`MediaNegotiationError` (488 + Warning text) when the offer is
+        not WebRTC media or shares no codec with us.
+        """
+        return await self._answer(sdp)
+
+    async def accept_reoffer(self, sdp: str) -> str:
+        """Answer a re-INVITE (RFC 3264 §8): remote sendonly → we answer recvonly, etc."""
+        return await self._answer(sdp)
+
+    async def create_reoffer(self, direction: str) -> str:
+        """A re-INVITE offer on the same ICE/DTLS session with ``direction`` (hold/unhold)."""
+        transceiver = self._ensure_transceiver()
+        self._direction_before = transceiver.direction
+        transceiver.direction = direction
+        sdp = await self._set_local(await self._pc.createOffer())
+        return restore_layout(self._layout, self._audio_index, sdp)
+
+    async def rollback(self) -> None:
+        """Forget our pending re-offer when the re-INVITE failed (RFC 3261 §14.1: the
+        session stays as it was; JSEP rollback, RFC 8829 §4.1.10).
+
+        aiortc accepts the "rollback" type but does not implement it: the transceiver
+        direction is restored and the pending local description dropped here.
+        """
+        if self._closed or self._pc.signalingState != "have-local-offer":
+            return
+        if self._transceiver is not None and self._direction_before is not None:
+            self._transceiver.direction = self._direction_before
+        pc_vars = vars(self._pc)
+        pending = "_RTCPeerConnection__pendingLocalDescription"
+        if pending in pc_vars:
+            pc_vars[pending] = None
+        set_state = "_RTCPeerConnection__setSignalingState"
+        getattr(self._pc, set_state)("stable")
+        self._apply_sending()
+
+    # ----- local controls --------------------------------------------------------------
+    def set_muted(self, muted: bool) -> None:
+        """Send silence instead of the agent's audio; no signalling (like the seed)."""
+        self._track.muted = muted
+
+    def set_sending(self, sending: bool) -> None:
+        """Stop/resume pulling and sending local audio (hold); nothing is encoded meanwhile."""
+        self._want_sending = sending
+        self._apply_sending()
+
+    # ----- stats -----------------------------------------------------------------------
+    def _ice_info(self) -> tuple[str, str]:
+        try:
+            assert self._transceiver is not None
+            ice = self._transceiver.sender.transport.transport
+            pair = ice._connection._nominated.get(1)  # aiortc/aioice expose no public API
+            if pair is None:
+                return "", ""
+            local = pair.local_candidate
+            return str(local.type), _network_type(str(local.host))
+        except Exception:
+            return "", ""
+
+    async def report(self, previous: Report | None = None) -> Report:
+        """The next call-quality report; max/avg jitter are tracked from ``previous``
+        (default: the last report this method returned)."""
+        stats = await self._pc.getStats() if not self._closed else {}
+        ice_result, network_type = self._ice_info()
+        self._last_report = build_report(
+            stats, previous if previous is not None else self._last_report,
+            now=time.time(), call_id=self.call_id,
+            extension=self.extension, codec=self._codec, clock_rate=self._clock_rate,
+            ice_result=ice_result, network_type=network_type,
+        )
+        return self._last_report
+
+    async def close(self) -> None:
+        """Release the connection, tracks and tasks; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._track.stop()
+        await self._pc.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()

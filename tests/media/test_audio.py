@@ -1,0 +1,134 @@
+"""Audio backends on a machine without a sound card; WAV I/O; tone helpers."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import pytest
+
+from agentconsole.config import AudioConfig
+from agentconsole.media import audio_sd
+from agentconsole.media.audio import FileBackend, NullBackend, ToneBackend, open_backend
+from agentconsole.media.audio_file import WavWriter, read_wav_pcm
+from agentconsole.media.tone import (
+    ToneGenerator,
+    dominant_frequency,
+    goertzel_power,
+    rms,
+    sine,
+)
+from agentconsole.media.tracks import make_frame
+
+
+def test_auto_without_sound_card_is_null_with_notice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audio_sd, "list_devices", lambda: [])
+    backend = open_backend(AudioConfig(backend="auto"))
+    assert isinstance(backend, NullBackend)
+    assert backend.notice is not None and "no sound card" in backend.notice
+
+
+def test_auto_on_this_machine_never_raises() -> None:
+    backend = open_backend(AudioConfig(backend="auto"))
+    if isinstance(backend, NullBackend):
+        assert backend.notice and "no audio device" in backend.notice
+
+
+def test_explicit_sounddevice_without_card_falls_back(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(audio_sd, "list_devices", lambda: [])
+    backend = open_backend(AudioConfig(backend="sounddevice"))
+    assert isinstance(backend, NullBackend) and backend.notice
+    assert any(r.levelname == "WARNING" for r in caplog.records)
+
+
+def test_missing_portaudio_is_null_with_notice(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom() -> object:
+        raise OSError("PortAudio library not found")
+
+    monkeypatch.setattr(audio_sd, "_sounddevice", boom)
+    backend = open_backend(AudioConfig(backend="auto"))
+    assert isinstance(backend, NullBackend) and "libportaudio2" in (backend.notice or "")
+
+
+def test_resolve_device_by_name_index_default() -> None:
+    devs = [
+        audio_sd.DeviceInfo(0, "HDA Intel: ALC", "ALSA", 2, 2, 48000.0, True, True),
+        audio_sd.DeviceInfo(1, "Jabra Evolve 40", "ALSA", 1, 2, 16000.0),
+    ]
+    assert audio_sd.resolve_device("default", devs, output=True).index == 0
+    assert audio_sd.resolve_device("jabra", devs, output=False).index == 1
+    assert audio_sd.resolve_device(1, devs, output=True).name == "Jabra Evolve 40"
+    with pytest.raises(LookupError):
+        audio_sd.resolve_device("Plantronics", devs, output=False)
+
+
+def test_other_backends_from_config(tmp_path: Path) -> None:
+    assert isinstance(open_backend(AudioConfig(backend="null")), NullBackend)
+    tone = open_backend(AudioConfig(backend="tone", tone_hz=700))
+    assert isinstance(tone, ToneBackend) and tone.hz == 700
+
+
+async def test_tone_track_frames() -> None:
+    track = ToneBackend(1000).source_track()
+    frames = [await track.recv() for _ in range(5)]
+    assert all(f.samples == 960 and f.sample_rate == 48000 for f in frames)
+    assert [f.pts for f in frames] == [0, 960, 1920, 2880, 3840]
+    from agentconsole.media.tone import frame_to_mono
+
+    samples = [s for f in frames for s in frame_to_mono(f)]
+    assert abs(dominant_frequency(samples, 48000) - 1000) <= 2
+    track.stop()
+
+
+async def test_file_backend_writes_readable_wav(tmp_path: Path) -> None:
+    src = tmp_path / "in.wav"
+    with wave.open(str(src), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(sine(500, 8000, 8000).tobytes())
+    out = tmp_path / "out.wav"
+    backend = FileBackend(str(src), str(out))
+    track = backend.source_track()
+    frames = [await track.recv() for _ in range(3)]
+    for frame in frames:
+        backend.play(frame)
+    backend.play(make_frame(sine(300, 160, 8000).tobytes(), 0, 8000))  # other rate
+    await backend.close()
+    with wave.open(str(out), "rb") as w:
+        assert (w.getnchannels(), w.getframerate(), w.getsampwidth()) == (1, 48000, 2)
+        assert w.getnframes() >= 3 * 960 + 800  # 8 kHz frame upsampled, minus filter delay
+        data = w.readframes(3 * 960)
+    from array import array
+
+    samples = array("h")
+    samples.frombytes(data)
+    assert abs(dominant_frequency(samples, 48000) - 500) <= 5
+    assert out.stat().st_mode & 0o777 == 0o600
+
+
+def test_wav_header_valid_while_writing(tmp_path: Path) -> None:
+    path = tmp_path / "live.wav"
+    writer = WavWriter(str(path), patch_interval=0)
+    writer.write(bytes(9600))
+    with wave.open(str(path), "rb") as w:  # not closed yet
+        assert w.getnframes() == 4800
+    writer.close()
+    assert len(read_wav_pcm(str(path))) == 9600
+
+
+def test_tone_helpers() -> None:
+    gen = ToneGenerator(440)
+    from array import array
+
+    samples = array("h")
+    for _ in range(60):  # crosses the one-second table boundary
+        samples.frombytes(gen.next_chunk(960))
+    assert abs(dominant_frequency(samples, 48000) - 440) <= 2
+    assert goertzel_power(samples[:4800], 48000, 440) > 100 * goertzel_power(
+        samples[:4800], 48000, 1000)
+    assert dominant_frequency([0] * 4800, 48000) == 0.0
+    assert rms([0] * 10) == 0.0 and rms(sine(100, 4800, amplitude=1.0)) > 20000
+    assert abs(dominant_frequency(sine(3000, 4000, 8000), 8000) - 3000) <= 2
