@@ -11,12 +11,16 @@ import asyncio
 import logging
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
 from pyee.asyncio import AsyncIOEventEmitter
 
+from .calls import CallsMixin
 from .config import Config
 from .errors import AgentConsoleError, PhoneError
+from .sip import events as ev
 from .sip.events import IncomingRequest, MessageDropped, RegistrationStateChanged, UAEvent
 from .sip.message import make_response
 from .sip.timers import TimerConfig
@@ -25,6 +29,15 @@ from .sip.uri import SipUri, parse_uri
 from .transport.base import Transport, TransportError, TransportSettings, TransportState
 from .transport.driver import Driver, TraceHook
 from .transport.factory import create_transport
+
+if TYPE_CHECKING:
+    from .media.audio import AudioBackend
+    from .media.peer import MediaSession
+
+T = TypeVar("T")
+CALL_EVENTS = (ev.CallIncoming, ev.CallProgress, ev.CallAnswered, ev.CallConfirmed,
+               ev.CallFailed, ev.CallEnded, ev.ReinviteReceived, ev.ReinviteResult,
+               ev.InfoReceived)
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +54,13 @@ class RegistrationFailure:
     retry_in: float | None = None
 
 
-class Phone(AsyncIOEventEmitter):
-    """One SIP account: registration now, calls as the library grows.
+class Phone(CallsMixin, AsyncIOEventEmitter):
+    """One SIP account and its calls (the SDK's PhoneOperator).
 
     Events: ``connected`` (the transport is up), ``disconnected`` (reason: str),
     ``registered`` (expires: int), ``registration_failed`` (RegistrationFailure),
-    ``unregistered``.
+    ``unregistered``, ``new_session`` (Session), ``incoming`` (Session),
+    ``delete_session`` ({"call_id", "cause"}).
     """
 
     def __init__(self, config: Config, *, trace: TraceHook | None = None,
@@ -60,6 +74,8 @@ class Phone(AsyncIOEventEmitter):
         self._first_outcome: asyncio.Future[RegistrationStateChanged] | None = None
         self.instance_id = f"urn:uuid:{uuid.UUID(int=self._rng.getrandbits(128), version=4)}"
         self.last_failure: RegistrationFailure | None = None
+        self.audio_backend: AudioBackend | None = None
+        self._init_calls()
 
     # ----- state ----------------------------------------------------------------------
     @property
@@ -87,6 +103,7 @@ class Phone(AsyncIOEventEmitter):
         transient failure (timeout, 5xx) does not raise: the phone keeps retrying and
         emits ``registration_failed`` each time.
         """
+        self._open_audio()
         ua = UserAgent(self._ua_config(), rng=self._rng)
         transport = self._make_transport()
         self._driver = Driver(ua, transport, on_event=self._on_ua_event,
@@ -115,11 +132,14 @@ class Phone(AsyncIOEventEmitter):
 
     async def stop(self) -> None:
         """Un-REGISTER and close the transport."""
+        await self._end_all_calls()
         driver, self._driver = self._driver, None
-        if driver is None:
-            return
-        await driver.stop()  # the transport reports CLOSED → "disconnected"
+        if driver is not None:
+            await driver.stop()  # the transport reports CLOSED → "disconnected"
         self._is_registered = False
+        if self.audio_backend is not None:
+            await self.audio_backend.close()
+            self.audio_backend = None
 
     # ----- wiring ---------------------------------------------------------------------
     def _ua_config(self) -> UAConfig:
@@ -142,6 +162,9 @@ class Phone(AsyncIOEventEmitter):
             instance_id=self.instance_id,
             retry_min_s=sip.register_retry_s,
             retry_max_s=max(sip.register_retry_s, 300.0),
+            accept_invites=True,
+            session_expires=sip.session_expires,
+            min_se=sip.min_se,
         )
 
     def _make_transport(self) -> Transport:
@@ -172,6 +195,8 @@ class Phone(AsyncIOEventEmitter):
     def _on_ua_event(self, event: UAEvent) -> None:
         if isinstance(event, RegistrationStateChanged):
             self._on_registration(event)
+        elif isinstance(event, CALL_EVENTS):
+            self._dispatch_call_event(event)
         elif isinstance(event, IncomingRequest):
             self._on_incoming(event)
         elif isinstance(event, MessageDropped):
@@ -196,13 +221,48 @@ class Phone(AsyncIOEventEmitter):
             self.emit("registration_failed", failure)
 
     def _on_incoming(self, event: IncomingRequest) -> None:
-        """Requests the core passed up; calls come with the calls layer."""
+        """Requests the core passed up that no layer handles yet (MESSAGE ...)."""
+        response = make_response(event.request, 501, to_tag=uuid.uuid4().hex[:10])
+        self._ua_do(lambda ua, now: ua.send_response(event.transaction,  # type: ignore[arg-type]
+                                                     response, now))
+
+    # ----- hooks for the calls layer ------------------------------------------------------
+    def clock(self) -> float:
+        """Monotonic seconds (the loop's clock): timers and rate limits use it."""
+        return asyncio.get_running_loop().time()
+
+    def _ua_do(self, action: Callable[[UserAgent, float], T]) -> T:
+        """Run ``action(ua, now)`` on the sans-IO core, then flush what it queued."""
         driver = self._driver
         if driver is None:
-            return
-        response = make_response(event.request, 480, to_tag=uuid.uuid4().hex[:10])
-        driver.ua.send_response(event.transaction, response, driver.now())  # type: ignore[arg-type]
-        driver.poke()
+            raise AgentConsoleError.from_code(PhoneError.REGISTRY_FAILED,
+                                              "the phone is not started")
+        try:
+            return action(driver.ua, driver.now())
+        finally:
+            driver.poke()
+
+    def _open_audio(self) -> None:
+        if self.audio_backend is None:
+            from .media.audio import open_backend  # sounddevice loads only when needed
+
+            self.audio_backend = open_backend(self.config.audio)
+            notice = self.audio_backend.notice
+            if notice:
+                logger.warning("%s", notice)
+                self.emit("audio_notice", notice)
+
+    @property
+    def audio_notice(self) -> str | None:
+        """Why there is no audio (e.g. no sound card), for the UI to show; None if fine."""
+        return self.audio_backend.notice if self.audio_backend is not None else None
+
+    def _new_media(self) -> MediaSession:
+        from .media.peer import MediaSession  # aiortc costs ~260 ms: load it on first call
+
+        self._open_audio()
+        assert self.audio_backend is not None
+        return MediaSession(self.config.media, self.audio_backend)
 
 
 def _sip_uri(value: str | None) -> SipUri | None:

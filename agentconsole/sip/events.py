@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .message import Request
+
+if TYPE_CHECKING:
+    from .invite import CallLeg
 
 Address = tuple[str, int]
 
@@ -46,4 +50,107 @@ class MessageDropped:
     reason: str
 
 
-UAEvent = RegistrationStateChanged | IncomingRequest | MessageDropped
+# ----- calls (one INVITE dialog usage each; see :mod:`.invite`) -----------------------------
+@dataclass(frozen=True)
+class CallIncoming(IncomingRequest):
+    """A new INVITE became a :class:`~.invite.CallLeg`; call ``ring``/``answer``/``reject``.
+
+    It is an :class:`IncomingRequest` (``request`` is the INVITE, ``transaction`` its
+    server transaction) so code that only knows that event still sees the INVITE; match
+    ``CallIncoming`` first.
+    """
+
+    leg: CallLeg
+
+
+@dataclass(frozen=True)
+class CallProgress:
+    """A provisional response to our INVITE (``sdp`` is early media, if any)."""
+
+    leg: CallLeg
+    status: int
+    reason: str
+    sdp: bytes | None = None
+
+
+@dataclass(frozen=True)
+class CallAnswered:
+    """A 2xx to our INVITE; the core has already sent the ACK (RFC 3261 §13.2.2.4)."""
+
+    leg: CallLeg
+    sdp: bytes | None
+
+
+@dataclass(frozen=True)
+class CallConfirmed:
+    """The ACK to our 2xx arrived; ``sdp`` is the answer when our 2xx carried the offer.
+
+    ``reinvite`` is True for the ACK of a re-INVITE (only reported when it has a body).
+    """
+
+    leg: CallLeg
+    sdp: bytes | None
+    reinvite: bool = False
+
+
+@dataclass(frozen=True)
+class CallFailed:
+    """The call ended before it was established (no 2xx was sent or received).
+
+    ``cause`` is one of the JsSIP cause strings (Busy, Rejected, Canceled, ...).
+    """
+
+    leg: CallLeg
+    status: int
+    reason: str
+    cause: str
+
+
+@dataclass(frozen=True)
+class CallEnded:
+    """An established call ended: ``cause`` is Terminated, No ACK, Dialog Error,
+    Connection Error or Expires; ``status`` the SIP status involved, if any."""
+
+    leg: CallLeg
+    cause: str
+    status: int | None = None
+    by_remote: bool = False
+
+
+@dataclass(frozen=True)
+class ReinviteReceived:
+    """A re-INVITE or UPDATE with an offer (or an offerless re-INVITE: ``sdp`` None).
+
+    Answer it with :meth:`UserAgent.answer_reinvite`.
+    """
+
+    leg: CallLeg
+    sdp: bytes | None
+    method: str = "INVITE"
+
+
+@dataclass(frozen=True)
+class ReinviteResult:
+    """The outcome of :meth:`UserAgent.reinvite`; a failure leaves the call up (§14.1)."""
+
+    leg: CallLeg
+    ok: bool
+    status: int
+    sdp: bytes | None = None
+
+
+@dataclass(frozen=True)
+class InfoReceived:
+    """An INFO inside a call (answered 200 by the core)."""
+
+    leg: CallLeg
+    content_type: str
+    body: bytes
+
+
+CallEvent = (
+    CallIncoming | CallProgress | CallAnswered | CallConfirmed | CallFailed | CallEnded
+    | ReinviteReceived | ReinviteResult | InfoReceived
+)
+
+UAEvent = RegistrationStateChanged | IncomingRequest | MessageDropped | CallEvent

@@ -10,6 +10,10 @@ The core answers on its own what a UA must answer whatever the application does
 REGISTER, 200 to OPTIONS with Allow/Accept/Supported (§11.2), 481 to in-dialog
 requests that match no dialog (§12.2.2) and to CANCEL that matches no transaction
 (§9.2), 501 to methods it does not know. Nothing a peer sends raises out of it.
+
+Calls (INVITE dialogs) are run by :class:`~.invite_server.CallManager` (:attr:`calls`);
+their API (``invite``, ``ring``, ``answer``, ``hangup``...) comes from
+:class:`~.invite_server.CallControl`.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from .auth import DigestAuthenticator
 from .capabilities import ALLOW, KNOWN_EXTENSIONS, SUPPORTED
@@ -28,6 +33,8 @@ from .events import (
     RegistrationStateChanged,
     UAEvent,
 )
+from .invite import deliver
+from .invite_server import CallControl, CallManager, invite_precheck
 from .message import Headers, Request, Response, make_response
 from .parser import (
     MessageParseError,
@@ -46,6 +53,7 @@ from .registration import (
 )
 from .timers import TimerConfig
 from .transaction import (
+    ClientInviteTransaction,
     ClientNonInviteTransaction,
     ClientTransaction,
     PassToTU,
@@ -57,7 +65,7 @@ from .transaction import (
     TransactionTimeout,
     TransportErrorEffect,
 )
-from .uri import SipUri
+from .uri import SipUri, parse_uri
 
 logger = logging.getLogger(__name__)
 
@@ -100,14 +108,23 @@ class UAConfig:
     retry_min_s: float = 30.0
     retry_max_s: float = 300.0
     accept_invites: bool = False
+    session_expires: int = 1800  # RFC 4028 Session-Expires we ask for / accept at most
+    min_se: int = 90  # RFC 4028 Min-SE: shorter intervals get 422
 
     @property
     def reliable(self) -> bool:
         return self.transport != "udp"
 
 
-class UserAgent:
-    """A SIP user agent with one account, driven from outside."""
+ResponseCallback = Callable[[Response | None, int, str, float], None]
+
+
+class UserAgent(CallControl):
+    """A SIP user agent with one account, driven from outside.
+
+    Calls (``invite``/``ring``/``answer``/``hangup``...) come from :class:`CallControl`
+    and live in :attr:`calls` (see :mod:`.invite`).
+    """
 
     def __init__(self, config: UAConfig, *, rng: random.Random | None = None) -> None:
         self.config = config
@@ -117,7 +134,9 @@ class UserAgent:
         self.local_port: int | None = None
         self._out: list[Outgoing] = []
         self._events: list[UAEvent] = []
-        self._on_final: dict[int, Callable[[Response | None, int, str, float], None]] = {}
+        self._on_final: dict[int, ResponseCallback] = {}
+        self._on_response: dict[int, ResponseCallback] = {}  # calls: every response
+        self.calls = CallManager(self)
         auth = None
         if config.password is not None:
             user = config.auth_user or config.aor.user or ""
@@ -166,9 +185,14 @@ class UserAgent:
         events, self._events = self._events, []
         return events
 
+    def post(self, event: UAEvent) -> None:
+        """Queue an event for :meth:`events` (the call layer reports through this)."""
+        self._events.append(event)
+
     def next_deadline(self) -> float | None:
         deadlines = [d for d in (self.transactions.next_deadline(),
-                                 self.registration.next_deadline()) if d is not None]
+                                 self.registration.next_deadline(),
+                                 self.calls.next_deadline()) if d is not None]
         return min(deadlines) if deadlines else None
 
     # ----- transport facts ----------------------------------------------------------------
@@ -192,7 +216,11 @@ class UserAgent:
             if isinstance(tx, ClientTransaction) and not tx.terminated:
                 self._on_final.pop(id(tx), None)  # the flow is gone: nobody waits for them
                 tx.transport_error(now)
+                handler = self._on_response.pop(id(tx), None)
+                if handler is not None:
+                    handler(None, 503, "Connection Error", now)
             self.transactions.remove(tx)
+        self.calls.transport_down(now)
         if was:
             self._events.append(RegistrationStateChanged(False, 503, f"connection lost: {reason}"))
 
@@ -241,50 +269,78 @@ class UserAgent:
 
     # ----- sending ---------------------------------------------------------------------------
     def next_hop(self, request: Request) -> Address | None:
-        """Where a request goes: the outbound proxy, else the registrar (RFC 3261 §8.1.2).
+        """Where a request goes: the outbound proxy, else the registrar (RFC 3261 §8.1.2);
+        without registration, a SIP Request-URI's own host (a direct call).
 
         On connection-oriented transports the flow already goes there: None.
         """
         if self.config.reliable:
             return None
         target = self.config.outbound_proxy or self.config.registrar
+        if self.config.outbound_proxy is None and not self.config.register:
+            direct = parse_uri_or_none(request.uri)
+            target = direct if isinstance(direct, SipUri) else target
         return (target.host, target.port or 5060)
 
     def send_request(
         self,
         request: Request,
         now: float,
-        on_final: Callable[[Response | None, int, str, float], None] | None = None,
+        on_final: ResponseCallback | None = None,
+        *,
+        on_response: ResponseCallback | None = None,
+        destination: Address | None | Literal["next-hop"] = "next-hop",
+        keep_via: bool = False,
     ) -> ClientTransaction:
-        """Add our Via (fresh branch, rport) and run ``request`` in a client transaction."""
+        """Add our Via (fresh branch, rport) and run ``request`` in a client transaction.
+
+        ``on_final`` hears the first final; ``on_response`` everything (see
+        :func:`.invite.deliver`). ``keep_via``: a CANCEL reuses its INVITE's Via (§9.1).
+        """
+        if not keep_via:
+            self.stamp_via(request)
+        if self.config.outbound_proxy is not None and "Route" not in request.headers:
+            request.headers.add("Route", f"<{self.config.outbound_proxy};lr>")
+        cls = ClientInviteTransaction if request.method == "INVITE" \
+            else ClientNonInviteTransaction
+        dest = self.next_hop(request) if destination == "next-hop" else destination
+        tx = cls(request, reliable=self.config.reliable, timers=self.config.timers,
+                 destination=dest)
+        self.transactions.add(tx)
+        if on_final is not None:
+            self._on_final[id(tx)] = on_final
+        if on_response is not None:
+            self._on_response[id(tx)] = on_response
+        for effect in tx.start(now):
+            self._handle_client_effect(tx, effect, now)
+        return tx
+
+    def stamp_via(self, request: Request) -> None:
+        """Replace the Via by ours with a fresh branch and rport (§8.1.1.7, RFC 3581)."""
         port = f":{self.local_port}" if self.local_port and self.config.transport != "ws" \
             and self.config.transport != "wss" else ""
         request.headers.remove("Via")
         request.headers.prepend(
             "Via", f"SIP/2.0/{self.via_transport} {self.local_host}{port};branch="
             f"{self.new_branch()};rport")
-        if self.config.outbound_proxy is not None and "Route" not in request.headers:
-            request.headers.add("Route", f"<{self.config.outbound_proxy};lr>")
-        tx = ClientNonInviteTransaction(
-            request, reliable=self.config.reliable, timers=self.config.timers,
-            destination=self.next_hop(request),
-        )
-        self.transactions.add(tx)
-        if on_final is not None:
-            self._on_final[id(tx)] = on_final
-        for effect in tx.start(now):
-            self._handle_client_effect(tx, effect, now)
-        return tx
 
-    def _emit(self, message: Request | Response, dest: Address | None) -> None:
+    def abandon(self, tx: ClientTransaction, now: float) -> None:
+        """Drop a client transaction without a final response (§9.1: CANCEL gave up)."""
+        tx.terminate(now)
+        self._on_final.pop(id(tx), None)
+        self._on_response.pop(id(tx), None)
+        self.transactions.remove(tx)
+
+    def emit(self, message: Request | Response, dest: Address | None) -> None:
+        """Queue ``message`` as is (ACKs for 2xx and 2xx retransmissions use it)."""
         self._out.append(Outgoing(message.to_bytes(), dest, message))
 
     def send_response(self, tx: ServerTransaction, response: Response, now: float) -> None:
         for effect in tx.respond(response, now):
             if isinstance(effect, SendMessage):
-                self._emit(effect.message, self._response_dest(tx))
+                self.emit(effect.message, self.response_dest(tx))
 
-    def _response_dest(self, tx: ServerTransaction) -> Address | None:
+    def response_dest(self, tx: ServerTransaction) -> Address | None:
         """RFC 3261 §18.2.2 + RFC 3581: reply to the source (rport) on UDP."""
         if self.config.reliable:
             return None
@@ -301,15 +357,19 @@ class UserAgent:
             if isinstance(tx, ClientTransaction):
                 self._handle_client_effect(tx, effect, now)
             elif isinstance(effect, SendMessage):
-                self._emit(effect.message, self._response_dest(tx))
+                self.emit(effect.message, self.response_dest(tx))
         request = self.registration.on_timer(now)
         if request is not None:
             self._send_register(request, now)
+        self.calls.on_timer(now)
 
     def _handle_client_effect(self, tx: ClientTransaction, effect: object, now: float) -> None:
+        handler = self._on_response.get(id(tx))
+        if handler is not None and deliver(handler, effect, now):
+            self._on_response.pop(id(tx), None)
         if isinstance(effect, SendMessage):
             dest = tx.destination if isinstance(tx.destination, tuple) else None
-            self._emit(effect.message, dest)
+            self.emit(effect.message, dest)
         elif isinstance(effect, PassToTU):
             message = effect.message
             if isinstance(message, Response) and message.status >= 200:
@@ -384,7 +444,7 @@ class UserAgent:
             response.headers.add(name, value)
         response.headers.add("Server", self.config.user_agent)
         dest = None if self.config.reliable else self._stateless_dest(request, source)
-        self._emit(response, dest)
+        self.emit(response, dest)
 
     @staticmethod
     def _stateless_dest(request: Request, source: Address) -> Address:
@@ -410,12 +470,13 @@ class UserAgent:
         if existing is not None:
             for effect in existing.receive_request(request, now):
                 if isinstance(effect, SendMessage):
-                    self._emit(effect.message, self._response_dest(existing))
-                elif isinstance(effect, PassToTU):
-                    self._events.append(IncomingRequest(effect.message, existing))  # type: ignore[arg-type]
+                    self.emit(effect.message, self.response_dest(existing))
+                elif isinstance(effect, PassToTU) and isinstance(effect.message, Request):
+                    self.calls.on_ack(effect.message, now)  # RFC 6026 §8.7
             return
         if request.method == "ACK":
-            return  # an ACK for a 2xx we never sent, or a late one: absorb (§17.2.3)
+            self.calls.on_ack(request, now)  # for our 2xx, else absorbed (§17.2.3)
+            return
         server_cls = ServerInviteTransaction if request.method == "INVITE" \
             else ServerNonInviteTransaction
         tx = server_cls(request, reliable=self.config.reliable, timers=self.config.timers,
@@ -423,13 +484,16 @@ class UserAgent:
         self.transactions.add(tx)
         for effect in tx.start(now):
             if isinstance(effect, SendMessage):
-                self._emit(effect.message, self._response_dest(tx))
+                self.emit(effect.message, self.response_dest(tx))
         status, extra = self._core_answer(request)
         if status is not None:
             response = make_response(request, status, to_tag=self._token(10))
             for name, value in extra:
                 response.headers.add(name, value)
             self.send_response(tx, response, now)
+            return
+        if request.method == "INVITE" or self.calls.matches(request):
+            self.calls.receive_request(request, tx, now)
             return
         self._events.append(IncomingRequest(request, tx))
 
@@ -447,6 +511,8 @@ class UserAgent:
                          ("Supported", SUPPORTED), ("Accept-Language", "en")]
         if method == "REGISTER":
             return 405, [("Allow", ALLOW)]
+        if self.calls.matches(request):
+            return None, []
         if method == "CANCEL":
             return 481, []
         has_to_tag = False
@@ -459,21 +525,9 @@ class UserAgent:
         if method not in KNOWN_METHODS:
             return 501, [("Allow", ALLOW)]
         if method == "INVITE":
-            return self._invite_precheck(request)
+            return invite_precheck(request, self.config.accept_invites)
         if method in ("SUBSCRIBE", "PUBLISH"):
             return 489, []
-        return None, []
-
-    def _invite_precheck(self, request: Request) -> tuple[int | None, list[tuple[str, str]]]:
-        accept = request.headers.get("Accept")
-        if accept is not None and "application/sdp" not in accept.lower() \
-                and "*/*" not in accept and "application/*" not in accept.lower():
-            return 406, [("Accept", "application/sdp")]
-        if request.body and (request.content_type or "") not in ("application/sdp",
-                                                                  "multipart/mixed"):
-            return 415, [("Accept", "application/sdp")]
-        if not self.config.accept_invites:
-            return 480, [("Warning", '399 agentconsole "calls are not enabled"')]
         return None, []
 
 
@@ -484,6 +538,13 @@ def _unsupported_requires(headers: Headers) -> list[str]:
         if tag and tag not in KNOWN_EXTENSIONS:
             out.append(value.strip())
     return out
+
+
+def parse_uri_or_none(text: str) -> object:
+    try:
+        return parse_uri(text)
+    except ParseError:
+        return None
 
 
 def _warn_text(exc: ParseError) -> str:

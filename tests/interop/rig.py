@@ -138,3 +138,41 @@ class Kamailio:
             elif text.startswith("Address:") and current == user:
                 found.append(text.split(":", 1)[1].strip())
         return found
+
+
+class RtpEngine:
+    """rtpengine in userspace (``--table=-1``): the WebRTC ↔ plain RTP media gateway."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.binary = require("rtpengine")
+        self.run_dir = run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.log = run_dir / "rtpengine.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.proc = subprocess.Popen(
+            [self.binary, "--config-file=none", "--table=-1", "--foreground", "--log-stderr",
+             "--log-level=6", "--interface=127.0.0.1", "--listen-ng=127.0.0.1:2223",
+             "--port-min=30000", "--port-max=30999", "--delete-delay=0",
+             f"--pidfile={self.run_dir}/rtpengine.pid"],
+            stdout=self.log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"rtpengine exited: {self.log.read_text()[-800:]}")
+            if "Startup complete" in self.log.read_text(errors="replace"):
+                return
+            time.sleep(0.05)
+        pytest.fail("rtpengine did not start in time")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.proc = None

@@ -1,0 +1,281 @@
+"""The phone's call policies: dialling, incoming calls, auto-hold, limits, the 1 Hz tick.
+
+Kept apart from :mod:`agentconsole.phone` (registration and transport) so each file
+has one job. The rules are the SDK's (``reference/sdk-parity.md`` §3.2–3.4), each
+configurable under ``calls:`` where a call centre would want another policy:
+
+* answering or dialling auto-holds the talking call (``calls.auto_hold``), so at most
+  one call is un-held;
+* at most ``calls.max_calls`` calls (ringing inbound + non-consult calls); consult legs
+  of an attended transfer are exempt; a full phone answers a new INVITE 486 before any
+  Session exists (as the SDK does);
+* guards with the SDK's codes: -210 while an outbound call is still unanswered, -209
+  for an empty number, -208 for more than one dial per ``calls.dial_rate_limit_s``,
+  -205 when full, -207 when a consult's parent is gone, -211 for an unknown call id;
+* an unanswered inbound call is dropped after ``calls.no_answer_s`` (480, cause
+  "No Answer"); a parent's hang-up ends its consult legs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .call_status import CallStatus, TransferParent
+from .errors import AgentConsoleError, PhoneError
+from .identity import caller_identity
+from .session import Session
+from .sip import events as ev
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .media.audio import AudioBackend
+    from .sip.invite import CallLeg
+    from .sip.ua import UserAgent
+
+logger = logging.getLogger(__name__)
+
+
+class CallsMixin:
+    """Call handling for :class:`~agentconsole.phone.Phone` (uses its UA and emitter)."""
+
+    config: Config
+    emit: Callable[..., Any]
+    audio_backend: AudioBackend | None
+
+    def _init_calls(self) -> None:
+        self.sessions: dict[str, Session] = {}
+        self._by_leg: dict[str, Session] = {}
+        self._current_id: str | None = None
+        self._last_dial: float | None = None
+        self._ticker_task: asyncio.Task[None] | None = None
+
+    # hooks provided by Phone
+    def clock(self) -> float:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _ua_do(self, action: Callable[[UserAgent, float], Any]) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def _new_media(self) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    # ----- views -------------------------------------------------------------------------
+    @property
+    def incoming_list(self) -> list[Session]:
+        """Inbound calls not answered yet, oldest first."""
+        return [s for s in self.sessions.values() if s.status.is_ring]
+
+    @property
+    def current_session(self) -> Session | None:
+        if self._current_id is not None:
+            return self.sessions.get(self._current_id)
+        return None
+
+    @property
+    def is_max_call(self) -> bool:
+        counted = [s for s in self.sessions.values() if not s.status.is_transfer]
+        return len(counted) >= self.config.calls.max_calls
+
+    def get_session(self, call_id: str) -> Session:
+        session = self.sessions.get(call_id)
+        if session is None:
+            raise AgentConsoleError.from_code(PhoneError.NOT_FOUND_CALL_ID,
+                                              f"no call with id {call_id!r}")
+        return session
+
+    def set_current_session(self, call_id: str) -> None:
+        self._current_id = self.get_session(call_id).call_id
+
+    # ----- dialling ----------------------------------------------------------------------
+    async def call(self, number: str, *, extra_headers: Sequence[str | tuple[str, str]] = (),
+                   transfer_parent: str | None = None) -> Session:
+        """Dial ``number`` (a user, number or SIP URI); returns the new Session at once.
+
+        ``transfer_parent`` (the call id of the talking call) makes a consult leg for an
+        attended transfer: the parent is held and the leg is exempt from max_calls.
+        """
+        parent = self._dial_guards(number, transfer_parent)
+        await self._auto_hold(except_session=None)
+        self._last_dial = self.clock()
+        media = self._new_media()
+        offer = await media.create_offer()
+        headers = [_header_pair(h) for h in extra_headers]
+        leg: CallLeg = self._ua_do(
+            lambda ua, now: ua.invite(number.strip(), offer.encode(), now, extra_headers=headers))
+        status = CallStatus(
+            call_id=leg.call_id, number=_number_of(leg), communication_type="outbound",
+            call_status="calling", call_start_time=_ms_now(), name=_number_of(leg),
+            audio_device=self._audio_name(),
+            is_transfer=parent is not None,
+            transfer_parent=_snapshot(parent) if parent is not None else None,
+        )
+        session = Session(self, leg, media, status)  # type: ignore[arg-type]
+        self._add(session, leg)
+        self._current_id = session.call_id
+        return session
+
+    def _dial_guards(self, number: str, transfer_parent: str | None) -> Session | None:
+        if not getattr(self, "is_registered", False) and getattr(self, "_driver", None) is None:
+            raise AgentConsoleError.from_code(PhoneError.REGISTRY_FAILED,
+                                              "the phone is not started")
+        if any(s.status.communication_type == "outbound" and not s.established
+               for s in self.sessions.values()):
+            raise AgentConsoleError.from_code(PhoneError.CURRENT_CALL_HAS_NOT_CONNECTED)
+        if not number or not number.strip():
+            raise AgentConsoleError.from_code(PhoneError.INVALID_NUMBER)
+        limit = self.config.calls.dial_rate_limit_s
+        if limit and self._last_dial is not None and self.clock() - self._last_dial < limit:
+            raise AgentConsoleError.from_code(PhoneError.CALL_TOO_MANY_TIMES)
+        parent = None
+        if transfer_parent is not None:
+            parent = self.sessions.get(transfer_parent)
+            if parent is None or parent.is_ended:
+                raise AgentConsoleError.from_code(PhoneError.ATTENDED_PARENT_NOT_FOUND)
+        elif self.is_max_call:
+            raise AgentConsoleError.from_code(PhoneError.MAX_LIMIT_CALL)
+        return parent
+
+    # ----- incoming -----------------------------------------------------------------------
+    def _on_call_incoming(self, event: ev.CallIncoming) -> None:
+        leg = event.leg
+        refusal = self._incoming_refusal()
+        if refusal is not None:
+            self._ua_do(lambda ua, now: ua.reject(leg, refusal, now))
+            return
+        if leg.remote_sdp:
+            from .media.sdp import MediaNegotiationError, check_offer_supported
+
+            try:
+                check_offer_supported(leg.remote_sdp.decode("utf-8", "replace"))
+            except MediaNegotiationError as exc:
+                code, warning = exc.status, f'399 agentconsole "{exc.warning}"'
+                self._ua_do(lambda ua, now: ua.reject(leg, code, now, warning=warning))
+                return
+        ident = caller_identity(leg.request_headers, leg.remote_identity)
+        status = CallStatus(
+            call_id=leg.call_id, number=ident.number, name=ident.name or ident.number,
+            company=ident.company, queue=ident.queue, did=ident.did,
+            communication_type="inbound", call_status="connecting", is_ring=True,
+            call_start_time=_ms_now(), audio_device=self._audio_name(),
+        )
+        session = Session(self, leg, self._new_media(), status)  # type: ignore[arg-type]
+        self._add(session, leg)
+        self._ua_do(lambda ua, now: ua.ring(leg, now))
+        session.arm_no_answer(self.config.calls.no_answer_s, lambda: self._no_answer(session))
+        self.emit("incoming", session)
+
+    def _incoming_refusal(self) -> int | None:
+        """The status to refuse a new call with, or None to let it ring."""
+        counted = [s for s in self.sessions.values() if not s.status.is_transfer]
+        if len(counted) >= self.config.calls.max_calls:
+            return 486
+        return None
+
+    def _no_answer(self, session: Session) -> None:
+        if session.status.is_ring and not session.is_ended:
+            self._ua_do(lambda ua, now: ua.reject(session.leg, 480, now))
+            session._finish("failed", "No Answer", 480)
+
+    def _check_can_answer(self, session: Session) -> None:
+        if any(s.status.communication_type == "outbound" and not s.established
+               and s is not session for s in self.sessions.values()):
+            raise AgentConsoleError.from_code(PhoneError.CURRENT_CALL_HAS_NOT_CONNECTED)
+
+    # ----- bookkeeping ---------------------------------------------------------------------
+    def _add(self, session: Session, leg: CallLeg) -> None:
+        self.sessions[session.call_id] = session
+        self._by_leg[leg.id] = session
+        self.emit("new_session", session)
+        self._ensure_ticker()
+
+    def _dispatch_call_event(self, event: Any) -> None:
+        if isinstance(event, ev.CallIncoming):
+            self._on_call_incoming(event)
+            return
+        session = self._by_leg.get(event.leg.id)
+        if session is not None:
+            session.on_call_event(event)
+
+    def _set_current(self, session: Session) -> None:
+        self._current_id = session.call_id
+
+    def _session_finished(self, session: Session, cause: str) -> None:
+        self.sessions.pop(session.call_id, None)
+        self._by_leg.pop(session.leg.id, None)
+        if self._current_id == session.call_id:
+            consult = [s for s in self.sessions.values() if s.status.is_transfer]
+            rest = consult or list(self.sessions.values())
+            self._current_id = rest[-1].call_id if rest else None
+        for other in list(self.sessions.values()):  # a parent's hang-up ends its consults
+            parent = other.status.transfer_parent
+            if parent is not None and parent.call_id == session.call_id:
+                other.hangup()
+        self.emit("delete_session", {"call_id": session.call_id, "cause": cause})
+
+    async def _auto_hold(self, except_session: Session | None) -> None:
+        """Hold every talking, un-held call except ``except_session`` (policy auto_hold)."""
+        if not self.config.calls.auto_hold:
+            return
+        for other in list(self.sessions.values()):
+            if other is except_session or other.is_ended or not other.established:
+                continue
+            if other.status.call_status == "talking" and not other.status.is_hold:
+                try:
+                    await other.hold()
+                except AgentConsoleError as exc:
+                    logger.warning("auto-hold of %s failed: %s", other.call_id, exc)
+
+    def _audio_name(self) -> str:
+        backend = self.audio_backend
+        return backend.name if backend is not None else "null"
+
+    # ----- the one 1 Hz tick -------------------------------------------------------------------
+    def _ensure_ticker(self) -> None:
+        if self._ticker_task is None or self._ticker_task.done():
+            self._ticker_task = asyncio.get_running_loop().create_task(self._tick_loop())
+
+    async def _tick_loop(self) -> None:
+        while self.sessions:
+            await asyncio.sleep(1.0)
+            now = self.clock()
+            for session in list(self.sessions.values()):
+                session.tick(now)
+
+    async def _end_all_calls(self) -> None:
+        for session in list(self.sessions.values()):
+            session.hangup()
+        if self._ticker_task is not None:
+            self._ticker_task.cancel()
+            self._ticker_task = None
+
+
+def _header_pair(header: str | tuple[str, str]) -> tuple[str, str]:
+    if isinstance(header, tuple):
+        return header
+    name, sep, value = header.partition(":")
+    if not sep or not name.strip():
+        raise AgentConsoleError(f"bad extra header {header!r} (want 'Name: value')",
+                                title="Invalid header")
+    return name.strip(), value.strip()
+
+
+def _number_of(leg: CallLeg) -> str:
+    uri = leg.remote_identity.uri
+    user = getattr(uri, "user", None)
+    return str(user) if user else str(uri)
+
+
+def _snapshot(parent: Session) -> TransferParent:
+    s = parent.status
+    return TransferParent(call_id=s.call_id, name=s.name, number=s.number, avatar=s.avatar,
+                          call_duration=parent.timer.call_duration,
+                          hold_duration=parent.timer.hold_duration)
+
+
+def _ms_now() -> int:
+    import time
+
+    return int(time.time() * 1000)

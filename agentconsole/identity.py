@@ -1,0 +1,66 @@
+"""Who is calling: name, number, company, queue and DID from an INVITE's headers.
+
+Order of trust for the caller: P-Asserted-Identity (RFC 3325, set by the PBX), then
+Remote-Party-ID, then From. Company comes from the SDK's ``Contacts-Company`` header;
+the queue from the usual PBX headers (``X-Queue``, ``X-Call-Queue``, ``X-CID-Queue``);
+the dialled number (DID) from the first Diversion (RFC 5806) or the To user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .sip.errors import ParseError
+from .sip.message import Headers
+from .sip.uri import NameAddr, SipUri, parse_name_addr, unescape_user
+
+QUEUE_HEADERS = ("X-Queue", "X-Call-Queue", "X-CID-Queue", "X-Queue-Name")
+COMPANY_HEADERS = ("Contacts-Company", "X-Company")
+
+
+@dataclass(frozen=True)
+class CallerIdentity:
+    number: str
+    name: str = ""
+    company: str = ""
+    queue: str = ""
+    did: str = ""
+
+
+def _user_of(addr: NameAddr) -> str:
+    uri = addr.uri
+    if isinstance(uri, SipUri):
+        return unescape_user(uri.user) if uri.user else uri.host
+    text = str(uri)
+    return text.split(":", 1)[1] if ":" in text else text
+
+
+def _first_addr(headers: Headers, name: str) -> NameAddr | None:
+    for value in headers.get_all(name):
+        try:
+            return parse_name_addr(value)
+        except ParseError:
+            continue
+    return None
+
+
+def _clean(text: str | None, limit: int = 80) -> str:
+    """Printable, bounded text: header values reach the screen."""
+    if not text:
+        return ""
+    return "".join(c for c in text if c.isprintable()).strip()[:limit]
+
+
+def caller_identity(headers: Headers, fallback: NameAddr) -> CallerIdentity:
+    addr = (_first_addr(headers, "P-Asserted-Identity")
+            or _first_addr(headers, "Remote-Party-ID") or fallback)
+    name = addr.display_name or (fallback.display_name if addr is not fallback else None)
+    company = next((v for h in COMPANY_HEADERS if (v := headers.get(h))), "")
+    queue = next((v for h in QUEUE_HEADERS if (v := headers.get(h))), "")
+    diversion = _first_addr(headers, "Diversion")
+    did = _user_of(diversion) if diversion is not None else ""
+    if not did:
+        to = _first_addr(headers, "To")
+        did = _user_of(to) if to is not None else ""
+    return CallerIdentity(number=_clean(_user_of(addr)), name=_clean(name),
+                          company=_clean(company), queue=_clean(queue), did=_clean(did))

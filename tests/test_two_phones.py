@@ -1,0 +1,151 @@
+"""Two agentconsole phones in one process over loopback: real SIP over UDP, real aiortc
+media (ICE + DTLS-SRTP), tone in, tone frequency detected out on both sides; plus the
+call policies that need a live call (auto-hold, max calls, guards).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from agentconsole import AgentConsoleError, Phone, parse_config
+from agentconsole.session import Session
+from tests.interop.baresip import wav_peak
+from tests.interop.test_calls_baresip import wait_for, write_tone
+
+
+def phone_config(tmp: Path, user: str, tone_hz: int, extra: str = "") -> str:
+    tone = tmp / f"{user}-in.wav"
+    write_tone(tone, tone_hz)
+    return f"""
+account:
+  aor: "sip:{user}@127.0.0.1"
+  transport: udp
+  register: false
+sip:
+  local_host: 127.0.0.1
+media:
+  host_addresses: ["127.0.0.1"]
+audio:
+  backend: file
+  file_in: "{tone}"
+  file_out: "{tmp / (user + '-heard.wav')}"
+{extra}
+"""
+
+
+@pytest.fixture
+async def pair(tmp_path: Path) -> AsyncIterator[tuple[Phone, Phone, str]]:
+    extra = "calls:\n  dial_rate_limit_s: 0\n  max_calls: 2\n"
+    a = Phone(parse_config(phone_config(tmp_path, "1001", 440, extra)))
+    b = Phone(parse_config(phone_config(tmp_path, "1002", 880, extra)))
+    await a.start()
+    await b.start()
+    assert b.transport is not None and b.transport.local_address is not None
+    target = f"sip:1002@127.0.0.1:{b.transport.local_address[1]}"
+    try:
+        yield a, b, target
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def answer_next(b: Phone, incoming: list[Session]) -> Session:
+    await wait_for(lambda: bool(incoming), 10)
+    session = incoming.pop(0)
+    await session.answer()
+    return session
+
+
+async def test_call_with_audio_both_ways(pair: tuple[Phone, Phone, str],
+                                         tmp_path: Path) -> None:
+    a, b, target = pair
+    incoming: list[Session] = []
+    b.on("incoming", incoming.append)
+    out = await a.call(target)
+    assert out.status.call_status == "calling" and out.status.communication_type == "outbound"
+    inbound = await answer_next(b, incoming)
+    await wait_for(lambda: out.status.call_status == "talking", 10)
+    await asyncio.sleep(2.5)
+    assert inbound.status.call_status == "talking" and not inbound.status.is_ring
+    assert out.timer.call_duration >= 1.0
+    out.hangup()
+    await wait_for(lambda: inbound.is_ended, 5)
+    assert inbound.end_cause == "Terminated"
+    assert a.sessions == {} and b.sessions == {}
+    peak, rms = wav_peak(tmp_path / "1001-heard.wav", start_s=1.0)
+    assert rms > 300 and abs(peak - 880) <= 20, (peak, rms)
+    peak, rms = wav_peak(tmp_path / "1002-heard.wav", start_s=1.0)
+    assert rms > 300 and abs(peak - 440) <= 20, (peak, rms)
+
+
+async def test_reject_and_caller_sees_busy(pair: tuple[Phone, Phone, str]) -> None:
+    a, b, target = pair
+    incoming: list[Session] = []
+    b.on("incoming", incoming.append)
+    out = await a.call(target)
+    failed: list[dict[str, object]] = []
+    out.on("failed", failed.append)
+    await wait_for(lambda: bool(incoming), 10)
+    assert incoming[0].reject()
+    await wait_for(lambda: bool(failed), 10)
+    assert failed[0]["code"] == 486 and failed[0]["cause"] == "Busy"
+
+
+async def test_caller_cancel_ends_the_ringing_call(pair: tuple[Phone, Phone, str]) -> None:
+    a, b, target = pair
+    incoming: list[Session] = []
+    b.on("incoming", incoming.append)
+    out = await a.call(target)
+    await wait_for(lambda: bool(incoming) and out.status.call_status == "ringing", 10)
+    ringing = incoming[0]
+    out.hangup()
+    await wait_for(lambda: ringing.is_ended, 10)
+    assert ringing.end_cause == "Canceled"
+    assert b.incoming_list == []
+
+
+async def test_hold_and_resume_are_negotiated(pair: tuple[Phone, Phone, str]) -> None:
+    a, b, target = pair
+    incoming: list[Session] = []
+    b.on("incoming", incoming.append)
+    out = await a.call(target)
+    inbound = await answer_next(b, incoming)
+    await wait_for(lambda: out.status.call_status == "talking", 10)
+    await out.hold()
+    assert out.status.is_hold
+    await wait_for(lambda: inbound.status.remote_hold, 5)
+    await out.unhold()
+    assert not out.status.is_hold
+    await wait_for(lambda: not inbound.status.remote_hold, 5)
+    out.hangup()
+
+
+async def test_guards_and_max_calls(pair: tuple[Phone, Phone, str]) -> None:
+    a, b, target = pair
+    with pytest.raises(AgentConsoleError) as info:
+        await a.call("  ")
+    assert info.value.code == -209
+    incoming: list[Session] = []
+    b.on("incoming", incoming.append)
+    first = await a.call(target)
+    with pytest.raises(AgentConsoleError) as info:
+        await a.call(target)  # the first call is still unanswered
+    assert info.value.code == -210
+    await answer_next(b, incoming)
+    await wait_for(lambda: first.status.call_status == "talking", 10)
+    second = await a.call(target)  # auto-holds the first call
+    assert first.status.is_hold
+    await answer_next(b, incoming)
+    await wait_for(lambda: second.status.call_status == "talking", 10)
+    assert a.is_max_call
+    with pytest.raises(AgentConsoleError) as info:
+        await a.call(target)
+    assert info.value.code == -205
+    # b is full too: a third call to it would be answered 486 before any Session exists
+    assert len(b.sessions) == 2 and b.is_max_call
+    second.hangup()
+    first.hangup()
