@@ -61,6 +61,10 @@ class Session(AsyncIOEventEmitter):
         self.end_code: int | None = None
         self.established = False
         self._no_answer: asyncio.TimerHandle | None = None
+        self._media_up = False
+        media.call_id = status.call_id
+        media.extension = status.number
+        media.on_connection_state = self._on_media_state
 
     # ----- read-only state ------------------------------------------------------------
     @property
@@ -305,6 +309,18 @@ class Session(AsyncIOEventEmitter):
             return
         self.phone._ua_do(lambda ua, now: ua.answer_reinvite(self.leg, answer.encode(), now))
         self.emit("reinvite", self)
+
+    def _on_media_state(self, state: str) -> None:
+        """ICE + DTLS came up (``stream_added``) or failed (``client_error``)."""
+        if self._ended:
+            return
+        if state == "connected" and not self._media_up:
+            self._media_up = True
+            self.emit("stream_added", {"call_id": self.call_id,
+                                       "communication_type": self._status.communication_type})
+        elif state == "failed":
+            self.emit("client_error", {"call_id": self.call_id,
+                                       "cause": "WebRTC Error: media connection failed"})
 
     # ----- reports, tasks, teardown -------------------------------------------------------------
     def _start_reports(self) -> None:

@@ -37,15 +37,20 @@ audio:
 """
 
 
-@pytest.fixture
-async def pair(tmp_path: Path) -> AsyncIterator[tuple[Phone, Phone, str]]:
-    extra = "calls:\n  dial_rate_limit_s: 0\n  max_calls: 2\n"
-    a = Phone(parse_config(phone_config(tmp_path, "1001", 440, extra)))
-    b = Phone(parse_config(phone_config(tmp_path, "1002", 880, extra)))
+async def make_pair(tmp_path: Path, calls_a: str = "", calls_b: str = ""
+                    ) -> tuple[Phone, Phone, str]:
+    base = "calls:\n  dial_rate_limit_s: 0\n  max_calls: 2\n"
+    a = Phone(parse_config(phone_config(tmp_path, "1001", 440, calls_a or base)))
+    b = Phone(parse_config(phone_config(tmp_path, "1002", 880, calls_b or base)))
     await a.start()
     await b.start()
     assert b.transport is not None and b.transport.local_address is not None
-    target = f"sip:1002@127.0.0.1:{b.transport.local_address[1]}"
+    return a, b, f"sip:1002@127.0.0.1:{b.transport.local_address[1]}"
+
+
+@pytest.fixture
+async def pair(tmp_path: Path) -> AsyncIterator[tuple[Phone, Phone, str]]:
+    a, b, target = await make_pair(tmp_path)
     try:
         yield a, b, target
     finally:
@@ -66,10 +71,16 @@ async def test_call_with_audio_both_ways(pair: tuple[Phone, Phone, str],
     incoming: list[Session] = []
     b.on("incoming", incoming.append)
     out = await a.call(target)
+    streams: list[dict[str, object]] = []
+    timers: list[object] = []
+    out.on("stream_added", streams.append)
+    out.on("update_timer", timers.append)
     assert out.status.call_status == "calling" and out.status.communication_type == "outbound"
     inbound = await answer_next(b, incoming)
     await wait_for(lambda: out.status.call_status == "talking", 10)
     await asyncio.sleep(2.5)
+    assert streams and streams[0]["communication_type"] == "outbound"
+    assert len(timers) >= 2  # the 1 Hz tick
     assert inbound.status.call_status == "talking" and not inbound.status.is_ring
     assert out.timer.call_duration >= 1.0
     out.hangup()
@@ -149,3 +160,70 @@ async def test_guards_and_max_calls(pair: tuple[Phone, Phone, str]) -> None:
     assert len(b.sessions) == 2 and b.is_max_call
     second.hangup()
     first.hangup()
+
+
+async def test_unknown_call_id_is_211(pair: tuple[Phone, Phone, str]) -> None:
+    a, _, _ = pair
+    with pytest.raises(AgentConsoleError) as info:
+        a.get_session("no-such-call")
+    assert info.value.code == -211
+
+
+async def test_dial_rate_limit_is_208(tmp_path: Path) -> None:
+    a, b, target = await make_pair(tmp_path, "calls:\n  dial_rate_limit_s: 30\n")
+    try:
+        first = await a.call(target)
+        first.hangup()
+        with pytest.raises(AgentConsoleError) as info:
+            await a.call(target)
+        assert info.value.code == -208
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_full_phone_answers_486_before_any_session(tmp_path: Path) -> None:
+    one = "calls:\n  dial_rate_limit_s: 0\n  max_calls: 1\n"
+    a, b, target = await make_pair(tmp_path, calls_b=one)
+    try:
+        incoming: list[Session] = []
+        b.on("incoming", incoming.append)
+        first = await a.call(target)
+        await answer_next(b, incoming)
+        await wait_for(lambda: first.status.call_status == "talking", 10)
+        second = await a.call(target)
+        failed: list[dict[str, object]] = []
+        second.on("failed", failed.append)
+        await wait_for(lambda: bool(failed), 10)
+        assert failed[0]["code"] == 486 and failed[0]["cause"] == "Busy"
+        assert incoming == [] and len(b.sessions) == 1
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_consult_leg_is_exempt_and_ends_with_its_parent(tmp_path: Path) -> None:
+    one = "calls:\n  dial_rate_limit_s: 0\n  max_calls: 1\n"
+    a, b, target = await make_pair(tmp_path, calls_a=one)
+    try:
+        incoming: list[Session] = []
+        b.on("incoming", incoming.append)
+        parent = await a.call(target)
+        await answer_next(b, incoming)
+        await wait_for(lambda: parent.status.call_status == "talking", 10)
+        assert a.is_max_call
+        consult = await a.call(target, transfer_parent=parent.call_id)
+        assert parent.status.is_hold  # auto-held before the consult leg
+        assert consult.status.is_transfer
+        assert consult.status.transfer_parent is not None
+        assert consult.status.transfer_parent.call_id == parent.call_id
+        await answer_next(b, incoming)
+        await wait_for(lambda: consult.status.call_status == "talking", 10)
+        with pytest.raises(AgentConsoleError) as info:
+            await a.call(target, transfer_parent="gone")
+        assert info.value.code == -207
+        parent.hangup()
+        assert consult.is_ended and a.sessions == {}
+    finally:
+        await a.stop()
+        await b.stop()
