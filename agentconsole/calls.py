@@ -195,7 +195,8 @@ class CallsMixin:
         if isinstance(event, ev.CallIncoming):
             self._on_call_incoming(event)
             return
-        session = self._by_leg.get(event.leg.id)
+        leg = getattr(event, "leg", None)
+        session = self._by_leg.get(leg.id) if leg is not None else None
         if session is not None:
             session.on_call_event(event)
 

@@ -20,7 +20,6 @@ from pyee.asyncio import AsyncIOEventEmitter
 from .calls import CallsMixin
 from .config import Config
 from .errors import AgentConsoleError, PhoneError
-from .sip import events as ev
 from .sip.events import IncomingRequest, MessageDropped, RegistrationStateChanged, UAEvent
 from .sip.message import make_response
 from .sip.timers import TimerConfig
@@ -35,10 +34,6 @@ if TYPE_CHECKING:
     from .media.peer import MediaSession
 
 T = TypeVar("T")
-CALL_EVENTS = (ev.CallIncoming, ev.CallProgress, ev.CallAnswered, ev.CallConfirmed,
-               ev.CallFailed, ev.CallEnded, ev.ReinviteReceived, ev.ReinviteResult,
-               ev.InfoReceived)
-
 logger = logging.getLogger(__name__)
 
 #: Final statuses that mean "your credentials or account are wrong" (not transient).
@@ -195,7 +190,7 @@ class Phone(CallsMixin, AsyncIOEventEmitter):
     def _on_ua_event(self, event: UAEvent) -> None:
         if isinstance(event, RegistrationStateChanged):
             self._on_registration(event)
-        elif isinstance(event, CALL_EVENTS):
+        elif getattr(event, "leg", None) is not None:  # every call event carries its leg
             self._dispatch_call_event(event)
         elif isinstance(event, IncomingRequest):
             self._on_incoming(event)

@@ -25,6 +25,8 @@ from .call_status import CallStatus, SessionTicker, StaticCallStatus, TimerType
 from .errors import AgentConsoleError, PhoneError
 from .media.sdp import MediaNegotiationError, audio_direction, is_hold_direction
 from .media.stats import Report
+from .session_media import SessionMediaMixin
+from .session_transfer import SessionTransferMixin
 from .sip import events as ev
 
 if TYPE_CHECKING:
@@ -39,7 +41,7 @@ REPORT_INTERVAL_S = 3.0
 LOCAL_CAUSES = {"hangup": "Terminated", "reject": "Rejected", "terminate": "Terminated"}
 
 
-class Session(AsyncIOEventEmitter):
+class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
     """One call. Create calls with :meth:`Phone.call`; inbound ones arrive as events."""
 
     def __init__(self, phone: Phone, leg: CallLeg, media: MediaSession,
@@ -269,9 +271,11 @@ class Session(AsyncIOEventEmitter):
             self._finish("ended" if self.established else "failed", event.cause, event.status)
         elif isinstance(event, ev.ReinviteReceived):
             self._spawn(self._on_reinvite(event))
-        elif isinstance(event, ev.ReinviteResult) and self._reinvite_waiter is not None \
-                and not self._reinvite_waiter.done():
-            self._reinvite_waiter.set_result(event)
+        elif isinstance(event, ev.ReinviteResult):
+            if self._reinvite_waiter is not None and not self._reinvite_waiter.done():
+                self._reinvite_waiter.set_result(event)
+        else:
+            self._on_extra_event(event)
 
     def _on_progress(self, event: ev.CallProgress) -> None:
         self.emit("progress", event.status)

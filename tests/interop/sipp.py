@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .rig import RIG_DIR, require
+from .rig import RIG_DIR, USERS, require
 
 SCENARIOS = RIG_DIR / "sipp"
 PROXY = "127.0.0.1:5060"
@@ -170,7 +170,7 @@ def register(work: Path, user: str, contact: str, *, expires: int, port: int = 5
     """Point ``user``'s AoR at ``contact`` (``host:port``) with the rig's register.xml."""
     sipp = Sipp(f"register-{user}-{expires}", SCENARIOS / "register.xml", work, port=port,
                 media_port=media_port, timeout_s=10,
-                extra=["-s", user, "-au", user, "-ap", f"pass{user}",
+                extra=["-s", user, "-au", user, "-ap", USERS[user],
                        "-key", "contact", contact, "-key", "expires", str(expires)])
     sipp.run()
     return sipp

@@ -1,0 +1,15 @@
+"""Transfers of a Session: blind and attended (filled in by the in-call issue)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SessionTransferMixin:
+    """REFER-based blind and attended transfer for :class:`~agentconsole.session.Session`."""
+
+    def _on_extra_event(self, event: Any) -> bool:
+        """Handle a call event the Session core does not; True when handled."""
+        parent = super()
+        handler = getattr(parent, "_on_extra_event", None)
+        return bool(handler(event)) if handler is not None else False
