@@ -164,7 +164,9 @@ class CallsMixin:
         session = Session(self, leg, self._new_media(), status)  # type: ignore[arg-type]
         self._add(session, leg)
         self._ua_do(lambda ua, now: ua.ring(leg, now))
-        session.arm_no_answer(self.config.calls.no_answer_s, lambda: self._no_answer(session))
+        if self.config.calls.no_answer_s > 0:
+            session.arm_no_answer(self.config.calls.no_answer_s,
+                                  lambda: self._no_answer(session))
         self.emit("incoming", session)
 
     def _incoming_refusal(self) -> int | None:

@@ -261,6 +261,8 @@ class CallsConfig:
     reject_code: int = _f(_int(400, 699, choices=(486, 603, 480)), 486)
     no_answer_s: float = _f(_num(0, 86400), 300.0)
     dial_rate_limit_s: float = _f(_num(0, 60), 1.0)
+    transfer_hangup_after: str = _f(_choice(("notify", "immediately")), "notify")
+    trusted_refer_sources: tuple[str, ...] = _f(_list(_str()), ())
 
 
 @dataclass(frozen=True)
