@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Agent states; "acw" is after-call work (wrap-up), which still takes calls.
+AGENT_STATES = ("available", "away", "acw", "dnd", "offline")
+
 
 class CallsMixin:
     """Call handling for :class:`~agentconsole.phone.Phone` (uses its UA and emitter)."""
@@ -51,6 +54,8 @@ class CallsMixin:
         self._current_id: str | None = None
         self._last_dial: float | None = None
         self._ticker_task: asyncio.Task[None] | None = None
+        self._agent_state = "available"
+        self._agent_reason: str | None = None
 
     # hooks provided by Phone
     def clock(self) -> float:  # pragma: no cover - overridden
@@ -169,8 +174,33 @@ class CallsMixin:
                                   lambda: self._no_answer(session))
         self.emit("incoming", session)
 
+    # ----- agent state ------------------------------------------------------------------
+    @property
+    def agent_state(self) -> str:
+        """available | away | acw | dnd | offline (the console's agent state)."""
+        return self._agent_state
+
+    @property
+    def agent_reason(self) -> str | None:
+        return self._agent_reason
+
+    def set_agent_state(self, state: str, reason: str | None = None) -> None:
+        """Change the agent state; DND and Away refuse new calls (``agent.dnd_code`` /
+        ``agent.away_code``), Offline refuses with 480. Emits ``agent_state_change``."""
+        if state not in AGENT_STATES:
+            raise AgentConsoleError(f"unknown agent state {state!r}", title="Agent state")
+        old = (self._agent_state, self._agent_reason)
+        self._agent_state, self._agent_reason = state, reason
+        if old != (state, reason):
+            self.emit("agent_state_change", state, reason)
+
     def _incoming_refusal(self) -> int | None:
         """The status to refuse a new call with, or None to let it ring."""
+        agent = self.config.agent
+        refusal = {"dnd": agent.dnd_code, "away": agent.away_code,
+                   "offline": 480}.get(self._agent_state)
+        if refusal is not None:
+            return refusal
         counted = [s for s in self.sessions.values() if not s.status.is_transfer]
         if len(counted) >= self.config.calls.max_calls:
             return 486

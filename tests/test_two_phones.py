@@ -227,3 +227,23 @@ async def test_consult_leg_is_exempt_and_ends_with_its_parent(tmp_path: Path) ->
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_dnd_and_away_refuse_new_calls(pair: tuple[Phone, Phone, str]) -> None:
+    a, b, target = pair
+    incoming: list[Session] = []
+    b.on("incoming", incoming.append)
+    changes: list[tuple[str, str | None]] = []
+    b.on("agent_state_change", lambda state, reason: changes.append((state, reason)))
+    for state, reason, code in (("dnd", None, 486), ("away", "Lunch", 480)):
+        b.set_agent_state(state, reason)
+        out = await a.call(target)
+        failed: list[dict[str, object]] = []
+        out.on("failed", failed.append)
+        await wait_for(lambda: bool(failed), 10)  # noqa: B023
+        assert failed[0]["code"] == code
+        assert incoming == []
+    assert changes == [("dnd", None), ("away", "Lunch")]
+    b.set_agent_state("available")
+    with pytest.raises(AgentConsoleError):
+        b.set_agent_state("sleeping")

@@ -39,7 +39,7 @@ def render(name: str, work: Path, **tokens: str | int) -> Path:
     left = re.findall(r"@[A-Z_]+@", text)
     if left:
         raise ValueError(f"scenario {name}: no value for {sorted(set(left))}")
-    suffix = "-".join(str(v) for v in tokens.values())
+    suffix = re.sub(r"[^A-Za-z0-9]+", "_", "-".join(str(v) for v in tokens.values()))
     out = work / (f"{Path(name).stem}-{suffix}.xml" if suffix else name)
     out.write_text(text)
     return out

@@ -1,0 +1,316 @@
+"""The two in-process peers of the call benchmark, each run in a fresh interpreter.
+
+- ``aiortc``: the floor — two bare ``RTCPeerConnection`` per call, as in
+  reference/performance.md §1 (host candidates only, DTLS-SRTP, codec forced through
+  ``setCodecPreferences``), but by default both ends send a paced 48 kHz sine, so the
+  media work per call equals the agentconsole pair's (both directions).
+- ``agentconsole``: two :class:`~agentconsole.Phone` objects; A dials B N times over
+  loopback UDP SIP without a registrar, B answers every ``incoming`` session.
+
+Both follow the same script: idle baseline, calls set up one after another (each one
+complete before the next), warm-up, measuring window, teardown; then one JSON line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import gc
+import math
+import os
+import re
+import struct
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from _measure import LagProbe, Result, cpu_seconds, rss_mb, threads
+
+RATE = 48000
+SAMPLES = 960  # 20 ms
+SETUP_TIMEOUT_S = 15.0
+_INVITE_CSEQ = re.compile(rb"\r\n(?:CSeq):[^\r\n]*INVITE", re.IGNORECASE)
+
+
+def _sine_bytes(hz: int, amplitude: float = 0.3) -> bytes:
+    """One second of a 48 kHz s16 mono sine; ``hz`` whole cycles, so it loops seamlessly."""
+    peak = amplitude * 32767
+    return b"".join(struct.pack("<h", int(peak * math.sin(2 * math.pi * hz * i / RATE)))
+                    for i in range(RATE))
+
+
+def make_sine_track(hz: int) -> Any:
+    """A MediaStreamTrack of 20 ms 48 kHz s16 mono sine frames paced in real time."""
+    import av
+    from aiortc.mediastreams import MediaStreamTrack
+
+    pcm = _sine_bytes(hz)
+
+    class SineTrack(MediaStreamTrack):
+        kind = "audio"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._start: float | None = None
+            self._pts = 0
+
+        async def recv(self) -> av.AudioFrame:
+            if self._start is None:
+                self._start = time.monotonic()
+            else:
+                self._pts += SAMPLES
+                wait = self._start + self._pts / RATE - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            offset = (self._pts % RATE) * 2
+            frame = av.AudioFrame(format="s16", layout="mono", samples=SAMPLES)
+            frame.planes[0].update(pcm[offset:offset + SAMPLES * 2])
+            frame.sample_rate = RATE
+            frame.pts = self._pts
+            frame.time_base = fractions.Fraction(1, RATE)
+            return frame
+
+    return SineTrack()
+
+
+class Counter:
+    """Frames decoded at one end of one call, and when the first one arrived."""
+
+    def __init__(self, t0: float) -> None:
+        self.t0 = t0
+        self.first: float | None = None
+        self.frames = 0
+        self.source: Callable[[], int] | None = None  # reads the count elsewhere
+
+    def count(self) -> int:
+        return self.source() if self.source is not None else self.frames
+
+    def hit(self) -> None:
+        self.frames += 1
+        if self.first is None:
+            self.first = time.perf_counter()
+
+    @property
+    def first_ms(self) -> float:
+        return math.nan if self.first is None else (self.first - self.t0) * 1000
+
+
+async def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.perf_counter() + timeout
+    while not check():
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"no {what} within {timeout} s")
+        await asyncio.sleep(0.001)
+
+
+async def measure(result: Result, n: int, warmup: float, window: float,
+                  setup_one: Callable[[int], Awaitable[None]],
+                  frame_counts: Callable[[], list[int]]) -> None:
+    """Idle baseline → N calls one after another → warm-up → window, into ``result``."""
+    pid = os.getpid()
+    gc.collect()
+    await asyncio.sleep(0.5)
+    result.threads_idle, result.rss_idle_mb = threads(pid), rss_mb(pid)
+    probe = LagProbe()
+    probe.start()
+    try:
+        for i in range(n):
+            await setup_one(i)
+            result.calls_up = i + 1
+            if i == 0:
+                result.rss_first_mb = rss_mb(pid)
+        await asyncio.sleep(warmup)
+        before, cpu0, t0 = frame_counts(), cpu_seconds(pid), time.perf_counter()
+        probe.recording = True
+        await asyncio.sleep(window)
+        probe.recording = False
+        after, cpu1, t1 = frame_counts(), cpu_seconds(pid), time.perf_counter()
+        result.threads_calls, result.rss_calls_mb = threads(pid), rss_mb(pid)
+    finally:
+        await probe.stop()
+    result.window_s, result.cpu_s = t1 - t0, cpu1 - cpu0
+    result.min_fps = min((b - a) / (t1 - t0) for a, b in zip(before, after, strict=True))
+    result.lag_p99_ms = sorted(probe.samples)[max(0, math.ceil(0.99 * len(probe.samples)) - 1)]
+
+
+def _record_setup(result: Result, at_b: Counter, at_a: Counter | None) -> None:
+    result.setup_b_ms.append(at_b.first_ms)
+    if at_a is not None:
+        result.setup_a_ms.append(at_a.first_ms)
+        result.setup_ms.append(max(at_b.first_ms, at_a.first_ms))
+    else:
+        result.setup_ms.append(at_b.first_ms)
+
+
+# ----- bare aiortc ------------------------------------------------------------------------
+async def run_aiortc(result: Result, n: int, warmup: float, window: float,
+                     both_ways: bool) -> None:
+    import aioice.ice
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
+
+    # aioice leaves loopback out; this bench alone sends its ICE over 127.0.0.1
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+    mime = {"opus": "audio/opus", "pcmu": "audio/pcmu"}[result.codec]
+    prefs = [c for c in RTCRtpSender.getCapabilities("audio").codecs
+             if c.mimeType.lower() == mime]
+    pcs: list[Any] = []
+    counters: list[Counter] = []
+    tasks: set[asyncio.Task[None]] = set()
+
+    def consume(track: Any, counter: Counter) -> None:
+        async def loop() -> None:
+            while True:
+                await track.recv()
+                counter.hit()
+
+        task = asyncio.ensure_future(loop())
+        tasks.add(task)
+
+    async def setup_one(index: int) -> None:
+        t0 = time.perf_counter()
+        config = RTCConfiguration(iceServers=[])
+        pc_a, pc_b = RTCPeerConnection(config), RTCPeerConnection(config)
+        pcs.extend((pc_a, pc_b))
+        at_b, at_a = Counter(t0), Counter(t0)
+        pc_b.on("track", lambda track: consume(track, at_b))
+        pc_a.on("track", lambda track: consume(track, at_a))
+        transceiver = pc_a.addTransceiver(make_sine_track(440),
+                                          direction="sendrecv" if both_ways else "sendonly")
+        transceiver.setCodecPreferences(prefs)
+        await pc_a.setLocalDescription(await pc_a.createOffer())
+        await pc_b.setRemoteDescription(pc_a.localDescription)
+        if both_ways:
+            pc_b.addTrack(make_sine_track(880))
+        await pc_b.setLocalDescription(await pc_b.createAnswer())
+        await pc_a.setRemoteDescription(pc_b.localDescription)
+        await wait_until(lambda: at_b.first is not None
+                         and (at_a.first is not None or not both_ways),
+                         SETUP_TIMEOUT_S, f"first frame of call {index + 1}")
+        counters.extend((at_b, at_a) if both_ways else (at_b,))
+        _record_setup(result, at_b, at_a if both_ways else None)
+
+    try:
+        await measure(result, n, warmup, window, setup_one,
+                      lambda: [c.count() for c in counters])
+    finally:
+        for pc in pcs:
+            await pc.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+# ----- agentconsole -----------------------------------------------------------------------
+def phone_yaml(user: str, codec: str, tone_hz: int, max_calls: int) -> str:
+    return f"""
+account:
+  aor: "sip:{user}@127.0.0.1"
+  transport: udp
+  register: false
+sip:
+  local_host: 127.0.0.1
+media:
+  host_addresses: ["127.0.0.1"]
+  codecs: [{ {"opus": "opus", "pcmu": "PCMU"}[codec] }]
+audio:
+  backend: tone
+  tone_hz: {tone_hz}
+calls:
+  max_calls: {max_calls}
+  auto_hold: false
+  dial_rate_limit_s: 0
+"""
+
+
+async def run_agentconsole(result: Result, n: int, warmup: float, window: float) -> None:
+    import agentconsole.media.peer  # noqa: F401 - load aiortc before the idle baseline
+    from agentconsole import Phone, parse_config
+
+    a = Phone(parse_config(phone_yaml("1001", result.codec, 440, max(n, 1))))
+    b = Phone(parse_config(phone_yaml("1002", result.codec, 880, max(n, 1))))
+    await a.start()
+    await b.start()
+    assert b.transport is not None and b.transport.local_address is not None
+    target = f"sip:1002@127.0.0.1:{b.transport.local_address[1]}"
+    outbound: list[Any] = []
+    counters: list[Counter] = []
+    pending: dict[str, Any] = {"t0": 0.0, "at_b": None, "ok": None}
+    answers: set[asyncio.Task[Any]] = set()
+
+    def on_trace(entry: Any) -> None:
+        head = entry.data.split(b"\r\n\r\n", 1)[0]
+        if entry.direction == "in" and pending["ok"] is None \
+                and head.startswith(b"SIP/2.0 200") and _INVITE_CSEQ.search(head):
+            pending["ok"] = time.perf_counter()
+
+    def on_incoming(session: Any) -> None:
+        counter: Counter = pending["at_b"]
+        hook_first_frame(session, counter)
+        task = asyncio.ensure_future(session.answer())
+        answers.add(task)
+        task.add_done_callback(answers.discard)
+
+    a.add_trace_hook(on_trace)
+    b.on("incoming", on_incoming)
+
+    async def setup_one(index: int) -> None:
+        t0 = time.perf_counter()
+        at_b, at_a = Counter(t0), Counter(t0)
+        pending.update(t0=t0, at_b=at_b, ok=None)
+        session = await a.call(target)
+        hook_first_frame(session, at_a)
+        outbound.append(session)
+        failed: list[Any] = []
+        session.on("failed", failed.append)
+        await wait_until(lambda: bool(failed) or (at_b.first is not None
+                                                  and at_a.first is not None),
+                         SETUP_TIMEOUT_S, f"first frame of call {index + 1} at both ends")
+        if failed:
+            raise RuntimeError(f"call {index + 1} failed: {failed[0]}")
+        counters.extend((at_b, at_a))
+        result.answer_ms.append((pending["ok"] - t0) * 1000 if pending["ok"] else math.nan)
+        _record_setup(result, at_b, at_a)
+
+    try:
+        await measure(result, n, warmup, window, setup_one,
+                      lambda: [c.count() for c in counters])
+    finally:
+        for session in outbound:
+            session.hangup()
+        await asyncio.sleep(0.3)
+        await a.stop()
+        await b.stop()
+
+
+def hook_first_frame(session: Any, counter: Counter) -> None:
+    """Count the session's decoded frames; note when the first one arrived.
+
+    Frames are counted with ``media.frames_received``; the per-frame hook only stamps
+    the first frame and then takes itself off.
+    """
+    media = session.media
+    base = media.frames_received
+
+    def first(_frame: Any) -> None:
+        counter.first = time.perf_counter()
+        media.on_remote_frame = None
+
+    media.on_remote_frame = first
+    counter.source = lambda: media.frames_received - base
+
+
+# ----- entry ------------------------------------------------------------------------------
+def run_worker(kind: str, codec: str, n: int, warmup: float, window: float,
+               both_ways: bool) -> Result:
+    """Run one measurement in this interpreter; errors are returned, not raised."""
+    result = Result(kind=kind, codec=codec, n=n)
+    try:
+        if kind == "aiortc":
+            result.note = "both ways" if both_ways else "one way (§1)"
+            asyncio.run(run_aiortc(result, n, warmup, window, both_ways))
+        else:
+            asyncio.run(run_agentconsole(result, n, warmup, window))
+    except Exception:
+        result.error = traceback.format_exc()
+    return result
