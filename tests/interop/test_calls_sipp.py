@@ -164,6 +164,8 @@ async def test_agent_answers_sipp_caller_who_hangs_up(phone: Phone, tmp_path: Pa
     try:
         session = await ringing_session(uac, incoming)
         seen = record(session)
+        offer = session.leg.remote_sdp or b""
+        assert b"UDP/TLS/RTP/SAVPF" in offer and b"a=fingerprint:" in offer, offer
         await session.answer()
         assert session.status.call_status == "talking" and session.established
         await wait_for(lambda: session.is_ended or uac.returncode is not None, 12)

@@ -1,0 +1,253 @@
+"""Call benchmark: agentconsole against its floor (bare aiortc) and a native peer (baresip).
+
+For N = 1, 5 and 10 simultaneous calls on loopback it measures, for each peer, the
+set-up time (dial → 200 OK → first decoded frame at both ends), CPU seconds per
+call-second, OS threads per call, RSS and RSS per added call, the lowest frames/s of
+any call and the event-loop lag, then prints the ratios the performance targets are
+stated in (reference/performance.md, "Suggested targets"). Every measurement runs in a
+fresh process, one after another, so nothing one peer loads or patches (aiortc's
+resamplers, aioice's host list) leaks into another's figures.
+
+Run:  .venv/bin/python bench/bench_calls.py            (about 2.5 minutes)
+      .venv/bin/python bench/bench_calls.py --codecs opus,pcmu --json results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _measure import Result, percentile  # noqa: E402
+
+PEERS = ("aiortc", "agentconsole", "baresip")
+CODECS = ("opus", "pcmu")
+TARGETS = {"setup": 1.5, "cpu": 1.3, "threads": 4.0, "mem": 1.0, "baresip": 10.0}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        epilog="Columns are explained in bench/README.md. Each (peer, codec, N) runs in its "
+               "own process; the whole default run takes about 2.5 minutes on 2 vCPUs.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", default="1,5,10",
+                        help="simultaneous call counts, comma-separated (default 1,5,10)")
+    parser.add_argument("--codecs", default="opus",
+                        help="codecs to run: opus, pcmu or opus,pcmu (default opus; "
+                             "each codec adds about 2.5 minutes)")
+    parser.add_argument("--peers", default=",".join(PEERS),
+                        help="peers to run (default aiortc,agentconsole,baresip; baresip is "
+                             "skipped with a note when it is not installed)")
+    parser.add_argument("--window", type=float, default=10.0,
+                        help="measuring window in seconds (default 10)")
+    parser.add_argument("--warmup", type=float, default=3.0,
+                        help="seconds between the last call up and the window (default 3)")
+    parser.add_argument("--one-way", action="store_true",
+                        help="bare aiortc floor sends one way only, exactly as "
+                             "performance.md §1 (default: both ways, like the phones)")
+    parser.add_argument("--baresip-port", type=int, default=25060,
+                        help="base port of the baresip pair: SIP base and base+10, ctrl_tcp "
+                             "base+2/+3, RTP base+200..+599 (default 25060)")
+    parser.add_argument("--json", metavar="PATH",
+                        help="also write every raw result as JSON to PATH ('-' = stdout)")
+    parser.add_argument("--worker", choices=("aiortc", "agentconsole"), help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--codec", default="opus", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.call_counts = [int(x) for x in args.calls.split(",") if x.strip()]
+    args.codec_list = [c.strip().lower() for c in args.codecs.split(",") if c.strip()]
+    args.peer_list = [p.strip().lower() for p in args.peers.split(",") if p.strip()]
+    for codec in args.codec_list:
+        if codec not in CODECS:
+            parser.error(f"unknown codec {codec!r} (choose from {', '.join(CODECS)})")
+    for peer in args.peer_list:
+        if peer not in PEERS:
+            parser.error(f"unknown peer {peer!r} (choose from {', '.join(PEERS)})")
+    if not args.call_counts or min(args.call_counts) < 1 or max(args.call_counts) > 50:
+        parser.error("--calls takes counts between 1 and 50")
+    return args
+
+
+# ----- running ----------------------------------------------------------------------------
+def run_python_peer(args: argparse.Namespace, peer: str, codec: str, n: int) -> Result:
+    """One measurement in a fresh interpreter (this script with --worker)."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", peer, "--n", str(n),
+               "--codec", codec, "--window", str(args.window), "--warmup", str(args.warmup)]
+    if args.one_way:
+        command.append("--one-way")
+    limit = args.warmup + args.window + 8 * n + 60
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        return Result(kind=peer, codec=codec, n=n, error=f"timed out after {limit:.0f} s\n{err}")
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        return Result(kind=peer, codec=codec, n=n,
+                      error=f"worker exited {proc.returncode}\n{err[-3000:]}")
+    result = Result.from_json(json.loads(lines[-1]))
+    if result.error and err.strip():
+        result.error += "\n--- worker stderr (tail) ---\n" + err[-2000:]
+    return result
+
+
+def run_all(args: argparse.Namespace) -> list[Result]:
+    from _baresip import baresip_binary, run_baresip
+
+    results: list[Result] = []
+    have_baresip = baresip_binary() is not None
+    for codec in args.codec_list:
+        for n in args.call_counts:
+            for peer in args.peer_list:
+                started = time.monotonic()
+                if peer == "baresip":
+                    if not have_baresip:
+                        results.append(Result(kind=peer, codec=codec, n=n,
+                                              error="baresip is not installed"))
+                        continue
+                    result = run_baresip(codec, n, args.warmup, args.window, args.baresip_port)
+                else:
+                    result = run_python_peer(args, peer, codec, n)
+                results.append(result)
+                state = "FAILED" if result.error else "ok"
+                print(f"  {peer:12} {codec:4} N={n:<3} {state} "
+                      f"({time.monotonic() - started:.1f} s)", file=sys.stderr, flush=True)
+    return results
+
+
+# ----- reporting --------------------------------------------------------------------------
+def _f(value: float | None, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def _row(cells: Iterable[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def results_table(results: list[Result]) -> list[str]:
+    head = ["peer", "codec", "N", "up", "set-up ms p50 (max)", "200 OK ms", "1st frame B / A ms",
+            "CPU-s/call-s", "CPU %", "threads idle→N", "thr/call", "RSS MB idle / N",
+            "MB/added call", "min fps", "lag p99 ms"]
+    lines = [_row(head), _row("---" for _ in head)]
+    for r in results:
+        if r.error and not r.calls_up:
+            lines.append(_row([r.kind, r.codec, str(r.n), "0", "FAILED (see below)"]
+                              + [""] * (len(head) - 5)))
+            continue
+        setup = f"{_f(r.setup_median())} ({_f(max(r.setup_ms, default=math.nan))})"
+        first = f"{_f(percentile(r.setup_b_ms, 50))} / {_f(percentile(r.setup_a_ms, 50))}"
+        cpu_pct = r.cpu_s / r.window_s * 100 if r.window_s else math.nan
+        lines.append(_row([
+            r.kind + (f" ({r.note})" if r.note else ""), r.codec, str(r.n), str(r.calls_up),
+            setup, _f(percentile(r.answer_ms, 50)), first,
+            _f(r.cpu_per_call_s, 4), _f(cpu_pct), f"{r.threads_idle}→{r.threads_calls}",
+            _f(r.threads_per_call), f"{_f(r.rss_idle_mb)} / {_f(r.rss_calls_mb)}",
+            _f(r.rss_per_added_mb, 2), _f(r.min_fps, 2), _f(r.lag_p99_ms),
+        ]))
+    return lines
+
+
+def _find(results: list[Result], kind: str, codec: str, n: int) -> Result | None:
+    for r in results:
+        if r.kind == kind and r.codec == codec and r.n == n and r.calls_up == n:
+            return r
+    return None
+
+
+def _mark(ok: bool) -> str:
+    return "✓" if ok else "✗"
+
+
+def ratio_table(results: list[Result], codecs: list[str], counts: list[int]) -> list[str]:
+    head = ["codec", "N", "set-up ac ÷ bare", "set-up budget ms (1.5×bare + baresip 200 OK)",
+            "set-up ac ms", "CPU ac ÷ bare (≤1.3)", "threads/call ac (≤4)",
+            "MB/added call ac (≤1)", "CPU ac ÷ baresip (≤10)"]
+    lines = [_row(head), _row("---" for _ in head)]
+    for codec in codecs:
+        for n in counts:
+            ac = _find(results, "agentconsole", codec, n)
+            bare = _find(results, "aiortc", codec, n)
+            native = _find(results, "baresip", codec, n)
+            if ac is None:
+                lines.append(_row([codec, str(n), "agentconsole run failed"] + [""] * 6))
+                continue
+            cells = [codec, str(n)]
+            ac_setup = ac.setup_median()
+            if bare is not None:
+                cells.append(_f(ac_setup / bare.setup_median(), 2))
+                sip = percentile(native.answer_ms, 50) if native is not None else 0.0
+                budget = TARGETS["setup"] * bare.setup_median() + sip
+                cells.append(_f(budget))
+                cells.append(f"{_f(ac_setup)} {_mark(ac_setup <= budget)}")
+                cpu = ac.cpu_per_call_s / bare.cpu_per_call_s
+                cells.append(f"{_f(cpu, 2)} {_mark(cpu <= TARGETS['cpu'])}")
+            else:
+                cells += ["–", "–", _f(ac_setup), "–"]
+            cells.append(f"{_f(ac.threads_per_call)} "
+                         f"{_mark(ac.threads_per_call <= TARGETS['threads'])}")
+            mem = ac.rss_per_added_mb
+            cells.append("–" if math.isnan(mem) else f"{_f(mem, 2)} {_mark(mem <= TARGETS['mem'])}")
+            if native is not None:
+                vs = ac.cpu_per_call_s / native.cpu_per_call_s
+                cells.append(f"{_f(vs, 1)} {_mark(vs <= TARGETS['baresip'])}")
+            else:
+                cells.append("–")
+            lines.append(_row(cells))
+    return lines
+
+
+def report(args: argparse.Namespace, results: list[Result], elapsed: float) -> str:
+    direction = "one way (§1)" if args.one_way else "both ways"
+    out = [f"# Call benchmark — window {args.window:g} s after {args.warmup:g} s warm-up, "
+           f"calls set up one after another; bare aiortc sends {direction}; "
+           f"load average at start {os.getloadavg()[0]:.2f}; total {elapsed:.0f} s", ""]
+    out += results_table(results)
+    out += ["", "## Ratios against the targets (ac = agentconsole, bare = aiortc pair)", ""]
+    out += ratio_table(results, args.codec_list, args.call_counts)
+    failures = [r for r in results if r.error]
+    if failures:
+        out += ["", "## Failures", ""]
+        for r in failures:
+            out += [f"### {r.kind} {r.codec} N={r.n} ({r.calls_up} calls up)", "```",
+                    r.error.rstrip(), "```"]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        from _pyworkers import run_worker
+
+        result = run_worker(args.worker, args.codec, args.n, args.warmup, args.window,
+                            both_ways=not args.one_way)
+        print(json.dumps(result.to_json()), flush=True)
+        return 0
+    started = time.monotonic()
+    print(f"running {len(args.codec_list) * len(args.call_counts) * len(args.peer_list)} "
+          "measurements, one at a time ...", file=sys.stderr, flush=True)
+    results = run_all(args)
+    print(report(args, results, time.monotonic() - started))
+    if args.json:
+        payload = json.dumps([r.to_json() for r in results], indent=1)
+        if args.json == "-":
+            print(payload)
+        else:
+            Path(args.json).write_text(payload + "\n")
+    return 1 if any(r.error for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
