@@ -9,6 +9,7 @@ the 200 OK, ``CALL_RTPESTAB`` is the first RTP packet received at that end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -105,10 +106,8 @@ class Ctrl:
         return [t for t, e in list(self.events) if e.get("type") == kind and t >= since]
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self.sock.close()
         self._thread.join(2)
 

@@ -90,6 +90,7 @@ class Result:
     setup_b_ms: list[float] = field(default_factory=list)  # dial → first frame at callee
     setup_a_ms: list[float] = field(default_factory=list)  # dial → first frame at caller
     answer_ms: list[float] = field(default_factory=list)  # dial → 200 OK seen by caller
+    connected_ms: list[float] = field(default_factory=list)  # dial → ICE+DTLS up, both ends
     window_s: float = 0.0
     cpu_s: float = 0.0
     threads_idle: int = 0

@@ -96,10 +96,20 @@ class Counter:
         return math.nan if self.first is None else (self.first - self.t0) * 1000
 
 
-async def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+async def wait_until(check: Callable[[], bool], timeout: float, what: str,
+                     stamp: tuple[Callable[[], bool], list[float]] | None = None) -> None:
+    """Poll ``check`` every millisecond; ``stamp`` = (condition, list): the time the
+    condition first held is appended to the list."""
     deadline = time.perf_counter() + timeout
-    while not check():
-        if time.perf_counter() > deadline:
+    stamped = stamp is None
+    while True:
+        now = time.perf_counter()
+        if not stamped and stamp is not None and stamp[0]():
+            stamp[1].append(now)
+            stamped = True
+        if check() and stamped:
+            return
+        if now > deadline:
             raise TimeoutError(f"no {what} within {timeout} s")
         await asyncio.sleep(0.001)
 
@@ -184,9 +194,13 @@ async def run_aiortc(result: Result, n: int, warmup: float, window: float,
             pc_b.addTrack(make_sine_track(880))
         await pc_b.setLocalDescription(await pc_b.createAnswer())
         await pc_a.setRemoteDescription(pc_b.localDescription)
+        up: list[float] = []
         await wait_until(lambda: at_b.first is not None
                          and (at_a.first is not None or not both_ways),
-                         SETUP_TIMEOUT_S, f"first frame of call {index + 1}")
+                         SETUP_TIMEOUT_S, f"first frame of call {index + 1}",
+                         (lambda: pc_a.connectionState == pc_b.connectionState == "connected",
+                          up))
+        result.connected_ms.append((up[0] - t0) * 1000)
         counters.extend((at_b, at_a) if both_ways else (at_b,))
         _record_setup(result, at_b, at_a if both_ways else None)
 
@@ -224,8 +238,14 @@ calls:
 
 
 async def run_agentconsole(result: Result, n: int, warmup: float, window: float) -> None:
-    import agentconsole.media.peer  # noqa: F401 - load aiortc before the idle baseline
     from agentconsole import Phone, parse_config
+
+    # The phone imports aiortc on its first call; load it before the idle baseline, as
+    # the bare pair does, and report what that first-call import costs.
+    loaded = time.perf_counter()
+    import agentconsole.media.peer  # noqa: F401
+    import agentconsole.media.tracks  # noqa: F401
+    result.note = f"aiortc import {(time.perf_counter() - loaded) * 1000:.0f} ms, excluded"
 
     a = Phone(parse_config(phone_yaml("1001", result.codec, 440, max(n, 1))))
     b = Phone(parse_config(phone_yaml("1002", result.codec, 880, max(n, 1))))
@@ -246,6 +266,7 @@ async def run_agentconsole(result: Result, n: int, warmup: float, window: float)
 
     def on_incoming(session: Any) -> None:
         counter: Counter = pending["at_b"]
+        pending["b_session"] = session
         hook_first_frame(session, counter)
         task = asyncio.ensure_future(session.answer())
         answers.add(task)
@@ -257,17 +278,25 @@ async def run_agentconsole(result: Result, n: int, warmup: float, window: float)
     async def setup_one(index: int) -> None:
         t0 = time.perf_counter()
         at_b, at_a = Counter(t0), Counter(t0)
-        pending.update(t0=t0, at_b=at_b, ok=None)
+        pending.update(t0=t0, at_b=at_b, ok=None, b_session=None)
         session = await a.call(target)
         hook_first_frame(session, at_a)
         outbound.append(session)
         failed: list[Any] = []
         session.on("failed", failed.append)
+        up: list[float] = []
+
+        def connected() -> bool:
+            inbound = pending["b_session"]
+            return session.media.connected and inbound is not None and inbound.media.connected
+
         await wait_until(lambda: bool(failed) or (at_b.first is not None
                                                   and at_a.first is not None),
-                         SETUP_TIMEOUT_S, f"first frame of call {index + 1} at both ends")
+                         SETUP_TIMEOUT_S, f"first frame of call {index + 1} at both ends",
+                         (lambda: connected() or bool(failed), up))
         if failed:
             raise RuntimeError(f"call {index + 1} failed: {failed[0]}")
+        result.connected_ms.append((up[0] - t0) * 1000)
         counters.extend((at_b, at_a))
         result.answer_ms.append((pending["ok"] - t0) * 1000 if pending["ok"] else math.nan)
         _record_setup(result, at_b, at_a)

@@ -24,7 +24,10 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+# the repository first: the package then imports from the tree even when the venv's
+# editable install is stale
+sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 from _measure import Result, percentile  # noqa: E402
 
@@ -138,7 +141,8 @@ def _row(cells: Iterable[str]) -> str:
 
 
 def results_table(results: list[Result]) -> list[str]:
-    head = ["peer", "codec", "N", "up", "set-up ms p50 (max)", "200 OK ms", "1st frame B / A ms",
+    head = ["peer", "codec", "N", "up", "set-up ms p50 (min–max)", "200 OK ms", "connected ms",
+            "1st frame B / A ms",
             "CPU-s/call-s", "CPU %", "threads idle→N", "thr/call", "RSS MB idle / N",
             "MB/added call", "min fps", "lag p99 ms"]
     lines = [_row(head), _row("---" for _ in head)]
@@ -147,12 +151,13 @@ def results_table(results: list[Result]) -> list[str]:
             lines.append(_row([r.kind, r.codec, str(r.n), "0", "FAILED (see below)"]
                               + [""] * (len(head) - 5)))
             continue
-        setup = f"{_f(r.setup_median())} ({_f(max(r.setup_ms, default=math.nan))})"
+        setup = (f"{_f(r.setup_median())} ({_f(min(r.setup_ms, default=math.nan))}–"
+                 f"{_f(max(r.setup_ms, default=math.nan))})")
         first = f"{_f(percentile(r.setup_b_ms, 50))} / {_f(percentile(r.setup_a_ms, 50))}"
         cpu_pct = r.cpu_s / r.window_s * 100 if r.window_s else math.nan
         lines.append(_row([
             r.kind + (f" ({r.note})" if r.note else ""), r.codec, str(r.n), str(r.calls_up),
-            setup, _f(percentile(r.answer_ms, 50)), first,
+            setup, _f(percentile(r.answer_ms, 50)), _f(percentile(r.connected_ms, 50)), first,
             _f(r.cpu_per_call_s, 4), _f(cpu_pct), f"{r.threads_idle}→{r.threads_calls}",
             _f(r.threads_per_call), f"{_f(r.rss_idle_mb)} / {_f(r.rss_calls_mb)}",
             _f(r.rss_per_added_mb, 2), _f(r.min_fps, 2), _f(r.lag_p99_ms),

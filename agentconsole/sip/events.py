@@ -148,9 +148,63 @@ class InfoReceived:
     body: bytes
 
 
+# ----- transfer (REFER / NOTIFY, RFC 3515; see :mod:`.transfer`) ----------------------------
+@dataclass(frozen=True)
+class ReferAccepted:
+    """Our REFER got a 2xx (usually 202). ``subscribed`` is False when the peer declined
+    the implicit subscription (RFC 4488 ``Refer-Sub: false``): no progress will come."""
+
+    leg: CallLeg
+    status: int
+    subscribed: bool = True
+
+
+@dataclass(frozen=True)
+class ReferFailed:
+    """Our REFER was refused (or timed out: 408, transport error: 503); the call is
+    untouched unless the status says the dialog is gone (481/408, RFC 3261 §12.2.1.2)."""
+
+    leg: CallLeg
+    status: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class TransferProgress:
+    """A NOTIFY of our REFER's subscription (answered 200 by the core): ``status`` and
+    ``reason`` come from its sipfrag (0 when it had none); ``final`` when the
+    subscription ended (``Subscription-State: terminated``, a final sipfrag status, or
+    no NOTIFY in time: status 408)."""
+
+    leg: CallLeg
+    status: int
+    reason: str
+    final: bool
+
+
+@dataclass(frozen=True)
+class ReferReceived:
+    """The peer asks us to call ``target`` (RFC 3515). Decide with
+    :meth:`UserAgent.accept_refer` or :meth:`UserAgent.reject_refer`.
+
+    ``refer_to`` is the Refer-To value as received; ``target`` its URI without the
+    header part; ``replaces`` the embedded Replaces value, unescaped (put it in the new
+    INVITE's Replaces header); ``referred_by`` the Referred-By value; ``source`` where
+    the REFER came from.
+    """
+
+    leg: CallLeg
+    refer_to: str
+    replaces: str | None
+    referred_by: str | None
+    target: str = ""
+    source: Address | None = None
+
+
 CallEvent = (
     CallIncoming | CallProgress | CallAnswered | CallConfirmed | CallFailed | CallEnded
     | ReinviteReceived | ReinviteResult | InfoReceived
+    | ReferAccepted | ReferFailed | TransferProgress | ReferReceived
 )
 
 UAEvent = RegistrationStateChanged | IncomingRequest | MessageDropped | CallEvent

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -48,6 +49,7 @@ from .transaction import (
 from .uri import NameAddr
 
 if TYPE_CHECKING:
+    from .transfer import IncomingRefer, OutgoingRefer
     from .ua import UserAgent
 
 logger = logging.getLogger(__name__)
@@ -57,6 +59,8 @@ ResponseHandler = Callable[[Response | None, int, str, float], None]
 
 #: Transport failures reach handlers as this status with ``response`` None.
 TRANSPORT_ERROR = 503
+#: How many ended dialogs we remember for Replaces (603 instead of 481).
+ENDED_DIALOGS_KEPT = 256
 
 
 def deliver(handler: ResponseHandler, effect: object, now: float) -> bool:
@@ -132,7 +136,9 @@ class CallLeg:
     ``remote_identity`` is the From of an inbound INVITE or the To of ours;
     ``request_headers`` the initial INVITE's headers (P-Asserted-Identity,
     Diversion...). ``local_sdp``/``remote_sdp`` are the latest session descriptions
-    each way. The ``_``-prefixed attributes are the call layer's bookkeeping.
+    each way. ``replaces`` is set on an inbound leg whose INVITE carried a Replaces
+    header matching another of our calls (RFC 3891): that call, to end once this one is
+    up. The ``_``-prefixed attributes are the call layer's bookkeeping.
     """
 
     id: str
@@ -160,6 +166,10 @@ class CallLeg:
     _peer_caps: Request | Response | None = field(default=None, repr=False)
     _se_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     _auth: DigestAuthenticator | None = field(default=None, repr=False)
+    replaces: CallLeg | None = field(default=None, repr=False)
+    _refer_out: OutgoingRefer | None = field(default=None, repr=False)
+    _refer_in: IncomingRefer | None = field(default=None, repr=False)
+    _refers_received: int = field(default=0, repr=False)
 
     @property
     def request_headers(self) -> Headers:
@@ -179,6 +189,8 @@ class CallBase:
         self.dialogs: dict[DialogId, CallLeg] = {}
         self._timers = TimerSet()
         self._timer_owners: dict[str, tuple[CallLeg, str]] = {}
+        #: Recently ended dialogs: an INVITE with Replaces naming one gets 603 (RFC 3891 §3).
+        self.ended_dialogs: OrderedDict[DialogId, None] = OrderedDict()
 
     # ----- identifiers and events ---------------------------------------------------------
     def token(self, n: int = 10) -> str:
@@ -319,9 +331,14 @@ class CallBase:
     def _close(self, leg: CallLeg) -> None:
         """The leg is over: no more timers, no dialog match (late messages get 481)."""
         leg.state = CallState.TERMINATED
-        self._disarm(leg, "2xx", "noack", "glare", "refresh", "expire", "cancel")
+        self._disarm(leg, "2xx", "noack", "glare", "refresh", "expire", "cancel", "refer",
+                     "refer-in")
         if leg.dialog is not None and self.dialogs.get(leg.dialog.id) is leg:
             del self.dialogs[leg.dialog.id]
+        if leg.dialog is not None and leg.dialog.remote_tag:
+            self.ended_dialogs[leg.dialog.id] = None
+            while len(self.ended_dialogs) > ENDED_DIALOGS_KEPT:
+                self.ended_dialogs.popitem(last=False)
         self.legs.pop(leg.id, None)
         logger.debug("call %s terminated", leg.id)
 

@@ -7,7 +7,7 @@ exchange (exact status codes, CANCEL/ACK/BYE); the test asserts agentconsole's s
 (Session events, ``end_cause``/``end_code``, the phone's lists).
 
 SIPp ports (UDP, 127.0.0.1): 5090 UAS as 1003, 5091 REGISTER, 5092 reject UAC,
-5093 cancel UAC, 5094 answered-then-BYE UAC; RTP ports 6100-6140.
+5093 cancel UAC, 5094 answered-then-BYE UAC; SIPp media ports 6100-6130 and 6190.
 """
 
 from __future__ import annotations

@@ -1,0 +1,116 @@
+"""What a call looks like on screen, as plain values (no Textual): labels, badges, quality.
+
+Kept pure so the words an agent reads are unit-testable without running the app. Every
+state is readable as text (``HELD``, ``[MUTED]``), never by colour alone: the console has
+to work with ``NO_COLOR`` and on monochrome terminals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .agent_state import fmt_duration
+
+SPARK = "▁▂▃▄▅▆▇█"
+#: CSS class / theme variable per state, used by the panel and queue styles.
+STATE_STYLE = {"RINGING": "warning", "CALLING": "primary", "TALKING": "success",
+               "HELD": "warning", "CONSULT": "accent", "ENDED": "error"}
+
+
+def call_state(status: Any) -> str:
+    """The one word for the call's state: RINGING, CALLING, TALKING, HELD, CONSULT, ENDED."""
+    state = status.call_status
+    if state == "ended":
+        return "ENDED"
+    if status.is_ring or state == "ringing":
+        return "RINGING"
+    if state in ("calling", "connecting"):
+        return "CALLING"
+    if status.is_hold:
+        return "HELD"
+    if status.is_transfer:
+        return "CONSULT"
+    return "TALKING"
+
+
+def badges(status: Any) -> list[str]:
+    out = []
+    if status.is_mute:
+        out.append("MUTED")
+    if status.is_hold:
+        out.append("HELD")
+    if getattr(status, "remote_hold", False):
+        out.append("HELD-BY-PEER")
+    record = getattr(status, "record_status", "stop")
+    if record == "recording":
+        out.append("REC")
+    elif record == "pause":
+        out.append("REC-PAUSED")
+    return out
+
+
+def who(status: Any) -> str:
+    """Name, or the number when there is no name."""
+    return status.name or status.number or "unknown"
+
+
+def queue_label(status: Any) -> str:
+    queue = getattr(status, "queue", "")
+    did = getattr(status, "did", "")
+    if queue and did:
+        return f"{queue}/{did}"
+    return queue or did
+
+
+def sparkline(values: Sequence[float], lo: float = 1.0, hi: float = 4.5, width: int = 8) -> str:
+    """A text sparkline of the last ``width`` values on a fixed scale (MOS 1..4.5)."""
+    tail = list(values)[-width:]
+    if not tail:
+        return ""
+    span = hi - lo
+    chars = []
+    for value in tail:
+        ratio = 0.0 if span <= 0 else (min(max(value, lo), hi) - lo) / span
+        chars.append(SPARK[min(len(SPARK) - 1, int(ratio * (len(SPARK) - 1) + 0.5))])
+    return "".join(chars)
+
+
+@dataclass(frozen=True)
+class Quality:
+    codec: str
+    mos: float
+    loss_pct: float
+    jitter_ms: float
+
+    @classmethod
+    def from_report(cls, report: Any, codec: str = "") -> Quality:
+        return cls(codec=getattr(report, "audio_codec", "") or codec,
+                   mos=float(getattr(report, "mos", 0.0) or 0.0),
+                   loss_pct=100.0 * float(getattr(report, "audio_rx_lost", 0.0) or 0.0),
+                   jitter_ms=float(getattr(report, "audio_rx_avg_jitter", 0.0) or 0.0))
+
+    def text(self) -> str:
+        parts = [self.codec] if self.codec else []
+        if self.mos > 0:
+            parts.append(f"MOS {self.mos:.1f}")
+            parts.append(f"loss {self.loss_pct:.1f}%")
+            parts.append(f"jit {self.jitter_ms:.0f}ms")
+        return "  ".join(parts)
+
+
+def timers_text(state: str, timer: Any) -> str:
+    """The timers that matter in ``state`` (ring time while ringing, talk + hold after)."""
+    if state == "RINGING":
+        return f"Ring {fmt_duration(timer.ring_duration)}"
+    if state == "CALLING":
+        return f"Calling {fmt_duration(timer.calling_duration)}"
+    text = f"Talk {fmt_duration(timer.call_duration)}"
+    if state == "HELD":
+        text += f"  Hold {fmt_duration(timer.hold_duration)}"
+    return text
+
+
+def truncate(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
