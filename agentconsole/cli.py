@@ -72,8 +72,17 @@ def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _console(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    print("the console is not built yet", file=err)
-    return EXIT_UNAVAILABLE
+    """The agent console (Textual) on the loaded config; Textual loads only here."""
+    path = config_path(args)
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem.format(str(path)), file=err)
+        return EXIT_PROBLEMS
+    from .ui_main import run_console
+
+    return run_console(config, err)
 
 
 def _check_config_arguments(parser: argparse.ArgumentParser) -> None:

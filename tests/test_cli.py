@@ -100,11 +100,11 @@ def test_example_config_checks_clean() -> None:
     assert "OK:" in result.stdout and PASSWORD not in result.stdout
 
 
-def test_demo_and_console_are_placeholders() -> None:
+def test_demo_is_a_placeholder_and_console_needs_a_config(tmp_path: Path) -> None:
     code, out, err = run("demo")
     assert code == 2 and "demo not built yet" in err
-    code, out, err = run()
-    assert code == 2 and "not built yet" in err
+    code, out, err = run("--config", str(tmp_path / "missing.yaml"))
+    assert code == 1 and "cannot read" in err
 
 
 def test_unknown_subcommand_is_a_usage_error() -> None:

@@ -37,36 +37,34 @@ class ActionSpec:
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
-    ActionSpec("call.answer", "a", "Answer", "Answer the selected (or oldest) ringing call"),
+    ActionSpec("call.answer", "a", "Answer", "Answer selected/oldest ringing call"),
     ActionSpec("call.reject", "r", "Reject", "Reject the selected ringing call",
                destructive=True),
-    ActionSpec("call.hangup", "h", "Hang up",
-               "Hang up the selected call (press twice when talking)", destructive=True),
-    ActionSpec("call.hold", "space", "Hold", "Hold or resume the selected call"),
-    ActionSpec("call.mute", "m", "Mute", "Mute or unmute the selected call"),
+    ActionSpec("call.hangup", "h", "Hang up", "Hang up (press twice when talking)",
+               destructive=True),
+    ActionSpec("call.hold", "space", "Hold", "Hold / resume the selected call"),
+    ActionSpec("call.mute", "m", "Mute", "Mute / unmute the selected call"),
     ActionSpec("call.transfer", "t", "Transfer", "Blind-transfer the selected call"),
-    ActionSpec("call.consult", "T", "Consult", "Call someone to consult before transferring"),
-    ActionSpec("call.complete_transfer", "c", "Complete",
-               "Complete the attended transfer (join the caller and the consulted party)"),
-    ActionSpec("call.cancel_transfer", "X", "Cancel xfer",
-               "Cancel the attended transfer and return to the caller", destructive=True),
-    ActionSpec("call.swap", "s", "Swap", "Swap between the caller and the consult call"),
-    ActionSpec("call.record", "R", "Record", "Start or stop recording the selected call"),
-    ActionSpec("call.pause_record", "P", "Pause rec", "Pause or resume the recording"),
+    ActionSpec("call.consult", "T", "Consult", "Call someone before transferring"),
+    ActionSpec("call.complete_transfer", "c", "Complete", "Complete the attended transfer"),
+    ActionSpec("call.cancel_transfer", "X", "Cancel xfer", "Cancel it, back to the caller",
+               destructive=True),
+    ActionSpec("call.swap", "s", "Swap", "Swap caller / consulted party"),
+    ActionSpec("call.record", "R", "Record", "Start / stop recording"),
+    ActionSpec("call.pause_record", "P", "Pause rec", "Pause / resume the recording"),
     ActionSpec("call.next", "down,j", "Next", "Select the next call", show=False),
     ActionSpec("call.prev", "up,k", "Prev", "Select the previous call", show=False),
-    ActionSpec("dial", "d", "Dial", "Dial a number or a directory name"),
+    ActionSpec("dial", "d", "Dial", "Dial a number or directory name"),
     ActionSpec("redial", "D", "Redial", "Dial the last number again", show=False),
-    ActionSpec("agent.state", "f2", "State", "Change the agent state (Available, Away, ...)"),
+    ActionSpec("agent.state", "f2", "State", "Available/Away/ACW/DND/Offline"),
     ActionSpec("wrapup", "w", "Wrap-up", "File the wrap-up of the last call", show=False),
-    ActionSpec("history", "f3", "History", "Show the call history", show=False),
-    ActionSpec("devices", "f4", "Devices", "Show and pick the audio devices", show=False),
-    ActionSpec("trace", "f5", "Trace", "Show the live SIP trace", show=False),
-    ActionSpec("help", "question_mark", "Help", "Show this key map"),
-    ActionSpec("palette", "slash", "Commands", "Open the command palette (every action)",
+    ActionSpec("history", "f3", "History", "Call history", show=False),
+    ActionSpec("devices", "f4", "Devices", "Audio devices", show=False),
+    ActionSpec("trace", "f5", "Trace", "Live SIP trace", show=False),
+    ActionSpec("help", "question_mark", "Help", "This key map"),
+    ActionSpec("palette", "slash", "Commands", "Command palette (every action)",
                show=False),
-    ActionSpec("quit", "ctrl+q", "Quit", "Quit (asks first when calls are up)",
-               destructive=True),
+    ActionSpec("quit", "ctrl+q", "Quit", "Quit (asks when calls are up)", destructive=True),
 )
 
 ACTION_IDS: tuple[str, ...] = tuple(a.id for a in ACTIONS)
@@ -102,13 +100,13 @@ def resolve_keymap(overrides: Mapping[str, str] | None = None,
     overrides = dict(overrides or {})
     problems: list[ConfigProblem] = []
     resolved: dict[str, tuple[str, ...]] = {}
-    for action_id, keys in overrides.items():
+    for action_id in overrides:
         if action_id not in BY_ID:
             problems.append(ConfigProblem(f"ui.keymap.{action_id}", None,
                                           "unknown action id (see `?` in the console for "
                                           "the list)"))
     for spec in ACTIONS:
-        keys = split_keys(overrides.get(spec.id, spec.keys))
+        keys: tuple[str, ...] = split_keys(overrides.get(spec.id, spec.keys))
         if not keys:
             problems.append(ConfigProblem(f"ui.keymap.{spec.id}", None, "no key given"))
         if spec.destructive and "escape" in keys:
@@ -118,8 +116,8 @@ def resolve_keymap(overrides: Mapping[str, str] | None = None,
                 "over SSH); choose another key"))
         resolved[spec.id] = keys
     owner: dict[str, str] = {}
-    for action_id, keys in resolved.items():
-        for key in keys:
+    for action_id, bound in resolved.items():
+        for key in bound:
             if key in owner:
                 problems.append(ConfigProblem(
                     f"ui.keymap.{action_id}", None,

@@ -23,6 +23,16 @@ class AgentStatus(Enum):
     OFFLINE = "Offline"
 
 
+#: The phone's names for the states (``Phone.set_agent_state``).
+LIBRARY_STATES = {
+    AgentStatus.AVAILABLE: "available",
+    AgentStatus.AWAY: "away",
+    AgentStatus.ACW: "acw",
+    AgentStatus.DND: "dnd",
+    AgentStatus.OFFLINE: "offline",
+}
+
+
 @dataclass(frozen=True)
 class AgentState:
     """One state spell: what, why (Away reason), since when (monotonic seconds)."""

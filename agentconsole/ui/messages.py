@@ -9,7 +9,11 @@ from __future__ import annotations
 from textual.message import Message
 
 
-class PhoneChanged(Message):
+class _Local(Message, bubble=False):
+    """Delivered to the main screen only (never bubbles to the app)."""
+
+
+class PhoneChanged(_Local):
     """Registration or transport state changed; ``detail`` is shown in a notification."""
 
     def __init__(self, detail: str = "") -> None:
@@ -17,7 +21,7 @@ class PhoneChanged(Message):
         self.detail = detail
 
 
-class CallsChanged(Message):
+class CallsChanged(_Local):
     """A call appeared, changed state or went away."""
 
     def __init__(self, call_id: str | None = None) -> None:
@@ -25,13 +29,13 @@ class CallsChanged(Message):
         self.call_id = call_id
 
 
-class CallReportUpdated(Message):
+class CallReportUpdated(_Local):
     def __init__(self, call_id: str) -> None:
         super().__init__()
         self.call_id = call_id
 
 
-class CallFinished(Message):
+class CallFinished(_Local):
     """A call ended; ``answered`` says whether it was ever talking (wrap-up follows)."""
 
     def __init__(self, call_id: str, answered: bool, cause: str, number: str,
@@ -44,5 +48,5 @@ class CallFinished(Message):
         self.name = name
 
 
-class Tick(Message):
+class Tick(_Local):
     """The app-wide 1 Hz tick that drives every timer on screen."""

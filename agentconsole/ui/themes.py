@@ -1,4 +1,4 @@
-"""Theme files: TOML documents in ``themes/`` (shipped) and the user's config dir.
+"""Theme files: TOML documents in ``agentconsole/themes/`` (shipped) and the user's config dir.
 
 A theme file holds the fields of a Textual :class:`~textual.theme.Theme` (``name``,
 ``primary``, ``background`` ...) and an optional ``[variables]`` table. Widgets use
@@ -16,7 +16,9 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
+from textual.color import ColorParseError
 from textual.theme import Theme
 
 logger = logging.getLogger(__name__)
@@ -26,8 +28,8 @@ _FIELDS = {f.name for f in fields(Theme)} - {"variables"}
 
 
 def shipped_dir() -> Path:
-    """``themes/`` next to the package (the source tree or an editable install)."""
-    return Path(__file__).resolve().parents[2] / "themes"
+    """``agentconsole/themes/``: shipped inside the package so a wheel carries them."""
+    return Path(__file__).resolve().parents[1] / "themes"
 
 
 def user_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -46,7 +48,7 @@ def parse_theme(data: Mapping[str, object], source: str) -> Theme:
     variables = data.get("variables", {})
     if not isinstance(variables, dict):
         raise ValueError(f"{source}: [variables] must be a table")
-    kwargs = {k: v for k, v in data.items() if k != "variables"}
+    kwargs: dict[str, Any] = {k: v for k, v in data.items() if k != "variables"}
     theme = Theme(**kwargs, variables={str(k): str(v) for k, v in variables.items()})
     theme.to_color_system()  # raises on a colour Textual cannot parse
     return theme
@@ -68,7 +70,8 @@ def load_themes(directories: Iterable[Path] | None = None) -> dict[str, Theme]:
         for path in sorted(directory.glob("*.toml")):
             try:
                 theme = load_theme_file(path)
-            except (OSError, ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
+            except (OSError, ValueError, TypeError, ColorParseError,
+                    tomllib.TOMLDecodeError) as exc:
                 logger.warning("theme %s skipped: %s", path, exc)
                 continue
             themes[theme.name] = theme

@@ -62,7 +62,6 @@ class CallPanel(Static):
         self.set_class(view.selected, "-selected")
         marker = "▶ " if view.selected else ""
         self.border_title = f"{marker}{view.line} {view.state}"
-        self.border_subtitle = view.timers
         self.update(_body(view))
 
 
@@ -110,16 +109,17 @@ class CallList(VerticalScroll, can_focus=False):
                 panel.remove()
         new: list[CallPanel] = []
         for view in views:
-            panel = panels.get(view.call_id)
-            if panel is None:
+            existing = panels.get(view.call_id)
+            if existing is None:
                 new.append(CallPanel(view))
             else:
-                panel.show(view)
+                existing.show(view)
         if new:
             self.mount(*new)
         placeholder = self.query(".calls--empty")
         for widget in placeholder:
             widget.display = not views
         selected = next((v.call_id for v in views if v.selected), None)
-        if selected is not None and (panel := panels.get(selected)) is not None:
-            self.scroll_to_widget(panel, animate=False)
+        target = panels.get(selected) if selected is not None else None
+        if target is not None:
+            self.scroll_to_widget(target, animate=False)

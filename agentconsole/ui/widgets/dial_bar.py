@@ -81,7 +81,8 @@ class DialBar(Horizontal):
     def compose(self) -> ComposeResult:
         yield Label(PROMPTS["dial"], id="dial-prompt")
         yield Input(placeholder="number or name (→ completes)", id="dial-input",
-                    suggester=DirectorySuggester(self._entries, self._recent))
+                    suggester=DirectorySuggester(self._entries, self._recent),
+                    select_on_focus=False)
 
     def open(self, mode: str, text: str = "") -> None:
         """Focus the input for ``mode`` (dial / transfer / consult)."""

@@ -25,9 +25,10 @@ class QueueRow:
     company: str
     queue: str
     ring: str
+    selected: bool = False  # drawn as ▶ too, so selection survives NO_COLOR
 
 
-COLUMNS = (("line", "#", 3), ("name", "Caller", 18), ("number", "Number", 15),
+COLUMNS = (("line", "#", 3), ("name", "Caller", 16), ("number", "Number", 14),
            ("company", "Company", 14), ("queue", "Queue/DID", 11), ("ring", "Ring", 6))
 
 
@@ -86,7 +87,8 @@ class IncomingQueue(Vertical):
             for before, row in zip(old, rows, strict=True):
                 if before != row:
                     for key, _label, width in COLUMNS:
-                        if getattr(before, key) != getattr(row, key):
+                        changed = getattr(before, key) != getattr(row, key)
+                        if changed or (key == "line" and before.selected != row.selected):
                             table.update_cell(row.call_id, key, _cell(row, key, width))
             self._move_cursor()
         else:
@@ -114,5 +116,7 @@ class IncomingQueue(Vertical):
 
 
 def _cell(row: QueueRow, key: str, width: int) -> str:
-    value = str(row.line) if key == "line" else str(getattr(row, key))
+    if key == "line":
+        return f"▶{row.line}" if row.selected else f" {row.line}"
+    value = str(getattr(row, key))
     return truncate(value, width)

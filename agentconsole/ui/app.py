@@ -1,0 +1,404 @@
+"""``AgentConsoleApp``: the thin Textual app around one Phone.
+
+The app owns the phone, the agent state and the one 1 Hz tick; it turns the phone's and
+sessions' pyee events into Textual messages for the main screen. It accepts any object
+with the Phone API (``start/stop``, ``sessions``, ``call``, the events), so tests drive it
+with a fake and the lead's loopback tests with a real :class:`~agentconsole.phone.Phone`.
+
+The agent state is handed to ``Phone.set_agent_state``: DND / Away / Offline refuse a new
+call with ``agent.dnd_code`` / ``agent.away_code`` before it rings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from ..config import Config
+from ..errors import AgentConsoleError
+from .actions import ACTIONS, describe_keys, resolve_keymap
+from .agent_state import LIBRARY_STATES, AgentState, AgentStatus, menu_choices
+from .clock import Clock, SystemClock
+from .messages import CallFinished, CallReportUpdated, CallsChanged, PhoneChanged, Tick
+from .screens.dialogs import AgentStateMenu, ConfirmQuit, StateChoice, WrapupForm, WrapupResult
+from .screens.main import MainScreen
+from .themes import DEFAULT_THEME, load_themes
+from .view import who
+
+logger = logging.getLogger(__name__)
+
+SESSION_EVENTS = ("status_change", "call_report", "ended", "failed", "accepted",
+                  "confirmed", "progress", "transfer_progress", "dtmf_received")
+MOS_HISTORY = 16
+STOP_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class WrapupRecord:
+    call_id: str
+    number: str
+    name: str
+    code: str
+    notes: str
+    timed_out: bool = False
+
+
+class AgentConsoleApp(App[int], inherit_bindings=False):
+    """The agent console. ``AgentConsoleApp(config, phone=None, clock=None)``.
+
+    Raises :class:`~agentconsole.errors.ConfigError` at construction when
+    ``ui.keymap`` is invalid (unknown id, two actions on one key, escape on a
+    destructive action), before any terminal output.
+    """
+
+    CSS_PATH = "app.tcss"
+    AUTO_FOCUS = None  # keys act on calls until a text field is opened on purpose
+    TITLE = "agentconsole"
+    BINDINGS = [
+        Binding("ctrl+c", "help_quit", show=False, system=True),
+        Binding("ctrl+p", "command_palette", show=False, system=True),
+    ]
+
+    def __init__(self, config: Config, phone: Any | None = None, *,
+                 clock: Clock | None = None, theme_dirs: Iterable[Path] | None = None,
+                 autostart: bool = True) -> None:
+        self.keymap = resolve_keymap(config.ui.keymap, config.source)
+        super().__init__()
+        self.config = config
+        if phone is None:
+            from ..phone import Phone
+
+            phone = Phone(config)
+        self.phone = phone
+        self.clock: Clock = clock or SystemClock()
+        self.autostart = autostart
+        self._agent_state = AgentState(since=self.clock.monotonic())
+        self.registration: tuple[str, bool | None] = ("Starting…", None)
+        self.audio_notice: str | None = None
+        self.recent_numbers: list[str] = []
+        self.wrapups: list[WrapupRecord] = []
+        self.mos_history: dict[str, deque[float]] = {}
+        self.pending_wrapup: CallFinished | None = None
+        self._listeners: dict[str, list[tuple[str, Callable[..., None]]]] = {}
+        self._wrapup_open = False
+        self.main = MainScreen(self.keymap)
+        self._install_themes(theme_dirs)
+
+    # ----- themes ---------------------------------------------------------------------------
+    def _install_themes(self, dirs: Iterable[Path] | None) -> None:
+        for theme in load_themes(dirs).values():
+            self.register_theme(theme)
+        wanted = self.config.ui.theme
+        if wanted in self.available_themes:
+            self.theme = wanted
+        else:
+            logger.warning("theme %r not found; using %s", wanted, DEFAULT_THEME)
+            self._theme_warning = f"Theme {wanted!r} not found; using the default."
+            if DEFAULT_THEME in self.available_themes:
+                self.theme = DEFAULT_THEME
+
+    # ----- lifecycle ------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.push_screen(self.main)
+        self._wire_phone()
+        self.set_interval(1.0, self._tick, name="console-tick")
+        if getattr(self, "_theme_warning", None):
+            self.notify(self._theme_warning, severity="warning")
+        if self.autostart:
+            self.run_worker(self._start_phone(), name="phone-start", exit_on_error=False)
+
+    async def _start_phone(self) -> None:
+        self.registration = ("Registering…", None)
+        self._changed(PhoneChanged())
+        try:
+            await self.phone.start()
+        except AgentConsoleError as exc:
+            self.registration = (f"Failed: {exc.message}", False)
+            self.notify(exc.message, title=exc.title, severity="error", timeout=10)
+        except Exception as exc:  # noqa: BLE001 - show it, keep the console up
+            logger.exception("phone start failed")
+            self.registration = (f"Failed: {exc}", False)
+            self.notify(str(exc), title="Phone failed to start", severity="error")
+        else:
+            if getattr(self.phone, "is_registered", False):
+                self.registration = ("Registered", True)
+            elif not self.config.account.register:
+                self.registration = ("Ready (no REGISTER)", True)
+        self._changed(PhoneChanged())
+
+    def _tick(self) -> None:
+        """The one app-wide 1 Hz tick: every timer on screen is redrawn from it."""
+        self._check_wrapup_timeout()
+        if self.screen_stack and self.main.is_attached:
+            self.main.post_message(Tick())
+
+    def _changed(self, message: Any) -> None:
+        if self.main.is_attached:
+            self.main.post_message(message)
+
+    async def request_quit(self) -> None:
+        calls = len([s for s in self.phone.sessions.values()
+                     if s.status.call_status != "ended"])
+        if not calls:
+            await self.shutdown()
+            return
+
+        async def answered(yes: bool | None) -> None:
+            if yes:
+                await self.shutdown()
+
+        self.push_screen(ConfirmQuit(calls), answered)
+
+    async def action_quit(self) -> None:
+        await self.request_quit()
+
+    async def shutdown(self) -> None:
+        """Hang up, un-register and leave; a stuck network never keeps the agent in."""
+        try:
+            await asyncio.wait_for(self.phone.stop(), STOP_TIMEOUT_S)
+        except Exception:  # noqa: BLE001 - leaving matters more than a clean BYE
+            logger.exception("phone stop failed")
+        self.exit(0)
+
+    # ----- phone events -> messages ---------------------------------------------------------
+    def _wire_phone(self) -> None:
+        on = self.phone.on
+        on("connected", self._ev_connected)
+        on("disconnected", self._ev_disconnected)
+        on("registered", self._ev_registered)
+        on("registration_failed", self._ev_registration_failed)
+        on("unregistered", self._ev_unregistered)
+        on("audio_notice", self._ev_audio_notice)
+        on("new_session", self._ev_new_session)
+        on("incoming", self._ev_incoming)
+        on("delete_session", self._ev_delete_session)
+        self.audio_notice = getattr(self.phone, "audio_notice", None)
+        for session in list(self.phone.sessions.values()):
+            self._ev_new_session(session)
+
+    def _ev_connected(self, *_: Any) -> None:
+        if self.registration[1] is not True:
+            self.registration = ("Connected", None)
+        self._changed(PhoneChanged())
+
+    def _ev_disconnected(self, reason: str = "", *_: Any) -> None:
+        self.registration = ("Disconnected", False)
+        self._changed(PhoneChanged(reason))
+
+    def _ev_registered(self, *_: Any) -> None:
+        self.registration = ("Registered", True)
+        self._changed(PhoneChanged())
+
+    def _ev_registration_failed(self, failure: Any = None, *_: Any) -> None:
+        cause = getattr(failure, "cause", None) or str(failure or "")
+        self.registration = (f"Failed: {cause}" if cause else "Failed", False)
+        self._changed(PhoneChanged(cause))
+
+    def _ev_unregistered(self, *_: Any) -> None:
+        self.registration = ("Unregistered", None)
+        self._changed(PhoneChanged())
+
+    def _ev_audio_notice(self, notice: str) -> None:
+        self.audio_notice = notice
+        self.notify(notice, title="Audio", severity="warning")
+        self._changed(PhoneChanged())
+
+    def _ev_new_session(self, session: Any) -> None:
+        call_id = session.call_id
+        if call_id in self._listeners:
+            return
+        handlers: list[tuple[str, Callable[..., None]]] = []
+        for event in SESSION_EVENTS:
+            handler = partial(self._ev_session_event, session, event)
+            session.on(event, handler)
+            handlers.append((event, handler))
+        self._listeners[call_id] = handlers
+        number = session.status.number
+        if number and session.status.communication_type == "outbound":
+            self._remember(number)
+        self._changed(CallsChanged(call_id))
+
+    @property
+    def agent_state(self) -> AgentState:
+        return self._agent_state
+
+    @agent_state.setter
+    def agent_state(self, state: AgentState) -> None:
+        """Show the state and hand it to the phone, which refuses new calls in DND/Away
+        before they ring (``Phone.set_agent_state``)."""
+        self._agent_state = state
+        setter = getattr(self.phone, "set_agent_state", None)
+        if setter is not None:
+            setter(LIBRARY_STATES[state.status], state.reason or None)
+
+    def _ev_incoming(self, session: Any) -> None:
+        # A phone without agent-state support (a test fake) gets the policy applied here.
+        has_policy = getattr(self.phone, "set_agent_state", None) is not None
+        code = None if has_policy else self.agent_state.refusal_code(self.config.agent)
+        status = session.status
+        if code is not None:
+            session.reject(code)
+            self.notify(f"{who(status)} ({status.number}) refused with {code}: you are "
+                        f"{self.agent_state.label}.", title="Call refused")
+            return
+        self._remember(status.number)
+        if self.config.ui.notify.bell:
+            self.bell()
+        detail = " · ".join(x for x in (status.number, status.company, status.queue) if x)
+        self.notify(detail, title=f"Incoming: {who(status)}", timeout=5)
+        self._changed(CallsChanged(session.call_id))
+
+    def _ev_delete_session(self, info: Any = None, *_: Any) -> None:
+        call_id = info.get("call_id") if isinstance(info, dict) else None
+        if call_id:
+            self._unwire(call_id)
+        self._changed(CallsChanged(call_id))
+
+    def _ev_session_event(self, session: Any, event: str, *args: Any) -> None:
+        call_id = session.call_id
+        if event == "call_report":
+            mos = float(getattr(session.call_report, "mos", 0.0) or 0.0)
+            if mos > 0:
+                self.mos_history.setdefault(call_id, deque(maxlen=MOS_HISTORY)).append(mos)
+            self._changed(CallReportUpdated(call_id))
+        elif event in ("ended", "failed"):
+            self._ev_call_finished(session, args[0] if args else {})
+        elif event == "transfer_progress":
+            self.notify(str(args[0]) if args else "", title="Transfer")
+            self._changed(CallsChanged(call_id))
+        elif event == "dtmf_received":
+            self.notify(f"DTMF {args[0] if args else ''}", title=who(session.status), timeout=2)
+        else:
+            self._changed(CallsChanged(call_id))
+
+    def _ev_call_finished(self, session: Any, info: Any) -> None:
+        status = session.status
+        answered = bool(getattr(session, "established", status.answer_time is not None))
+        cause = info.get("cause", "") if isinstance(info, dict) else str(info)
+        self._unwire(session.call_id)
+        self.mos_history.pop(session.call_id, None)
+        finished = CallFinished(session.call_id, answered, cause, status.number, who(status))
+        self._changed(finished)
+        if answered and self._wrapup_enabled():
+            self.pending_wrapup = finished
+            if self.agent_state.status is not AgentStatus.ACW:
+                self.agent_state = self.agent_state.enter_acw(self.clock.monotonic())
+            self.open_wrapup()
+
+    def _unwire(self, call_id: str) -> None:
+        session = self.phone.sessions.get(call_id)
+        for event, handler in self._listeners.pop(call_id, []):
+            if session is not None:
+                with contextlib.suppress(Exception):  # already gone is fine
+                    session.remove_listener(event, handler)
+
+    def _remember(self, number: str) -> None:
+        if not number:
+            return
+        if number in self.recent_numbers:
+            self.recent_numbers.remove(number)
+        self.recent_numbers.insert(0, number)
+        del self.recent_numbers[50:]
+
+    # ----- agent state and wrap-up ----------------------------------------------------------
+    def set_agent_state(self, status: AgentStatus, reason: str = "") -> None:
+        now = self.clock.monotonic()
+        if status is AgentStatus.ACW:
+            self.agent_state = self.agent_state.enter_acw(now)
+        else:
+            self.agent_state = AgentState(status, reason, now)
+        self._changed(PhoneChanged())
+
+    def open_agent_menu(self) -> None:
+        def chosen(choice: StateChoice | None) -> None:
+            if choice is not None:
+                self.set_agent_state(choice.status, choice.reason)
+
+        self.push_screen(AgentStateMenu(menu_choices(self.config.agent),
+                                        self.agent_state.label), chosen)
+
+    def _wrapup_enabled(self) -> bool:
+        wrapup = self.config.agent.wrapup
+        return bool(wrapup.codes) or wrapup.required
+
+    def open_wrapup(self) -> None:
+        pending = self.pending_wrapup
+        if pending is None:
+            self.notify("No call is waiting for a wrap-up.", severity="warning")
+            return
+        if self._wrapup_open:
+            return
+        wrapup = self.config.agent.wrapup
+        self._wrapup_open = True
+
+        def filed(result: WrapupResult | None) -> None:
+            self._wrapup_open = False
+            if result is not None:
+                self.file_wrapup(result.code, result.notes)
+
+        about = f"{pending.name} ({pending.number}) · {pending.cause}"
+        self.push_screen(WrapupForm(wrapup.codes, wrapup.required, about), filed)
+
+    def file_wrapup(self, code: str, notes: str, *, timed_out: bool = False) -> None:
+        pending = self.pending_wrapup
+        if pending is None:
+            return
+        record = WrapupRecord(pending.call_id, pending.number, pending.name, code, notes,
+                              timed_out)
+        self.wrapups.append(record)
+        logger.info("wrap-up filed for %s: %s", pending.call_id, code or "(no code)")
+        self.pending_wrapup = None
+        self.agent_state = self.agent_state.leave_acw(self.clock.monotonic())
+        self._changed(PhoneChanged())
+
+    def _check_wrapup_timeout(self) -> None:
+        timeout = self.config.agent.wrapup.timeout_s
+        state = self.agent_state
+        if timeout is None or self.pending_wrapup is None or state.status is not AgentStatus.ACW:
+            return
+        if state.elapsed(self.clock.monotonic()) >= timeout:
+            if self._wrapup_open and isinstance(self.screen, WrapupForm):
+                self.screen.dismiss(None)
+            self.file_wrapup("", "", timed_out=True)
+
+    # ----- dialling -------------------------------------------------------------------------
+    def directory_pairs(self) -> list[tuple[str, str]]:
+        return [(entry.name, entry.number) for entry in self.config.directory]
+
+    async def dial(self, number: str, transfer_parent: str | None = None) -> None:
+        self._remember(number)
+        try:
+            if transfer_parent is None:
+                await self.phone.call(number)
+            else:
+                await self.phone.call(number, transfer_parent=transfer_parent)
+        except AgentConsoleError as exc:
+            self.notify(exc.message, title=exc.title, severity="error")
+        except Exception as exc:  # noqa: BLE001
+            logger.exception("dial failed")
+            self.notify(str(exc), title="Dial failed", severity="error")
+        self._changed(CallsChanged())
+
+    # ----- command palette ------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen[Any]) -> Iterator[SystemCommand]:
+        """Every action, with its current key, then Textual's own (theme ...)."""
+        for spec in ACTIONS:
+            if spec.id == "palette":
+                continue
+            keys = describe_keys(self.keymap[spec.id])
+            yield SystemCommand(f"{spec.label} ({keys})", f"{spec.id}: {spec.help}",
+                                partial(self.call_later, self.main.run_action, spec.method))
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":
+                yield command

@@ -1,0 +1,420 @@
+"""The main screen: header, incoming queue, call panels, dial bar, footer; the call actions.
+
+Selection is one list for ringing and connected calls (line 1, 2, ... in arrival order),
+so ``call.next`` / ``call.prev`` and every call action work the same whether a call sits
+in the queue or in a panel. The screen reads the phone (attributes down) and redraws on
+the app's messages (messages up); the app's one 1 Hz :class:`Tick` refreshes every timer.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import BindingsMap
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from ...errors import AgentConsoleError
+from ..actions import build_bindings, describe_keys
+from ..agent_state import AgentStatus, fmt_duration
+from ..messages import CallFinished, CallReportUpdated, CallsChanged, PhoneChanged, Tick
+from ..view import Quality, badges, call_state, queue_label, sparkline, timers_text, who
+from ..widgets import CallList, CallView, DialBar, HeaderView, IncomingQueue, QueueRow, StatusHeader
+
+if TYPE_CHECKING:
+    from ..app import AgentConsoleApp
+
+logger = logging.getLogger(__name__)
+
+DTMF_KEYS = frozenset("0123456789*#")
+HANGUP_CONFIRM_S = 2.0
+AGENT_STYLE = {AgentStatus.AVAILABLE: "success", AgentStatus.AWAY: "warning",
+               AgentStatus.ACW: "accent", AgentStatus.DND: "error",
+               AgentStatus.OFFLINE: "foreground-muted"}
+
+
+class MainScreen(Screen[None]):
+    AUTO_FOCUS = None  # keys act on calls until the agent opens the dial bar
+    DEFAULT_CSS = """
+    MainScreen { layout: vertical; }
+    """
+
+    def __init__(self, keymap: dict[str, tuple[str, ...]]) -> None:
+        super().__init__(id="main")
+        self.keymap = keymap
+        merged = BindingsMap(build_bindings(keymap))
+        for key, bindings in self._bindings.key_to_bindings.items():
+            merged.key_to_bindings.setdefault(key, []).extend(bindings)
+        self._bindings = merged
+        self.selected: str | None = None
+        self._hangup_armed: tuple[str, float] | None = None
+
+    @property
+    def console(self) -> AgentConsoleApp:
+        return self.app  # type: ignore[return-value]
+
+    def key_for(self, action_id: str) -> str:
+        return describe_keys(self.keymap[action_id][:1])
+
+    # ----- layout ---------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        app = self.console
+        yield StatusHeader(id="header")
+        yield IncomingQueue(id="queue")
+        hint = (f"{self.key_for('dial')} dial · {self.key_for('agent.state')} agent state · "
+                f"{self.key_for('help')} help")
+        yield CallList(hint=hint, id="calls")
+        yield DialBar(app.directory_pairs, lambda: app.recent_numbers, id="dial")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sync()
+
+    # ----- views (attributes down) ----------------------------------------------------------
+    def sessions(self) -> list[Any]:
+        return [s for s in self.console.phone.sessions.values()
+                if s.status.call_status != "ended"]
+
+    def selected_session(self) -> Any | None:
+        if self.selected is None:
+            return None
+        return next((s for s in self.sessions() if s.call_id == self.selected), None)
+
+    def _ensure_selection(self, calls: list[Any]) -> None:
+        ids = [s.call_id for s in calls]
+        if self.selected in ids:
+            return
+        current = getattr(self.console.phone, "current_session", None)
+        if current is not None and current.call_id in ids:
+            self.selected = current.call_id
+        else:
+            self.selected = ids[0] if ids else None
+
+    def sync(self) -> None:
+        """Redraw everything from the phone's state (a call came, changed or went)."""
+        calls = self.sessions()
+        self._ensure_selection(calls)
+        self.refresh_views(calls)
+        self.refresh_bindings()
+
+    def refresh_views(self, calls: list[Any] | None = None) -> None:
+        calls = self.sessions() if calls is None else calls
+        self.query_one(StatusHeader).show(self.header_view())
+        rows, panels = [], []
+        for line, session in enumerate(calls, start=1):
+            if _is_ringing_in(session):
+                rows.append(self._queue_row(line, session))
+            else:
+                panels.append(self._call_view(line, session, calls))
+        self.query_one(IncomingQueue).show(rows, self.selected)
+        self.query_one(CallList).show(panels)
+
+    def header_view(self) -> HeaderView:
+        app = self.console
+        acc = app.config.account
+        account = acc.display_name or acc.aor.removeprefix("sip:").removeprefix("sips:")
+        text, ok = app.registration
+        state = app.agent_state
+        return HeaderView(
+            account=account, registration=text, registration_ok=ok,
+            transport=acc.transport, agent=state.label,
+            agent_style=AGENT_STYLE[state.status],
+            agent_timer=fmt_duration(state.elapsed(app.clock.monotonic())),
+            clock=app.clock.now().strftime("%H:%M:%S"),
+            notice=app.audio_notice or "")
+
+    def _queue_row(self, line: int, session: Any) -> QueueRow:
+        status = session.status
+        return QueueRow(call_id=session.call_id, line=line, name=who(status),
+                        number=status.number, company=status.company,
+                        queue=queue_label(status),
+                        ring=fmt_duration(session.timer.ring_duration),
+                        selected=session.call_id == self.selected)
+
+    def _call_view(self, line: int, session: Any, calls: list[Any]) -> CallView:
+        status = session.status
+        state = call_state(status)
+        quality = Quality.from_report(session.call_report, status.codec)
+        history = self.console.mos_history.get(session.call_id, ())
+        return CallView(
+            call_id=session.call_id, line=line, name=who(status), number=status.number,
+            company=status.company, state=state, badges=tuple(badges(status)),
+            timers=timers_text(state, session.timer), quality=quality.text(),
+            spark=sparkline(list(history)), consult=_consult_text(session, calls),
+            selected=session.call_id == self.selected)
+
+    # ----- messages up ----------------------------------------------------------------------
+    @on(CallsChanged)
+    @on(PhoneChanged)
+    @on(CallReportUpdated)
+    def _handle_change(self, event: Any) -> None:
+        self.sync()
+
+    @on(Tick)
+    def _handle_tick(self) -> None:
+        self.refresh_views()
+
+    @on(CallFinished)
+    def _handle_finished(self, event: CallFinished) -> None:
+        self.sync()
+
+    @on(DialBar.Submitted)
+    async def _handle_dial(self, event: DialBar.Submitted) -> None:
+        if event.mode == "transfer":
+            session = self._talking_selected("transfer")
+            if session is not None:
+                await self._call(session, "blind_transfer", "Blind transfer", event.target)
+            return
+        parent = None
+        if event.mode == "consult":
+            session = self._talking_selected("consult")
+            if session is None:
+                return
+            parent = session.call_id
+        await self.console.dial(event.target, transfer_parent=parent)
+
+    def on_key(self, event: events.Key) -> None:
+        """Digits: DTMF to the selected talking call, else they start dialling."""
+        char = event.character
+        if char is None or char not in DTMF_KEYS or isinstance(self.focused, Input):
+            return
+        event.stop()
+        session = self.selected_session()
+        if session is not None and call_state(session.status) in ("TALKING", "CONSULT"):
+            self.run_worker(self._call(session, "dtmf", "DTMF", char), group="dtmf")
+        else:
+            self.query_one(DialBar).open("dial", char)
+
+    # ----- helpers --------------------------------------------------------------------------
+    async def _guard(self, fn: Callable[[], Any]) -> Any:
+        """Run an action; a refused action becomes a notification, never a crash."""
+        try:
+            result = fn()
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+        except AgentConsoleError as exc:
+            self.notify(exc.message, title=exc.title, severity="error")
+        except Exception as exc:  # noqa: BLE001 - the console must survive a library bug
+            logger.exception("action failed")
+            self.notify(str(exc) or type(exc).__name__, title="Action failed", severity="error")
+        finally:
+            self.sync()
+        return None
+
+    async def _call(self, session: Any, method: str, label: str, *args: Any) -> Any:
+        fn = getattr(session, method, None)
+        if fn is None:
+            self.notify(f"{label} is not available in this version yet.", title=label,
+                        severity="warning")
+            return None
+        return await self._guard(lambda: fn(*args))
+
+    def _ringing(self) -> list[Any]:
+        return [s for s in self.sessions() if _is_ringing_in(s)]
+
+    def _ring_target(self) -> Any | None:
+        selected = self.selected_session()
+        if selected is not None and _is_ringing_in(selected):
+            return selected
+        ringing = self._ringing()
+        return ringing[0] if ringing else None
+
+    def _talking_selected(self, what: str) -> Any | None:
+        session = self.selected_session()
+        if session is None or call_state(session.status) not in ("TALKING", "HELD", "CONSULT"):
+            self.notify(f"Select a connected call to {what}.", severity="warning")
+            return None
+        return session
+
+    def _consult_leg(self) -> Any | None:
+        legs = [s for s in self.sessions() if s.status.is_transfer]
+        selected = self.selected_session()
+        if selected is not None and selected in legs:
+            return selected
+        return legs[-1] if legs else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide bindings that cannot apply now, so the footer shows what works."""
+        selected = self.selected_session()
+        state = call_state(selected.status) if selected is not None else None
+        connected = state in ("TALKING", "HELD", "CONSULT")
+        if action in ("call_answer", "call_reject"):
+            return bool(self._ringing())
+        if action == "call_hangup":
+            return selected is not None
+        if action in ("call_hold", "call_mute", "call_record"):
+            return connected
+        if action in ("call_transfer", "call_consult"):
+            return connected and not selected.status.is_transfer  # type: ignore[union-attr]
+        if action in ("call_complete_transfer", "call_cancel_transfer", "call_swap"):
+            return self._consult_leg() is not None
+        if action == "call_pause_record":
+            return connected and selected.status.record_status in ("recording", "pause")  # type: ignore[union-attr]
+        if action in ("call_next", "call_prev"):
+            return len(self.sessions()) > 1
+        return True
+
+    # ----- actions: calls -------------------------------------------------------------------
+    async def action_call_answer(self) -> None:
+        session = self._ring_target()
+        if session is None:
+            self.notify("No call is ringing.", severity="warning")
+            return
+        self.selected = session.call_id
+        await self._guard(session.answer)
+
+    async def action_call_reject(self) -> None:
+        session = self._ring_target()
+        if session is not None:
+            await self._guard(session.reject)
+
+    async def action_call_hangup(self) -> None:
+        session = self.selected_session()
+        if session is None:
+            return
+        if call_state(session.status) in ("TALKING", "HELD", "CONSULT"):
+            now = self.console.clock.monotonic()
+            armed = self._hangup_armed
+            if armed is None or armed[0] != session.call_id or now - armed[1] > HANGUP_CONFIRM_S:
+                self._hangup_armed = (session.call_id, now)
+                key = self.key_for("call.hangup")
+                self.notify(f"Press {key} again to hang up {who(session.status)}.",
+                            title="Hang up?", timeout=HANGUP_CONFIRM_S)
+                return
+        self._hangup_armed = None
+        await self._guard(session.hangup)
+
+    async def action_call_hold(self) -> None:
+        session = self.selected_session()
+        if session is None:
+            return
+        method = session.unhold if session.status.is_hold else session.hold
+        await self._guard(method)
+
+    async def action_call_mute(self) -> None:
+        session = self.selected_session()
+        if session is None:
+            return
+        await self._guard(session.unmute if session.status.is_mute else session.mute)
+
+    def action_call_transfer(self) -> None:
+        if self._talking_selected("transfer") is not None:
+            self.query_one(DialBar).open("transfer")
+
+    def action_call_consult(self) -> None:
+        if self._talking_selected("consult") is not None:
+            self.query_one(DialBar).open("consult")
+
+    async def action_call_complete_transfer(self) -> None:
+        leg = self._consult_leg()
+        if leg is not None:
+            await self._call(leg, "attended_transfer", "Complete transfer")
+
+    async def action_call_cancel_transfer(self) -> None:
+        leg = self._consult_leg()
+        if leg is not None:
+            await self._call(leg, "cancel_transfer", "Cancel transfer")
+
+    async def action_call_swap(self) -> None:
+        leg = self._consult_leg()
+        if leg is not None:
+            await self._call(leg, "swap", "Swap")
+
+    async def action_call_record(self) -> None:
+        session = self.selected_session()
+        if session is None:
+            return
+        if session.status.record_status in ("recording", "pause"):
+            await self._call(session, "stop_record", "Recording")
+        else:
+            await self._call(session, "start_record", "Recording")
+
+    async def action_call_pause_record(self) -> None:
+        session = self.selected_session()
+        if session is None:
+            return
+        if session.status.record_status == "pause":
+            await self._call(session, "resume_record", "Recording")
+        else:
+            await self._call(session, "pause_record", "Recording")
+
+    def _step(self, delta: int) -> None:
+        ids = [s.call_id for s in self.sessions()]
+        if not ids:
+            return
+        index = ids.index(self.selected) if self.selected in ids else -delta
+        self.selected = ids[(index + delta) % len(ids)]
+        self.sync()
+
+    def action_call_next(self) -> None:
+        self._step(1)
+
+    def action_call_prev(self) -> None:
+        self._step(-1)
+
+    # ----- actions: everything else ---------------------------------------------------------
+    def action_dial(self) -> None:
+        self.query_one(DialBar).open("dial")
+
+    async def action_redial(self) -> None:
+        recent = self.console.recent_numbers
+        if not recent:
+            self.notify("Nothing to redial yet.", severity="warning")
+            return
+        await self.console.dial(recent[0])
+
+    def action_agent_state(self) -> None:
+        self.console.open_agent_menu()
+
+    def action_wrapup(self) -> None:
+        self.console.open_wrapup()
+
+    def action_history(self) -> None:
+        self._not_yet("History")
+
+    def action_devices(self) -> None:
+        self._not_yet("Audio devices")
+
+    def action_trace(self) -> None:
+        self._not_yet("SIP trace")
+
+    def _not_yet(self, what: str) -> None:
+        self.notify(f"The {what} screen is not available in this version yet.", title=what,
+                    severity="warning")
+
+    def action_help(self) -> None:
+        from .help import HelpScreen
+
+        self.app.push_screen(HelpScreen(self.keymap))
+
+    def action_palette(self) -> None:
+        self.app.action_command_palette()
+
+    async def action_quit(self) -> None:
+        await self.console.request_quit()
+
+
+def _is_ringing_in(session: Any) -> bool:
+    status = session.status
+    return bool(status.is_ring) and status.communication_type == "inbound"
+
+
+def _consult_text(session: Any, calls: list[Any]) -> str:
+    """The pairing of an attended transfer, shown on both legs."""
+    status = session.status
+    parent = status.transfer_parent
+    if status.is_transfer and parent is not None:
+        return f"Consult for {parent.name or parent.number} ({parent.number})"
+    for other in calls:
+        other_parent = other.status.transfer_parent
+        if other.status.is_transfer and other_parent is not None \
+                and other_parent.call_id == session.call_id:
+            return f"Consulting {who(other.status)} ({other.status.number})"
+    return ""
+

@@ -1,0 +1,246 @@
+"""A fake Phone and Session with the library's API and events, for deterministic UI tests.
+
+They keep the same attribute names (``sessions``, ``incoming_list``, ``current_session``,
+``status``, ``timer``, ``call_report``) and emit the same pyee events, so the console
+cannot tell them from the real thing; nothing here touches a network or a clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyee.asyncio import AsyncIOEventEmitter
+
+from agentconsole.call_status import CallStatus, TimerType, TransferParent
+from agentconsole.config import Config
+from agentconsole.errors import AgentConsoleError, PhoneError
+from agentconsole.media.stats import Report
+
+
+class FakeSession(AsyncIOEventEmitter):
+    """One call. ``actions`` records every method the console called, in order."""
+
+    def __init__(self, phone: FakePhone, status: CallStatus) -> None:
+        super().__init__()
+        self.phone = phone
+        self._status = status
+        self.timer = TimerType()
+        self.call_report = Report.empty(status.call_id, status.number)
+        self.established = False
+        self.actions: list[tuple[str, tuple[Any, ...]]] = []
+        self.end_code: int | None = None
+        self.is_ended = False
+
+    @property
+    def call_id(self) -> str:
+        return self._status.call_id
+
+    @property
+    def status(self) -> CallStatus:
+        return self._status
+
+    def _update(self, **changes: Any) -> None:
+        old, self._status = self._status, self._status.merged(**changes)
+        self.emit("status_change", self._status, old)
+
+    # ----- the Session API ------------------------------------------------------------
+    async def answer(self) -> FakeSession:
+        self.actions.append(("answer", ()))
+        for other in self.phone.sessions.values():  # the library's auto-hold policy
+            if other is not self and other.established and not other.status.is_hold:
+                await other.hold()
+        self.established = True
+        self._update(is_ring=False, call_status="talking", answer_time=1, codec="opus")
+        self.phone.current_id = self.call_id
+        self.emit("accepted", self)
+        self.emit("confirmed", self)
+        return self
+
+    def reject(self, code: int | None = None) -> bool:
+        self.actions.append(("reject", (code,)))
+        self.end_code = code or 486
+        self.finish("failed", "Rejected")
+        return True
+
+    def hangup(self) -> bool:
+        self.actions.append(("hangup", ()))
+        self.finish("ended" if self.established else "failed", "Terminated")
+        return True
+
+    async def hold(self) -> FakeSession:
+        self.actions.append(("hold", ()))
+        self._update(is_hold=True)
+        return self
+
+    async def unhold(self) -> FakeSession:
+        self.actions.append(("unhold", ()))
+        self._update(is_hold=False)
+        return self
+
+    def mute(self) -> FakeSession:
+        self.actions.append(("mute", ()))
+        self._update(is_mute=True)
+        return self
+
+    def unmute(self) -> FakeSession:
+        self.actions.append(("unmute", ()))
+        self._update(is_mute=False)
+        return self
+
+    # ----- driving the fake from a test -------------------------------------------------
+    def remote_answer(self) -> None:
+        self.established = True
+        self._update(call_status="talking", answer_time=1, codec="PCMU")
+        self.emit("accepted", self)
+
+    def set_timer(self, **values: float) -> None:
+        self.timer = TimerType(**{**self.timer.__dict__, **values})
+
+    def report(self, mos: float, loss: float = 0.0, jitter: float = 0.0) -> None:
+        self.call_report = Report(call_id=self.call_id, audio_codec=self._status.codec,
+                                  mos=mos, audio_rx_lost=loss, audio_rx_avg_jitter=jitter)
+        self.emit("call_report", self.call_report)
+
+    def finish(self, kind: str, cause: str) -> None:
+        if self.is_ended:
+            return
+        self.is_ended = True
+        self._update(call_status="ended", is_ring=False)
+        payload = {"call_id": self.call_id, "cause": cause}
+        self.emit(kind, payload if kind == "ended" else {**payload, "code": self.end_code})
+        self.phone.remove(self, cause)
+
+
+class InCallSession(FakeSession):
+    """A session that already has the in-call features (transfer, DTMF, recording)."""
+
+    async def blind_transfer(self, target: str) -> None:
+        self.actions.append(("blind_transfer", (target,)))
+
+    async def attended_transfer(self) -> None:
+        self.actions.append(("attended_transfer", ()))
+
+    async def cancel_transfer(self) -> None:
+        self.actions.append(("cancel_transfer", ()))
+
+    async def swap(self) -> None:
+        self.actions.append(("swap", ()))
+
+    async def dtmf(self, digits: str) -> None:
+        self.actions.append(("dtmf", (digits,)))
+
+    async def start_record(self) -> None:
+        self.actions.append(("start_record", ()))
+        self._update(record_status="recording")
+
+    async def pause_record(self) -> None:
+        self.actions.append(("pause_record", ()))
+        self._update(record_status="pause")
+
+    async def resume_record(self) -> None:
+        self.actions.append(("resume_record", ()))
+        self._update(record_status="recording")
+
+    async def stop_record(self) -> None:
+        self.actions.append(("stop_record", ()))
+        self._update(record_status="stop")
+
+
+class FakePhone(AsyncIOEventEmitter):
+    def __init__(self, config: Config, *, session_class: type[FakeSession] = FakeSession,
+                 register_on_start: bool = True) -> None:
+        super().__init__()
+        self.config = config
+        self.session_class = session_class
+        self.register_on_start = register_on_start
+        self.sessions: dict[str, FakeSession] = {}
+        self.current_id: str | None = None
+        self.is_registered = False
+        self.audio_notice: str | None = None
+        self.started = self.stopped = False
+        self.dialled: list[tuple[str, str | None]] = []
+        self._seq = 0
+
+    @property
+    def incoming_list(self) -> list[FakeSession]:
+        return [s for s in self.sessions.values() if s.status.is_ring]
+
+    @property
+    def current_session(self) -> FakeSession | None:
+        return self.sessions.get(self.current_id) if self.current_id else None
+
+    def get_session(self, call_id: str) -> FakeSession:
+        if call_id not in self.sessions:
+            raise AgentConsoleError.from_code(PhoneError.NOT_FOUND_CALL_ID)
+        return self.sessions[call_id]
+
+    def set_current_session(self, call_id: str) -> None:
+        self.current_id = self.get_session(call_id).call_id
+
+    async def start(self) -> FakePhone:
+        self.started = True
+        self.emit("connected")
+        if self.register_on_start:
+            self.is_registered = True
+            self.emit("registered", 600)
+        return self
+
+    async def stop(self) -> None:
+        self.stopped = True
+        for session in list(self.sessions.values()):
+            session.hangup()
+        self.is_registered = False
+        self.emit("disconnected", "stopped")
+
+    async def call(self, number: str, *, transfer_parent: str | None = None) -> FakeSession:
+        if not number.strip():
+            raise AgentConsoleError.from_code(PhoneError.INVALID_NUMBER)
+        self.dialled.append((number, transfer_parent))
+        for other in self.sessions.values():
+            if other.established and not other.status.is_hold:
+                await other.hold()
+        parent = self.sessions.get(transfer_parent) if transfer_parent else None
+        status = CallStatus(
+            call_id=self._next_id(), number=number, name=number,
+            communication_type="outbound", call_status="calling",
+            is_transfer=parent is not None,
+            transfer_parent=TransferParent(parent.call_id, parent.status.name,
+                                           parent.status.number) if parent else None)
+        session = self.session_class(self, status)
+        self._add(session)
+        self.current_id = session.call_id
+        return session
+
+    # ----- driving the fake ---------------------------------------------------------------
+    def ring(self, number: str, name: str = "", company: str = "", queue: str = "",
+             did: str = "", ring_s: float = 0.0) -> FakeSession:
+        """An inbound call arrives (``new_session`` then ``incoming``, as the Phone does)."""
+        status = CallStatus(call_id=self._next_id(), number=number, name=name or number,
+                            company=company, queue=queue, did=did,
+                            communication_type="inbound", call_status="connecting",
+                            is_ring=True)
+        session = self.session_class(self, status)
+        session.set_timer(ring_duration=ring_s)
+        self._add(session)
+        self.emit("incoming", session)
+        return session
+
+    def fail_registration(self, cause: str) -> None:
+        from agentconsole.phone import RegistrationFailure
+
+        self.is_registered = False
+        self.emit("registration_failed", RegistrationFailure(403, cause))
+
+    def _next_id(self) -> str:
+        self._seq += 1
+        return f"call-{self._seq}"
+
+    def _add(self, session: FakeSession) -> None:
+        self.sessions[session.call_id] = session
+        self.emit("new_session", session)
+
+    def remove(self, session: FakeSession, cause: str) -> None:
+        self.sessions.pop(session.call_id, None)
+        if self.current_id == session.call_id:
+            self.current_id = next(iter(self.sessions), None)
+        self.emit("delete_session", {"call_id": session.call_id, "cause": cause})
