@@ -15,6 +15,11 @@ media. Points where aiortc needed help, each handled here once:
   reduced to the audio m-line, and the declined m-lines (port 0) are put back into
   our answer and our re-offers (RFC 3264 §6 and §8: same number and order).
 - Threads: aiortc's encoders get single-threaded resamplers (:mod:`.tracks`).
+- DTMF: telephone-event is negotiated and RFC 4733 packets are spliced into and out
+  of the audio stream by :mod:`.rtp_hooks` (the only place touching aiortc's RTP
+  internals); the event codec is always last so it is never used to encode audio.
+- Taps: the agent's sent audio (after mute) and the customer's decoded audio are
+  offered to callbacks (the recorder); with none attached nothing extra is done.
 """
 
 from __future__ import annotations
@@ -28,6 +33,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import MediaConfig
 from .audio import AudioBackend
+from .dtmf import (
+    DEFAULT_DURATION_MS,
+    DEFAULT_GAP_MS,
+    PAUSE,
+    DtmfError,
+    EventReceiver,
+    plan,
+)
+from .rtp_hooks import RtpHooks, install_telephone_event, is_telephone_event, negotiated_codecs
 from .sdp import (
     MediaDescription,
     MediaNegotiationError,
@@ -102,7 +116,8 @@ class MediaSession:
 
     ``on_remote_frame`` sees every decoded frame of the caller's audio (after it went
     to the backend); ``on_connection_state`` gets aiortc's connection states
-    ("connecting", "connected", "failed", "closed").
+    ("connecting", "connected", "failed", "closed"); ``on_dtmf(digit, duration_ms)``
+    gets each RFC 4733 digit received, once.
     """
 
     def __init__(
@@ -118,6 +133,7 @@ class MediaSession:
         from .tracks import ControlledTrack, install_lean_resamplers
 
         install_lean_resamplers()
+        install_telephone_event()
         _install_host_hook()
         self.media = media
         self.backend = backend
@@ -140,6 +156,12 @@ class MediaSession:
         self._last_report: Report | None = None
         self._closed = False
         self.frames_received = 0
+        self.on_dtmf: Callable[[str, int], None] | None = None
+        self._hooks: RtpHooks | None = None
+        self._event_pt: int | None = None
+        self._events_in = EventReceiver()
+        self._remote_taps: list[Callable[[av.AudioFrame], None]] = []
+        self._close_hooks: list[Callable[[], None]] = []
         self._pc.on("connectionstatechange", self._on_state)
         self._pc.on("track", self._on_track)
 
@@ -161,6 +183,11 @@ class MediaSession:
     @property
     def muted(self) -> bool:
         return self._track.muted
+
+    @property
+    def dtmf_payload_type(self) -> int | None:
+        """Negotiated telephone-event payload type (RFC 4733 §7.1.1), None if not agreed."""
+        return self._event_pt
 
     # ----- events ----------------------------------------------------------------------
     def _on_state(self) -> None:
@@ -189,6 +216,8 @@ class MediaSession:
                 self.backend.play(frame)  # type: ignore[arg-type]
                 if self.on_remote_frame is not None:
                     self.on_remote_frame(frame)  # type: ignore[arg-type]
+                for tap in self._remote_taps:
+                    tap(frame)  # type: ignore[arg-type]
             except Exception:  # a bad device or callback must not end the call
                 log.exception("playing received audio failed")
 
@@ -211,6 +240,7 @@ class MediaSession:
             (c for c in caps if c.mimeType.split("/")[1].lower() in wanted),
             key=lambda c: wanted.index(c.mimeType.split("/")[1].lower()),
         )
+        prefs += [c for c in caps if is_telephone_event(c)]  # always last: never encoded
         if prefs:
             self._transceiver.setCodecPreferences(prefs)
 
@@ -262,12 +292,32 @@ class MediaSession:
                 f"{', '.join(self.media.codecs)} with ICE and DTLS-SRTP on the PBX"
             ) from exc
         self._remote_direction = audio_direction(sdp)
+        self._after_negotiation()
+
+    def _after_negotiation(self) -> None:
+        """Refuse event-only media; (re)configure the DTMF hooks for the agreed codecs."""
+        transceiver = self._transceiver
+        if transceiver is None:
+            return
+        codecs = negotiated_codecs(transceiver)
+        if codecs and is_telephone_event(codecs[0]):
+            raise MediaNegotiationError(
+                f"the remote offered no audio codec we share; allow one of "
+                f"{', '.join(self.media.codecs)} on the PBX")
+        if self._hooks is None:
+            self._hooks = RtpHooks(transceiver, self._on_event_payload)
+        self._event_pt = self._hooks.configure(transceiver)
 
     def _learn_codec(self, answer: str) -> None:
         media = parse_sdp(answer).first_audio()
         if media is None or not media.formats:
             return
-        encoding = media.rtpmap().get(media.formats[0]) or _STATIC_PT.get(media.formats[0], "")
+        rtpmap = media.rtpmap()
+        formats = [f for f in media.formats
+                   if not rtpmap.get(f, "").lower().startswith("telephone-event/")]
+        if not formats:
+            return
+        encoding = rtpmap.get(formats[0]) or _STATIC_PT.get(formats[0], "")
         if encoding:
             self._codec = codec_name(encoding)
             parts = encoding.split("/")
@@ -354,6 +404,53 @@ class MediaSession:
         self._want_sending = sending
         self._apply_sending()
 
+    # ----- DTMF ------------------------------------------------------------------------
+    def _on_event_payload(self, timestamp: int, payload: bytes) -> None:
+        for got in self._events_in.feed(timestamp, payload):
+            if self.on_dtmf is not None:
+                self.on_dtmf(got.digit, got.duration_ms)
+
+    async def send_dtmf(self, digits: str, *, duration_ms: int = DEFAULT_DURATION_MS,
+                        gap_ms: int = DEFAULT_GAP_MS) -> None:
+        """Play ``digits`` as RFC 4733 events in the audio stream (',' = 2 s pause).
+
+        Raises :class:`~.dtmf.DtmfError` for bad digits or when the remote did not
+        agree to telephone-event.
+        """
+        schedule = plan(digits, duration_ms=duration_ms, gap_ms=gap_ms)
+        hooks, pt = self._hooks, self._event_pt
+        if hooks is None or pt is None or self._closed:
+            raise DtmfError("the remote did not negotiate telephone-event (RFC 4733)")
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for item in schedule:
+            delay = start + item.start - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if item.digit != PAUSE:
+                await hooks.play_event(item.digit, pt, duration_ms=duration_ms)
+
+    # ----- taps (recording) -------------------------------------------------------------
+    def add_local_tap(self, tap: Callable[[av.AudioFrame], None]) -> None:
+        """``tap(frame)`` for each frame the agent sends (silence while muted, none on hold)."""
+        self._track.taps.append(tap)
+
+    def remove_local_tap(self, tap: Callable[[av.AudioFrame], None]) -> None:
+        if tap in self._track.taps:
+            self._track.taps.remove(tap)
+
+    def add_remote_tap(self, tap: Callable[[av.AudioFrame], None]) -> None:
+        """``tap(frame)`` for each decoded frame of the customer's audio."""
+        self._remote_taps.append(tap)
+
+    def remove_remote_tap(self, tap: Callable[[av.AudioFrame], None]) -> None:
+        if tap in self._remote_taps:
+            self._remote_taps.remove(tap)
+
+    def add_close_hook(self, hook: Callable[[], None]) -> None:
+        """``hook()`` runs once when the media closes (e.g. to finish a recording)."""
+        self._close_hooks.append(hook)
+
     # ----- stats -----------------------------------------------------------------------
     def _ice_info(self) -> tuple[str, str]:
         try:
@@ -385,6 +482,15 @@ class MediaSession:
         if self._closed:
             return
         self._closed = True
+        for hook in self._close_hooks:
+            try:
+                hook()
+            except Exception:  # closing must go on
+                log.exception("media close hook failed")
+        self._close_hooks.clear()
+        for got in self._events_in.flush():
+            if self.on_dtmf is not None:
+                self.on_dtmf(got.digit, got.duration_ms)
         self._track.stop()
         await self._pc.close()
         tasks = list(self._tasks)

@@ -17,7 +17,8 @@
   signature and behaviour.
 - :class:`PacedAudioTrack` produces 20 ms, 48 kHz mono s16 frames in real time.
 - :class:`ControlledTrack` sits between a backend's track and the RTP sender: mute
-  (silence, no signalling) and pause (hold: nothing is pulled, nothing is sent).
+  (silence, no signalling), pause (hold: nothing is pulled, nothing is sent), and taps
+  that see exactly what is sent (the recorder).
 """
 
 from __future__ import annotations
@@ -243,6 +244,9 @@ class ControlledTrack(MediaStreamTrack):
         super().__init__()
         self.source = source
         self.muted = False
+        #: Called with each frame handed to the sender (silence when muted): the
+        #: recorder's agent channel. Empty unless something records.
+        self.taps: list[Callable[[av.AudioFrame], None]] = []
         self._sending = asyncio.Event()
         self._sending.set()
 
@@ -262,7 +266,14 @@ class ControlledTrack(MediaStreamTrack):
         await self._sending.wait()
         frame = await self.source.recv()
         assert isinstance(frame, av.AudioFrame)
-        return silent_like(frame) if self.muted else frame
+        if self.muted:
+            frame = silent_like(frame)
+        for tap in self.taps:
+            try:
+                tap(frame)
+            except Exception:  # a failing tap (recorder) must not stop the call's audio
+                log.exception("local audio tap failed")
+        return frame
 
     def stop(self) -> None:
         super().stop()

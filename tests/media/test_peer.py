@@ -153,7 +153,7 @@ async def test_offer_lists_configured_codecs_in_order() -> None:
                      ToneBackend(440))
     try:
         audio = parse_sdp(await s.create_offer()).media[0]
-        assert audio.formats == ["8", "96"]
+        assert audio.formats == ["8", "96", "101"]  # telephone-event last (RFC 4733)
     finally:
         await s.close()
 
