@@ -129,7 +129,13 @@ class Instance:
             [binary, "-4", "-f", str(self.dir), "-t", str(lifetime)],
             stdin=subprocess.DEVNULL, stdout=self.log.open("wb"),
             stderr=subprocess.STDOUT, start_new_session=True)
-        self.ctrl = Ctrl(ctrl_port)
+        try:
+            self.ctrl = Ctrl(ctrl_port)
+        except OSError:
+            self.proc.kill()
+            self.proc.wait(5)
+            raise OSError(f"baresip {name} did not open ctrl_tcp port {ctrl_port}: "
+                          f"{self.log.read_text(errors='replace')[-800:]}") from None
 
     @property
     def pid(self) -> int:
@@ -185,12 +191,12 @@ def run_baresip(codec: str, n: int, warmup: float, window: float, base_port: int
     lifetime = int(warmup + window + n * 2 + 30)
     with tempfile.TemporaryDirectory(prefix="bench-baresip-") as tmp:
         root = Path(tmp)
-        b = Instance(binary, root, "b", base_port + 10, base_port + 3, (base_port + 400,
-                     base_port + 599), codec, n, lifetime)
-        a = None
+        a = b = None
         logs = ("", "")
         rtp_up: list[float] = []
         try:
+            b = Instance(binary, root, "b", base_port + 10, base_port + 3, (base_port + 400,
+                         base_port + 599), codec, n, lifetime)
             a = Instance(binary, root, "a", base_port, base_port + 2, (base_port + 200,
                          base_port + 399), codec, n, lifetime)
             _measure_pair(result, a, b, (n, warmup, window), f"sip:b@127.0.0.1:{base_port + 10}",
@@ -200,7 +206,7 @@ def run_baresip(codec: str, n: int, warmup: float, window: float, base_port: int
         finally:
             ended = time.perf_counter()
             log_a = a.stop() if a is not None else ""
-            logs = (b.stop(), log_a)
+            logs = (b.stop() if b is not None else "", log_a)
         if not result.error:
             result.min_fps = _min_fps(logs[0], logs[1], rtp_up, ended)
         elif logs[1]:

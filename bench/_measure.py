@@ -99,7 +99,9 @@ class Result:
     rss_first_mb: float = 0.0
     rss_calls_mb: float = 0.0
     min_fps: float | None = None
+    fps: list[float] = field(default_factory=list)  # every call end, B and A alternating
     lag_p99_ms: float | None = None
+    lag_max_ms: float | None = None
     note: str = ""
     error: str = ""
 

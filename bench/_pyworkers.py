@@ -25,7 +25,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from _measure import LagProbe, Result, cpu_seconds, rss_mb, threads
+from _measure import LagProbe, Result, cpu_seconds, percentile, rss_mb, threads
 
 RATE = 48000
 SAMPLES = 960  # 20 ms
@@ -140,8 +140,10 @@ async def measure(result: Result, n: int, warmup: float, window: float,
     finally:
         await probe.stop()
     result.window_s, result.cpu_s = t1 - t0, cpu1 - cpu0
-    result.min_fps = min((b - a) / (t1 - t0) for a, b in zip(before, after, strict=True))
-    result.lag_p99_ms = sorted(probe.samples)[max(0, math.ceil(0.99 * len(probe.samples)) - 1)]
+    result.fps = [(b - a) / (t1 - t0) for a, b in zip(before, after, strict=True)]
+    result.min_fps = min(result.fps)
+    result.lag_p99_ms = percentile(probe.samples, 99)
+    result.lag_max_ms = max(probe.samples, default=math.nan)
 
 
 def _record_setup(result: Result, at_b: Counter, at_a: Counter | None) -> None:
@@ -336,7 +338,7 @@ def run_worker(kind: str, codec: str, n: int, warmup: float, window: float,
     result = Result(kind=kind, codec=codec, n=n)
     try:
         if kind == "aiortc":
-            result.note = "both ways" if both_ways else "one way (§1)"
+            result.note = "both ways" if both_ways else "one way, as §1"
             asyncio.run(run_aiortc(result, n, warmup, window, both_ways))
         else:
             asyncio.run(run_agentconsole(result, n, warmup, window))
