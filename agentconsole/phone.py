@@ -20,6 +20,7 @@ from pyee.asyncio import AsyncIOEventEmitter
 from .calls import CallsMixin
 from .config import Config
 from .errors import AgentConsoleError, PhoneError
+from .phone_transfer import PhoneTransferMixin
 from .sip.events import IncomingRequest, MessageDropped, RegistrationStateChanged, UAEvent
 from .sip.message import make_response
 from .sip.timers import TimerConfig
@@ -49,7 +50,7 @@ class RegistrationFailure:
     retry_in: float | None = None
 
 
-class Phone(CallsMixin, AsyncIOEventEmitter):
+class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
     """One SIP account and its calls (the SDK's PhoneOperator).
 
     Events: ``connected`` (the transport is up), ``disconnected`` (reason: str),

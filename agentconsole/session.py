@@ -230,11 +230,23 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
         return self
 
     async def _reinvite(self, sdp: bytes) -> ev.ReinviteResult:
+        """Send a re-INVITE and wait for its outcome; a call that ends meanwhile is an
+        :class:`AgentConsoleError`, never a CancelledError or a 40 s wait."""
+        if self._ended:
+            raise AgentConsoleError("the call has ended", title="Call ended",
+                                    code=PhoneError.NOT_FOUND_CALL_ID)
         loop = asyncio.get_running_loop()
-        self._reinvite_waiter = loop.create_future()
+        waiter: asyncio.Future[ev.ReinviteResult] = loop.create_future()
+        self._reinvite_waiter = waiter
         self.phone._ua_do(lambda ua, now: ua.reinvite(self.leg, sdp, now))
         try:
-            return await asyncio.wait_for(self._reinvite_waiter, 40.0)
+            return await asyncio.wait_for(asyncio.shield(waiter), 40.0)
+        except (asyncio.CancelledError, TimeoutError):
+            if waiter.cancelled() or self._ended:  # the call ended under us
+                raise AgentConsoleError("the call ended during the request",
+                                        title="Call ended",
+                                        code=PhoneError.NOT_FOUND_CALL_ID) from None
+            raise
         finally:
             self._reinvite_waiter = None
 
@@ -257,6 +269,10 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
 
     # ----- events from the SIP core (called by the phone) ------------------------------------
     def on_call_event(self, event: object) -> None:
+        if isinstance(event, ev.ReinviteResult) and self._reinvite_waiter is not None \
+                and not self._reinvite_waiter.done():
+            self._reinvite_waiter.set_result(event)  # even when the call just ended
+            return
         if self._ended:
             return
         if isinstance(event, ev.CallProgress):
@@ -272,8 +288,7 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
         elif isinstance(event, ev.ReinviteReceived):
             self._spawn(self._on_reinvite(event))
         elif isinstance(event, ev.ReinviteResult):
-            if self._reinvite_waiter is not None and not self._reinvite_waiter.done():
-                self._reinvite_waiter.set_result(event)
+            pass  # nobody waits for it (delivered above when someone does)
         else:
             self._on_extra_event(event)
 

@@ -18,10 +18,11 @@ from .dialog import Dialog
 from .errors import LocalProtocolError, SipError
 from .events import CallConfirmed, CallIncoming, InfoReceived, ReinviteReceived
 from .invite import CallLeg, CallState, PendingAnswer
-from .invite_client import UacCalls, body_sdp
+from .invite_client import body_sdp
 from .message import Request, Response, make_response
 from .session_timer import negotiate_uas
 from .transaction import ServerTransaction
+from .transfer import ReplacesSpec, TransferCalls
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,9 @@ def invite_precheck(request: Request,
     return None, []
 
 
-class CallManager(UacCalls):
-    """Every call of one UserAgent: the UAC half plus what arrives from peers."""
+class CallManager(TransferCalls):
+    """Every call of one UserAgent: the UAC half, transfer (:mod:`.transfer`) and what
+    arrives from peers."""
 
     # ----- routing from the UA ---------------------------------------------------------------
     def matches(self, request: Request) -> bool:
@@ -94,7 +96,9 @@ class CallManager(UacCalls):
             self._post(InfoReceived(leg, request.headers.get("Content-Type") or "",
                                     request.body))
         elif method == "NOTIFY":
-            self._respond(tx, self._response(leg, request, 481), now)  # no subscription
+            self._on_notify(leg, request, tx, now)
+        elif method == "REFER":
+            self._on_refer(leg, request, tx, now)
         else:
             response = self._response(leg, request, 501)
             response.headers.add("Allow", ALLOW)
@@ -143,12 +147,16 @@ class CallManager(UacCalls):
         except SipError:
             self._respond(tx, make_response(request, 400, to_tag=self.token()), now)
             return
+        refusal, replaced = self.match_replaces(request)  # RFC 3891 §3
+        if refusal is not None:
+            self._respond(tx, make_response(request, refusal, to_tag=self.token()), now)
+            return
         tag = self.token()
         leg = CallLeg(id=f"{call_id}:{tag}", call_id=call_id, direction="inbound",
                       invite=request, local_identity=local, remote_identity=remote,
                       state=CallState.INCOMING, remote_sdp=body_sdp(request),
                       session_timer=decision.timer, _tx=tx, _peer_caps=request,
-                      _se_headers=decision.headers)
+                      _se_headers=decision.headers, replaces=replaced)
         self._bind(leg, Dialog.from_uas(request, tag, self.host.contact()))
         self.legs[leg.id] = leg
         self._post(CallIncoming(request, tx, leg))
@@ -392,6 +400,10 @@ class CallManager(UacCalls):
             self._local_bye(leg, now, "Expires")  # RFC 4028 §10: no refresh came
         elif kind == "cancel" and leg.state is not CallState.TERMINATED:
             self._cancel_gave_up(leg, now)
+        elif kind == "refer":
+            self._refer_timeout(leg)
+        elif kind == "refer-in":
+            self._refer_undecided(leg, now)
 
     def transport_down(self, now: float) -> None:
         """The flow is gone: calls not yet established cannot finish their INVITE."""
@@ -440,6 +452,24 @@ class CallControl:
 
     def send_info(self, leg: CallLeg, content_type: str, body: bytes, now: float) -> None:
         self.calls.send_info(leg, content_type, body, now)
+
+    # transfer (:mod:`.transfer`)
+    def refer(self, leg: CallLeg, refer_to: str, now: float, *,
+              replaces: ReplacesSpec | None = None, referred_by: str | None = None,
+              refer_sub: bool = True) -> bool:
+        """REFER in the call: blind (no ``replaces``) or attended transfer."""
+        return self.calls.refer(leg, refer_to, now, replaces=replaces,
+                                referred_by=referred_by, refer_sub=refer_sub)
+
+    def accept_refer(self, leg: CallLeg, now: float) -> bool:
+        return self.calls.accept_refer(leg, now)
+
+    def reject_refer(self, leg: CallLeg, status: int, now: float) -> bool:
+        return self.calls.reject_refer(leg, status, now)
+
+    def notify_refer_progress(self, leg: CallLeg, status: int, reason: str,
+                              now: float) -> bool:
+        return self.calls.notify_refer_progress(leg, status, reason, now)
 
 
 __all__ = ["CallControl", "CallManager", "invite_precheck"]

@@ -13,7 +13,9 @@ requests that match no dialog (§12.2.2) and to CANCEL that matches no transacti
 
 Calls (INVITE dialogs) are run by :class:`~.invite_server.CallManager` (:attr:`calls`);
 their API (``invite``, ``ring``, ``answer``, ``hangup``...) comes from
-:class:`~.invite_server.CallControl`.
+:class:`~.invite_server.CallControl`, transfer (``refer``, ``accept_refer``,
+``reject_refer``, ``notify_refer_progress``; in-dialog REFER/NOTIFY, INVITE with
+Replaces) from :mod:`.transfer`.
 """
 
 from __future__ import annotations

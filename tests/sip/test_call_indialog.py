@@ -217,7 +217,7 @@ def test_info_is_answered_and_reported() -> None:
     assert len(info) == 1 and info[0].body == b"Signal=1\r\n"
 
 
-@pytest.mark.parametrize(("method", "status"), [("REFER", 501), ("NOTIFY", 481),
+@pytest.mark.parametrize(("method", "status"), [("REFER", 400), ("NOTIFY", 481),
                                                 ("MESSAGE", 501), ("PRACK", 501)])
 def test_other_in_dialog_methods(method: str, status: int) -> None:
     call = inbound_call()
