@@ -364,7 +364,13 @@ class MediaSession:
         return await self._answer(sdp)
 
     async def accept_reoffer(self, sdp: str) -> str:
-        """Answer a re-INVITE (RFC 3264 §8): remote sendonly → we answer recvonly, etc."""
+        """Answer a re-INVITE (RFC 3264 §8): remote sendonly → we answer recvonly, etc.
+
+        Our own wish (sending unless we hold) is restored first: after an unhold
+        offered while the peer held us (a=recvonly), the transceiver would otherwise
+        keep answering recvonly when the peer resumes, and the agent would go unheard.
+        """
+        self._ensure_transceiver().direction = "sendrecv" if self._want_sending else "sendonly"
         return await self._answer(sdp)
 
     async def create_reoffer(self, direction: str) -> str:

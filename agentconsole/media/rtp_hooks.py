@@ -83,6 +83,7 @@ class RtpHooks:
         self.event_pts: frozenset[int] = frozenset()
         self.outbound = OutboundSplicer(sender._ssrc)
         self.inbound = InboundSplicer()
+        self.event_clock = 8000  # telephone-event/8000 unless negotiated otherwise
         self._on_event = on_event
         dtls: Any = sender.transport
         self._send: Callable[[bytes], Awaitable[None]] = dtls._send_rtp
@@ -119,6 +120,8 @@ class RtpHooks:
         audio = [c for c in codecs if not is_telephone_event(c)]
         if audio:
             self.outbound.clock_rate = audio[0].clockRate
+        if events and events[0].clockRate:
+            self.event_clock = events[0].clockRate
         return events[0].payloadType if events else None
 
     async def play_event(self, digit: str, payload_type: int, *,
@@ -126,13 +129,17 @@ class RtpHooks:
                          interval_ms: int = PACKET_INTERVAL_MS) -> None:
         """Send one digit's packets on time; audio is withheld until the last end packet.
 
-        The timestamp is on the audio stream's clock; durations use telephone-event's
-        8 kHz clock (RFC 4733 §2.5.1.2). With Opus (48 kHz) and an 8 kHz event format the
-        two differ; that is the combination most PBXs negotiate and accept.
+        Timestamps and durations are on the negotiated event clock (RFC 4733 §2.3,
+        §2.5.1.2). With Opus (48 kHz audio) and telephone-event/8000 the audio timeline
+        is rescaled to 8 kHz for the events: stamped on the 48 kHz clock, rtpengine reads
+        the gap between two digits six times too long and holds every other digit back
+        until the peer's jitter buffer drops it (seen with baresip through the rig).
         """
         loop = asyncio.get_running_loop()
         start = loop.time()
         timestamp = self.outbound.timestamp_at(time.monotonic())
+        if self.outbound.clock_rate != self.event_clock:
+            timestamp = (timestamp * self.event_clock // self.outbound.clock_rate) & 0xFFFFFFFF
         self.outbound.event_active = True
         try:
             for item in event_packets(digit, duration_ms=duration_ms, interval_ms=interval_ms):
