@@ -7,12 +7,15 @@ takes its worker children with it; nothing else on the machine is touched.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +35,26 @@ def require(binary: str) -> str:
             pytest.fail(reason)
         pytest.skip(reason)
     return path
+
+
+@contextlib.contextmanager
+def rig_lock(timeout: float = 900.0) -> Iterator[None]:
+    """Hold the rig's fixed ports (5060, 8080, 8443, 2223, baresip's, SIPp's) for one
+    test module: another pytest process on this machine waits instead of colliding."""
+    with open("/tmp/agentconsole-rig.lock", "w") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail("the interop rig stayed busy (another test run holds it)")
+                time.sleep(0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def stop_group(proc: subprocess.Popen[bytes] | None) -> None:

@@ -11,10 +11,7 @@ import asyncio
 import math
 import struct
 import wave
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from agentconsole import Phone, parse_config
 from agentconsole.media.stats import Report
@@ -22,22 +19,6 @@ from agentconsole.session import Session
 
 from .baresip import Baresip, wav_peak
 from .rig import Kamailio
-
-
-@pytest.fixture(scope="module")
-def kamailio_rtpengine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kamailio]:
-    from .rig import RtpEngine
-
-    run = Path(tmp_path_factory.mktemp("rig-media"))
-    rtpengine = RtpEngine(run)
-    rtpengine.start()
-    kam = Kamailio(run, rtpengine=True)
-    kam.start()
-    try:
-        yield kam
-    finally:
-        kam.stop()
-        rtpengine.stop()
 
 
 def write_tone(path: Path, hz: float, seconds: float = 2.0, rate: int = 48000) -> None:

@@ -23,7 +23,7 @@ from agentconsole.session import Session
 
 from .rig import USERS, Kamailio
 from .sipp import SCENARIOS, Sipp, SippStats, register, render
-from .test_calls_baresip import agent_config, kamailio_rtpengine, wait_for  # noqa: F401
+from .test_calls_baresip import agent_config, wait_for
 
 pytestmark = pytest.mark.usefixtures("kamailio_rtpengine")
 

@@ -35,7 +35,7 @@ from .media_check import (
     sdp_has_telephone_event,
 )
 from .sipp import Sipp, SippStats, register, render
-from .test_calls_baresip import kamailio_rtpengine, wait_for  # noqa: F401
+from .test_calls_baresip import wait_for
 
 pytestmark = pytest.mark.usefixtures("kamailio_rtpengine")
 

@@ -33,7 +33,7 @@ from .media_check import (
     quiet,
     sdp_direction,
 )
-from .test_calls_baresip import kamailio_rtpengine, wait_for  # noqa: F401
+from .test_calls_baresip import wait_for
 
 pytestmark = pytest.mark.usefixtures("kamailio_rtpengine")
 

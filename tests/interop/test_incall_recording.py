@@ -26,7 +26,7 @@ from agentconsole.session import Session
 
 from .baresip import Baresip
 from .media_check import SipTrace, Wav, agent_yaml, quiet, read_wav, rms, tone
-from .test_calls_baresip import kamailio_rtpengine, wait_for  # noqa: F401
+from .test_calls_baresip import wait_for
 
 pytestmark = pytest.mark.usefixtures("kamailio_rtpengine")
 
