@@ -7,6 +7,10 @@ with a fake and the lead's loopback tests with a real :class:`~agentconsole.phon
 
 The agent state is handed to ``Phone.set_agent_state``: DND / Away / Offline refuse a new
 call with ``agent.dnd_code`` / ``agent.away_code`` before it rings.
+
+The app also owns the call history (:class:`~agentconsole.history.CallHistory`, attached
+to the phone so every call has a row from its first ring), the SIP trace buffer (fed by
+``Phone.add_trace_hook`` from the start) and the agent's audio device choice.
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ from textual.screen import Screen
 
 from ..config import Config
 from ..errors import AgentConsoleError
+from ..history import CallHistory, HistoryError
 from .actions import ACTIONS, describe_keys, resolve_keymap
 from .agent_state import LIBRARY_STATES, AgentState, AgentStatus, menu_choices
 from .clock import Clock, SystemClock
 from .messages import CallFinished, CallReportUpdated, CallsChanged, PhoneChanged, Tick
 from .screens.dialogs import AgentStateMenu, ConfirmQuit, StateChoice, WrapupForm, WrapupResult
 from .screens.main import MainScreen
+from .screens.trace import TraceBuffer
 from .themes import DEFAULT_THEME, load_themes
 from .view import who
 
@@ -72,7 +78,8 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
 
     def __init__(self, config: Config, phone: Any | None = None, *,
                  clock: Clock | None = None, theme_dirs: Iterable[Path] | None = None,
-                 autostart: bool = True) -> None:
+                 autostart: bool = True, history: CallHistory | None = None,
+                 audio_probe: Any | None = None) -> None:
         self.keymap = resolve_keymap(config.ui.keymap, config.source)
         super().__init__()
         self.config = config
@@ -94,6 +101,27 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
         self._wrapup_open = False
         self.main = MainScreen(self.keymap)
         self._install_themes(theme_dirs)
+        self.trace = TraceBuffer()
+        self.history_problem: str | None = None
+        self.history = history if history is not None else self._open_history()
+        self.history_pairs: list[tuple[str, str]] = []
+        self.missed = 0
+        if audio_probe is None:
+            from .audio_probe import AudioProbe
+
+            audio_probe = AudioProbe()
+        self.audio_probe = audio_probe
+        audio = config.audio
+        self.audio_choice: dict[str, str | int] = {"input": audio.input, "output": audio.output,
+                                                   "ring": audio.ring}
+
+    def _open_history(self) -> CallHistory | None:
+        try:
+            return CallHistory(clock=lambda: self.clock.now().timestamp())
+        except HistoryError as exc:  # a read-only home must not keep the agent off calls
+            logger.warning("%s", exc)
+            self.history_problem = str(exc)
+            return None
 
     # ----- themes ---------------------------------------------------------------------------
     def _install_themes(self, dirs: Iterable[Path] | None) -> None:
@@ -111,6 +139,19 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
     # ----- lifecycle ------------------------------------------------------------------------
     def on_mount(self) -> None:
         self.push_screen(self.main)
+        if self.history is not None:
+            self.history.attach(self.phone)
+            if self.history.interrupted:
+                self.notify(f"{self.history.interrupted} call(s) were cut off when the "
+                            "console stopped; they are in the history as interrupted.",
+                            title="History")
+            self._history_changed()
+            self.recent_numbers = [number for _name, number in self.history_pairs]
+        elif self.history_problem:
+            self.notify(self.history_problem, title="History is off", severity="warning")
+        add_hook = getattr(self.phone, "add_trace_hook", None)
+        if add_hook is not None:
+            add_hook(self.trace.add)
         self._wire_phone()
         self.set_interval(1.0, self._tick, name="console-tick")
         if getattr(self, "_theme_warning", None):
@@ -169,6 +210,8 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
             await asyncio.wait_for(self.phone.stop(), STOP_TIMEOUT_S)
         except Exception:  # noqa: BLE001 - leaving matters more than a clean BYE
             logger.exception("phone stop failed")
+        if self.history is not None:
+            self.history.close()  # after stop: the hang-ups above completed their rows
         self.exit(0)
 
     # ----- phone events -> messages ---------------------------------------------------------
@@ -289,6 +332,7 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
         self._unwire(session.call_id)
         self.mos_history.pop(session.call_id, None)
         finished = CallFinished(session.call_id, answered, cause, status.number, who(status))
+        self._history_changed()
         self._changed(finished)
         if answered and self._wrapup_enabled():
             self.pending_wrapup = finished
@@ -358,6 +402,13 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
                               timed_out)
         self.wrapups.append(record)
         logger.info("wrap-up filed for %s: %s", pending.call_id, code or "(no code)")
+        if self.history is not None:
+            try:
+                self.history.set_wrapup(pending.call_id, code, notes)
+            except Exception as exc:  # noqa: BLE001 - the wrap-up is kept in memory
+                logger.exception("could not store the wrap-up")
+                self.notify(str(exc), title="Wrap-up not saved", severity="error")
+            self._history_changed()
         self.pending_wrapup = None
         self.agent_state = self.agent_state.leave_acw(self.clock.monotonic())
         self._changed(PhoneChanged())
@@ -374,7 +425,49 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
 
     # ----- dialling -------------------------------------------------------------------------
     def directory_pairs(self) -> list[tuple[str, str]]:
-        return [(entry.name, entry.number) for entry in self.config.directory]
+        """Directory entries, then named callers from the history (dial completion)."""
+        pairs = [(entry.name, entry.number) for entry in self.config.directory]
+        known = {name.casefold() for name, _n in pairs}
+        for name, number in self.history_pairs:
+            if name and name != number and name.casefold() not in known:
+                known.add(name.casefold())
+                pairs.append((name, number))
+        return pairs
+
+    # ----- history and devices --------------------------------------------------------------
+    def _history_changed(self) -> None:
+        """A call ended or a wrap-up was filed: refresh the badge, completion, open screen."""
+        history = self.history
+        if history is None:
+            return
+        try:
+            self.missed = history.missed_count()
+            self.history_pairs = history.numbers()
+        except Exception:  # noqa: BLE001 - the badge is not worth a crash
+            logger.exception("history read failed")
+        from .screens.history import HistoryScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, HistoryScreen):
+                screen.reload()
+
+    def mark_missed_seen(self) -> None:
+        if self.history is not None and self.missed:
+            self.history.mark_seen()
+            self.missed = 0
+            self._changed(PhoneChanged())
+
+    def choose_audio_device(self, kind: str, name: str) -> None:
+        """Keep the agent's pick; hand it to the phone when it can switch devices live."""
+        self.audio_choice[kind] = name
+        setter = getattr(self.phone, "set_audio_devices", None)
+        if setter is not None:
+            setter(**{kind: name})
+            self.notify(f"{kind.capitalize()}: {name}", title="Audio device", timeout=3)
+        else:
+            self.notify(f"{kind.capitalize()}: {name}. The phone uses it from its next "
+                        f"start (audio.{kind} in the config keeps it).",
+                        title="Audio device", timeout=5)
 
     async def dial(self, number: str, transfer_parent: str | None = None) -> None:
         self._remember(number)

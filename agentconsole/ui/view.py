@@ -112,5 +112,12 @@ def timers_text(state: str, timer: Any) -> str:
     return text
 
 
+def short_notice(text: str, width: int = 24) -> str:
+    """The header's few words for a long notice ("no audio device: PortAudio found ..." ->
+    "no audio device"); the full text is in the toast and on the devices screen."""
+    head = text.split(":", 1)[0].split(" — ", 1)[0].strip()
+    return truncate(head, width)
+
+
 def truncate(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"

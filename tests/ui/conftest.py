@@ -12,7 +12,7 @@ from agentconsole.config import Config
 from agentconsole.ui.app import AgentConsoleApp
 from agentconsole.ui.clock import FixedClock
 
-from .fakes import FakePhone, FakeSession
+from .fakes import FakePhone, FakeProbe, FakeSession
 
 BASE: dict[str, Any] = {
     "account": {"aor": "sip:1001@pbx.example.com", "display_name": "Agent 1001",
@@ -32,6 +32,13 @@ def frozen_clock() -> FixedClock:
     return FixedClock(datetime(2025, 3, 14, 9, 26, 53), mono=1000.0)
 
 
+@pytest.fixture(autouse=True)
+def private_data_home(tmp_path_factory: pytest.TempPathFactory,
+                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's default history file goes to a fresh temporary XDG data dir per test."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
+
+
 @pytest.fixture
 def config() -> Config:
     return make_config()
@@ -43,6 +50,7 @@ def make_app() -> Callable[..., tuple[AgentConsoleApp, FakePhone]]:
               **kwargs: Any) -> tuple[AgentConsoleApp, FakePhone]:
         config = config or make_config()
         phone = FakePhone(config, session_class=session_class)
+        kwargs.setdefault("audio_probe", FakeProbe())
         app = AgentConsoleApp(config, phone=phone, clock=frozen_clock(), **kwargs)
         return app, phone
 

@@ -14,6 +14,7 @@ from pyee.asyncio import AsyncIOEventEmitter
 from agentconsole.call_status import CallStatus, TimerType, TransferParent
 from agentconsole.config import Config
 from agentconsole.errors import AgentConsoleError, PhoneError
+from agentconsole.media.audio_sd import DeviceInfo
 from agentconsole.media.stats import Report
 
 
@@ -159,7 +160,20 @@ class FakePhone(AsyncIOEventEmitter):
         self.audio_notice: str | None = None
         self.started = self.stopped = False
         self.dialled: list[tuple[str, str | None]] = []
+        self.audio_backend: Any = None
+        self.trace_hooks: list[Any] = []
         self._seq = 0
+
+    def add_trace_hook(self, hook: Any) -> None:
+        self.trace_hooks.append(hook)
+
+    def trace(self, direction: str, data: bytes, *, remote: tuple[str, int] = ("10.0.0.5", 5060),
+              transport: str = "udp", timestamp: float = 1_741_940_813.25) -> None:
+        """A SIP message "crosses the wire" (the entry the library's hook would pass)."""
+        from agentconsole.transport.driver import TraceEntry
+
+        for hook in self.trace_hooks:
+            hook(TraceEntry(timestamp, direction, transport, remote, data))
 
     @property
     def incoming_list(self) -> list[FakeSession]:
@@ -244,3 +258,53 @@ class FakePhone(AsyncIOEventEmitter):
         if self.current_id == session.call_id:
             self.current_id = next(iter(self.sessions), None)
         self.emit("delete_session", {"call_id": session.call_id, "cause": cause})
+
+
+class FakeProbe:
+    """The devices screen's sound-card access, without a sound card."""
+
+    def __init__(self, devices: list[DeviceInfo] | None = None) -> None:
+        self.devices = list(devices or [])
+        self.rescans = 0
+        self.tones: list[str] = []
+        self.meters: list[FakeMeter] = []
+        self.after_rescan: list[DeviceInfo] | None = None
+
+    def list_devices(self) -> list[DeviceInfo]:
+        return list(self.devices)
+
+    def rescan(self, backend: Any) -> list[DeviceInfo]:
+        self.rescans += 1
+        if self.after_rescan is not None:
+            self.devices = self.after_rescan
+        return list(self.devices)
+
+    def play_tone(self, device: DeviceInfo, seconds: float = 1.0) -> None:
+        self.tones.append(device.name)
+
+    def open_meter(self, device: DeviceInfo) -> FakeMeter:
+        meter = FakeMeter(device.name)
+        self.meters.append(meter)
+        return meter
+
+
+class FakeMeter:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.value: float | None = None
+        self.closed = False
+
+    def level(self) -> float | None:
+        return self.value
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def sound_card() -> list[DeviceInfo]:
+    """A laptop with a USB headset plugged in."""
+    return [
+        DeviceInfo(0, "HDA Intel PCH: ALC257 Analog", "ALSA", 2, 2, 48000.0, True, True),
+        DeviceInfo(1, "Jabra EVOLVE 20 MS: USB Audio", "ALSA", 1, 2, 16000.0),
+        DeviceInfo(2, "HDMI 0", "ALSA", 0, 8, 48000.0),
+    ]

@@ -23,7 +23,16 @@ from ...errors import AgentConsoleError
 from ..actions import build_bindings, describe_keys
 from ..agent_state import AgentStatus, fmt_duration
 from ..messages import CallFinished, CallReportUpdated, CallsChanged, PhoneChanged, Tick
-from ..view import Quality, badges, call_state, queue_label, sparkline, timers_text, who
+from ..view import (
+    Quality,
+    badges,
+    call_state,
+    queue_label,
+    short_notice,
+    sparkline,
+    timers_text,
+    who,
+)
 from ..widgets import CallList, CallView, DialBar, HeaderView, IncomingQueue, QueueRow, StatusHeader
 
 if TYPE_CHECKING:
@@ -126,7 +135,7 @@ class MainScreen(Screen[None]):
             agent_style=AGENT_STYLE[state.status],
             agent_timer=fmt_duration(state.elapsed(app.clock.monotonic())),
             clock=app.clock.now().strftime("%H:%M:%S"),
-            notice=app.audio_notice or "")
+            notice=short_notice(app.audio_notice or ""), missed=app.missed)
 
     def _queue_row(self, line: int, session: Any) -> QueueRow:
         status = session.status
@@ -376,17 +385,19 @@ class MainScreen(Screen[None]):
         self.console.open_wrapup()
 
     def action_history(self) -> None:
-        self._not_yet("History")
+        from .history import HistoryScreen
+
+        self.app.push_screen(HistoryScreen(self.keymap), lambda _: self.sync())
 
     def action_devices(self) -> None:
-        self._not_yet("Audio devices")
+        from .devices import DevicesScreen
+
+        self.app.push_screen(DevicesScreen(self.keymap["devices"]))
 
     def action_trace(self) -> None:
-        self._not_yet("SIP trace")
+        from .trace import TraceScreen
 
-    def _not_yet(self, what: str) -> None:
-        self.notify(f"The {what} screen is not available in this version yet.", title=what,
-                    severity="warning")
+        self.app.push_screen(TraceScreen(self.console.trace, self.keymap["trace"]))
 
     def action_help(self) -> None:
         from .help import HelpScreen

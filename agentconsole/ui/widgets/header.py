@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from textual.content import Content
 from textual.markup import escape
 from textual.widgets import Static
 
@@ -19,10 +20,15 @@ class HeaderView:
     agent_timer: str
     clock: str
     notice: str = ""  # e.g. "no audio device"
+    missed: int = 0  # missed calls not yet seen in the history screen
 
 
 class StatusHeader(Static):
-    """Shows a :class:`HeaderView`; rendered once per change and once per tick."""
+    """Shows a :class:`HeaderView`; rendered once per change and once per tick.
+
+    On a narrow terminal the left part is cut with an ellipsis so the clock always
+    stays visible at the right end (80 columns with a long registration failure).
+    """
 
     DEFAULT_CSS = """
     StatusHeader {
@@ -36,12 +42,27 @@ class StatusHeader(Static):
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", **kwargs)  # type: ignore[arg-type]
         self._view: HeaderView | None = None
+        self._width = 0
 
     def show(self, view: HeaderView) -> None:
-        if view == self._view:
+        if view == self._view and self.content_size.width == self._width:
             return
         self._view = view
-        self.update(self._markup(view))
+        self._width = self.content_size.width
+        self.update(self.fitted(view, self._width))
+
+    def on_resize(self) -> None:
+        if self._view is not None:
+            self.show(self._view)
+
+    @classmethod
+    def fitted(cls, v: HeaderView, width: int) -> Content:
+        left = Content.from_markup(cls._markup(v))
+        tail = Content(f" │ {v.clock}")
+        room = width - tail.cell_length
+        if width > 0 and left.cell_length > room:
+            left = left.truncate(max(1, room), ellipsis=True)
+        return left + tail
 
     @staticmethod
     def _markup(v: HeaderView) -> str:
@@ -53,7 +74,8 @@ class StatusHeader(Static):
             reg = f"[$warning]○ {escape(v.registration)}[/]"
         parts = [f"[b]{escape(v.account)}[/b]", f"{reg} {escape(v.transport.upper())}",
                  f"[${v.agent_style}]◆ {escape(v.agent)} {v.agent_timer}[/]"]
+        if v.missed:
+            parts.append(f"[$error]✆ {v.missed} missed[/]")
         if v.notice:
             parts.append(f"[$warning]⚠ {escape(v.notice)}[/]")
-        parts.append(v.clock)
         return " │ ".join(parts)
