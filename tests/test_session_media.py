@@ -18,7 +18,8 @@ from agentconsole import Phone, parse_config
 from agentconsole.media import recorder as rec
 from agentconsole.media.tone import dominant_frequency, rms
 from agentconsole.session import Session
-from tests.test_two_phones import answer_next, phone_config, wait_for
+from tests.test_two_phones import answer_next, phone_config
+from tests.waiting import frames_flow, wait_until
 
 CALLS = "calls:\n  dial_rate_limit_s: 0\n  max_calls: 2\n"
 
@@ -40,8 +41,8 @@ async def talking_pair(tmp_path: Path, **a_options: str) -> tuple[Phone, Phone, 
     b.on("incoming", incoming.append)
     out = await a.call(f"sip:1002@127.0.0.1:{b.transport.local_address[1]}")
     inbound = await answer_next(b, incoming)
-    await wait_for(lambda: out.status.call_status == "talking" and out.media.connected, 10)
-    await wait_for(lambda: inbound.media.connected, 10)
+    await wait_until(lambda: out.status.call_status == "talking" and out.media.connected, 10)
+    await wait_until(lambda: inbound.media.connected, 10)
     return a, b, out, inbound
 
 
@@ -69,10 +70,11 @@ async def test_rfc4733_digits_arrive_in_order(calls: tuple[Session, Session]) ->
     got: list[dict[str, object]] = []
     inbound.on("dtmf_received", got.append)
     assert out.media.dtmf_payload_type == 101 and out.dtmf_method() == "rfc4733"
-    await asyncio.sleep(0.3)
+    await frames_flow(inbound.media, 15)  # the audio stream the events ride on is up
     assert await out.dtmf("123#")
-    await wait_for(lambda: len(got) >= 4, 5)
-    await asyncio.sleep(0.3)  # repeats of the end packets must not add digits
+    await wait_until(lambda: len(got) >= 4, 5)
+    # repeats of the end packets must not add digits: 0.3 s more of the same stream
+    await frames_flow(inbound.media, 15)
     assert digits_of(got) == ["1", "2", "3", "#"]
     assert {e["method"] for e in got} == {"rfc4733"}
     assert {e["duration_ms"] for e in got} == {100}
@@ -87,7 +89,7 @@ async def test_info_digits_arrive_in_order(calls: tuple[Session, Session]) -> No
     inbound.on("dtmf_received", got.append)
     assert out.dtmf_method() == "info"
     await out.dtmf("123#")
-    await wait_for(lambda: len(got) >= 4, 5)
+    await wait_until(lambda: len(got) >= 4, 5)
     assert digits_of(got) == ["1", "2", "3", "#"]
     assert {e["method"] for e in got} == {"info"}
     assert {e["duration_ms"] for e in got} == {100}
@@ -102,7 +104,7 @@ async def test_auto_mode_uses_rfc4733_when_negotiated(calls: tuple[Session, Sess
     assert inbound.dtmf_method() == "rfc4733"
     await inbound.dtmf("9*")  # the answerer's side sends too
     await out.dtmf("D")
-    await wait_for(lambda: len(got) >= 1 and len(out_got) >= 2, 5)
+    await wait_until(lambda: len(got) >= 1 and len(out_got) >= 2, 5)
     assert digits_of(got) == ["D"] and digits_of(out_got) == ["9", "*"]
     assert {e["method"] for e in got + out_got} == {"rfc4733"}
     with pytest.raises(Exception, match="DTMF symbol"):
@@ -124,22 +126,24 @@ def channels(path: str) -> tuple[int, list[int], list[int]]:
 @pytest.mark.parametrize("calls", [{"recording": RECORDING}], indirect=True)
 async def test_recording_left_agent_right_customer_with_silent_pause(
         calls: tuple[Session, Session], tmp_path: Path) -> None:
-    out, _ = calls
+    out, inbound = calls
     statuses: list[str] = []
     out.on("status_change", lambda new, old: statuses.append(new.record_status))
-    await asyncio.sleep(0.5)
+    # Spans are counted in frames of the customer's audio (50 frames = 1 s).
+    await wait_until(lambda: min(out.media.frames_received, inbound.media.frames_received)
+                     >= 25, 10, "0.5 s of audio both ways")
     loop = asyncio.get_running_loop()
     assert await out.start_record()
     t0 = loop.time()
     assert out.status.record_status == "recording" and out.recording_path
-    await asyncio.sleep(1.5)
+    await frames_flow(out.media, 75)
     assert await out.pause_record()
     t_pause = loop.time() - t0
     assert out.status.record_status == "pause"
-    await asyncio.sleep(1.0)
+    await frames_flow(out.media, 50)
     assert await out.resume_record()
     t_resume = loop.time() - t0
-    await asyncio.sleep(1.5)
+    await frames_flow(out.media, 75)
     assert await out.stop_record()
     span = loop.time() - t0
     assert out.status.record_status == "stop"
@@ -166,10 +170,10 @@ async def test_hangup_finishes_the_recording(calls: tuple[Session, Session]) -> 
     out, inbound = calls
     assert await out.start_record()
     assert not await out.start_record()  # already recording
-    await asyncio.sleep(1.0)
+    await frames_flow(out.media, 50)  # 1 s of the customer's audio
     inbound.hangup()
-    await wait_for(lambda: out.is_ended, 5)
-    await wait_for(lambda: out.status.record_status == "stop", 5)
+    await wait_until(lambda: out.is_ended, 5)
+    await wait_until(lambda: out.status.record_status == "stop", 5)
     assert out.recording_path is not None
     rate, left, _ = channels(out.recording_path)
     assert len(left) / rate >= 0.9
@@ -192,7 +196,7 @@ async def test_permission_error_is_shown_and_the_call_goes_on(
     assert errors and "no permission" in str(errors[0]["message"])
     assert client and "Recording" in str(client[0]["cause"])
     assert out.status.record_status == "stop"
-    await asyncio.sleep(0.5)
+    await frames_flow(out.media, 25)  # 0.5 s of the call going on
     assert out.status.call_status == "talking" and not out.is_ended
 
 
@@ -203,17 +207,20 @@ async def test_disk_full_mid_call_stops_recording_not_the_call(
     errors: list[dict[str, object]] = []
     out.on("record_error", errors.append)
     assert await out.start_record()
-    await asyncio.sleep(0.5)
+    path = out.recording_path
+    assert path is not None
+    # Some audio is on disk before the disk fills (more than the 44-byte header).
+    await wait_until(lambda: os.path.getsize(path) > 44, 5, "recorded audio on disk")
 
     def full(fd: int, data: bytes) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(rec.os, "write", full)
-    await wait_for(lambda: bool(errors), 3)
+    await wait_until(lambda: bool(errors), 3)
     assert "disk is full" in str(errors[0]["message"])
     assert out.status.record_status == "stop"
     frames = out.media.frames_received
-    await asyncio.sleep(0.5)
+    await frames_flow(out.media, 25)  # 0.5 s more of the call
     assert out.status.call_status == "talking" and out.media.frames_received > frames
     monkeypatch.undo()
     assert out.recording_path is not None
@@ -237,6 +244,6 @@ async def test_feature_code_sends_dtmf_and_never_guesses(
     assert out.status.record_status == "recording"
     assert await out.pause_record()
     assert await out.stop_record()  # no stop code: the one-touch start code toggles
-    await wait_for(lambda: len(got) >= 6, 5)
+    await wait_until(lambda: len(got) >= 6, 5)
     assert digits_of(got) == ["*", "1", "*", "2", "*", "1"]
     assert out.status.record_status == "unknown" and out.recording_path is None

@@ -17,8 +17,8 @@ from agentconsole.phone import Phone
 from agentconsole.phone_transfer import TransferRequest
 from agentconsole.session import Session
 from tests.interop.baresip import wav_peak
-from tests.interop.test_calls_baresip import wait_for
 from tests.test_two_phones import phone_config
+from tests.waiting import frames_flow, wait_until
 
 TONES = {"1001": 440, "1002": 880, "1003": 660}
 CALLS = "calls:\n  dial_rate_limit_s: 0\n  max_calls: 2\n"
@@ -69,7 +69,7 @@ async def trio(tmp_path: Path) -> AsyncIterator[Trio]:
 
 
 async def answer_next(t: Trio, user: str) -> Session:
-    await wait_for(lambda: bool(t.incoming[user]), 10)
+    await wait_until(lambda: bool(t.incoming[user]), 10)
     session = t.incoming[user].pop(0)
     await session.answer()
     return session
@@ -78,8 +78,14 @@ async def answer_next(t: Trio, user: str) -> Session:
 async def a_calls_b(t: Trio) -> tuple[Session, Session]:
     out = await t.a.call(t.uri_b)
     inbound = await answer_next(t, "1002")
-    await wait_for(lambda: out.status.call_status == "talking", 10)
+    await wait_until(lambda: out.status.call_status == "talking", 10)
     return out, inbound
+
+
+async def heard_both_ways(*sessions: Session, frames: int = 100) -> None:
+    """Let each new leg hear ``frames`` more frames (2 s) of the other, so the tail of the
+    heard WAVs is the new party alone."""
+    await asyncio.gather(*(frames_flow(s.media, frames, 10) for s in sessions))
 
 
 def tail_peak(path: Path, seconds: float = 1.0) -> tuple[float, float]:
@@ -104,22 +110,22 @@ async def test_blind_transfer_hands_the_customer_to_the_colleague(tmp_path: Path
         out.on("transfer_progress", progress.append)
         inbound.on("transfer_request", requests.append)
         assert await out.blind_transfer(t.uri_c)
-        await wait_for(lambda: bool(t.incoming["1003"]), 10)
+        await wait_until(lambda: bool(t.incoming["1003"]), 10)
         assert requests and requests[0].trusted and requests[0].replaces is None
         assert requests[0].referred_by is not None and "1001" in requests[0].referred_by
         at_c = await answer_next(t, "1003")
-        await wait_for(lambda: out.is_ended, 10)
+        await wait_until(lambda: out.is_ended, 10)
         assert out.end_cause == "Transferred"
         states = [p["state"] for p in progress]
         assert states[0] == "trying" and states[-1] == "succeeded", states
         assert progress[-1]["status"] == 200 and progress[-1]["call_id"] == out.call_id
-        await wait_for(lambda: inbound.is_ended, 10)
+        await wait_until(lambda: inbound.is_ended, 10)
         new_b = requests[0].new_session
         assert new_b is not None
-        await wait_for(lambda: new_b.status.call_status == "talking", 10)
+        await wait_until(lambda: new_b.status.call_status == "talking", 10)
         assert at_c.status.call_status == "talking"
         assert t.a.sessions == {} and list(t.b.sessions) == [new_b.call_id]
-        await asyncio.sleep(3.0)
+        await heard_both_ways(new_b, at_c)
         await stop_all(t)
         peak, rms = tail_peak(tmp_path / "1003-heard.wav")
         assert rms > 300 and abs(peak - 880) <= 20, (peak, rms)
@@ -141,7 +147,7 @@ async def test_rejected_refer_keeps_the_call_up(trio: Trio) -> None:
     assert "603" in str(info.value)
     assert len(requests) == 1 and not requests[0].trusted  # not in the trusted list
     assert [p["state"] for p in progress] == ["failed"] and progress[0]["status"] == 603
-    await wait_for(lambda: not out.status.is_hold, 10)  # we held it, so we resume it
+    await wait_until(lambda: not out.status.is_hold, 10)  # we held it, so we resume it
     assert not out.is_ended and not inbound.is_ended
     assert out.status.call_status == "talking" and t.c.sessions == {}
 
@@ -153,11 +159,11 @@ async def test_failed_target_keeps_the_call_up(trio: Trio) -> None:
     progress: list[dict[str, object]] = []
     out.on("transfer_progress", progress.append)
     assert await out.blind_transfer(t.uri_c)
-    await wait_for(lambda: bool(t.incoming["1003"]), 10)
+    await wait_until(lambda: bool(t.incoming["1003"]), 10)
     t.incoming["1003"][0].reject()  # the colleague is busy
-    await wait_for(lambda: bool(progress) and progress[-1]["state"] == "failed", 10)
+    await wait_until(lambda: bool(progress) and progress[-1]["state"] == "failed", 10)
     assert progress[-1]["status"] == 486
-    await wait_for(lambda: not inbound.status.is_hold, 10)  # B resumes A
+    await wait_until(lambda: not inbound.status.is_hold, 10)  # B resumes A
     assert not out.is_ended and not inbound.is_ended
 
 
@@ -167,7 +173,7 @@ async def test_attended_transfer_connects_customer_and_colleague(trio: Trio) -> 
     consult = await t.a.call(t.uri_c, transfer_parent=parent.call_id)
     assert parent.status.is_hold and consult.status.is_transfer
     at_c = await answer_next(t, "1003")
-    await wait_for(lambda: consult.status.call_status == "talking", 10)
+    await wait_until(lambda: consult.status.call_status == "talking", 10)
     requests: list[TransferRequest] = []
     at_b.on("transfer_request", lambda r: (requests.append(r), asyncio.ensure_future(r.accept())))
     replaced: list[dict[str, object]] = []
@@ -175,24 +181,24 @@ async def test_attended_transfer_connects_customer_and_colleague(trio: Trio) -> 
     progress: list[dict[str, object]] = []
     consult.on("transfer_progress", progress.append)
     assert await consult.attended_transfer()
-    await wait_for(lambda: bool(replaced), 15)
+    await wait_until(lambda: bool(replaced), 15)
     assert requests and requests[0].replaces is not None
     call_id, _, tags = requests[0].replaces.partition(";")
     assert call_id == consult.leg.call_id  # Replaces names the consult dialog
     assert consult.leg.dialog is not None
     assert f"to-tag={consult.leg.dialog.remote_tag}" in tags
     assert f"from-tag={consult.leg.dialog.local_tag}" in tags
-    await wait_for(lambda: parent.is_ended and consult.is_ended and at_c.is_ended, 10)
+    await wait_until(lambda: parent.is_ended and consult.is_ended and at_c.is_ended, 10)
     assert parent.end_cause == "Transferred"
     assert t.a.sessions == {}
     new_b = requests[0].new_session
     assert new_b is not None
     (new_c,) = t.c.sessions.values()
     assert new_c.replaced_call_id == at_c.call_id
-    await wait_for(lambda: new_b.status.call_status == "talking" and at_b.is_ended, 10)
+    await wait_until(lambda: new_b.status.call_status == "talking" and at_b.is_ended, 10)
     assert new_c.status.call_status == "talking"
     assert progress and progress[-1]["state"] == "succeeded"
-    await asyncio.sleep(3.0)
+    await heard_both_ways(new_b, new_c)
     await stop_all(t)
     peak, rms = tail_peak(t.tmp / "1003-heard.wav")
     assert rms > 300 and abs(peak - 880) <= 20, (peak, rms)
@@ -205,7 +211,7 @@ async def test_cancel_and_swap(trio: Trio) -> None:
     parent, _ = await a_calls_b(t)
     consult = await t.a.call(t.uri_c, transfer_parent=parent.call_id)
     at_c = await answer_next(t, "1003")
-    await wait_for(lambda: consult.status.call_status == "talking", 10)
+    await wait_until(lambda: consult.status.call_status == "talking", 10)
     assert parent.status.is_hold and not consult.status.is_hold
     await consult.swap()
     assert not parent.status.is_hold and consult.status.is_hold
@@ -213,7 +219,7 @@ async def test_cancel_and_swap(trio: Trio) -> None:
     assert parent.status.is_hold and not consult.status.is_hold
     await consult.cancel_transfer()
     assert consult.is_ended and not parent.is_ended and not parent.status.is_hold
-    await wait_for(lambda: at_c.is_ended, 10)
+    await wait_until(lambda: at_c.is_ended, 10)
     with pytest.raises(AgentConsoleError):
         await parent.swap()  # no consult left
     with pytest.raises(AgentConsoleError):
@@ -225,7 +231,7 @@ async def test_replaces_for_an_unknown_dialog_is_refused(trio: Trio) -> None:
     out = await t.a.call(t.uri_c, extra_headers=["Replaces: nosuch@x;to-tag=a;from-tag=b"])
     failed: list[dict[str, object]] = []
     out.on("failed", failed.append)
-    await wait_for(lambda: bool(failed), 10)
+    await wait_until(lambda: bool(failed), 10)
     assert failed[0]["code"] == 481 and t.incoming["1003"] == []
 
 
@@ -234,22 +240,22 @@ async def test_completing_while_the_target_rings(trio: Trio) -> None:
     parent, at_b = await a_calls_b(t)
     at_b.on("transfer_request", lambda r: asyncio.ensure_future(r.accept()))
     consult = await t.a.call(t.uri_c, transfer_parent=parent.call_id)
-    await wait_for(lambda: consult.status.call_status == "ringing", 10)
+    await wait_until(lambda: consult.status.call_status == "ringing", 10)
     progress: list[dict[str, object]] = []
     parent.on("transfer_progress", progress.append)
     # Replaces naming an early dialog the target did not initiate: 481 (RFC 3891 §3)
     assert await consult.attended_transfer()
-    await wait_for(lambda: bool(progress) and progress[-1]["state"] == "failed", 10)
+    await wait_until(lambda: bool(progress) and progress[-1]["state"] == "failed", 10)
     assert progress[-1]["status"] == 481
     assert not parent.is_ended and not consult.is_ended
     # the semi-attended fallback: drop the consult, blind-transfer the parent to C
     assert await consult.attended_transfer(ringing="blind")
     assert consult.is_ended
-    await wait_for(lambda: len(t.incoming["1003"]) == 2, 10)
+    await wait_until(lambda: len(t.incoming["1003"]) == 2, 10)
     ringing_consult, from_b = t.incoming["1003"]
-    await wait_for(lambda: ringing_consult.is_ended, 10)
+    await wait_until(lambda: ringing_consult.is_ended, 10)
     await from_b.answer()
-    await wait_for(lambda: parent.is_ended, 10)
+    await wait_until(lambda: parent.is_ended, 10)
     assert parent.end_cause == "Transferred" and t.a.sessions == {}
     assert from_b.status.call_status == "talking"
 
@@ -261,5 +267,5 @@ async def test_hangup_immediately_policy(trio: Trio) -> None:
     assert await out.blind_transfer(t.uri_c, hangup_after="immediately")
     assert out.is_ended and out.end_cause == "Transferred"
     await answer_next(t, "1003")
-    await wait_for(lambda: inbound.is_ended, 10)
+    await wait_until(lambda: inbound.is_ended, 10)
     assert len(t.b.sessions) == 1

@@ -5,7 +5,6 @@ call policies that need a live call (auto-hold, max calls, guards).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,7 +13,8 @@ import pytest
 from agentconsole import AgentConsoleError, Phone, parse_config
 from agentconsole.session import Session
 from tests.interop.baresip import wav_peak
-from tests.interop.test_calls_baresip import wait_for, write_tone
+from tests.interop.test_calls_baresip import write_tone
+from tests.waiting import wait_until
 
 
 def phone_config(tmp: Path, user: str, tone_hz: int, extra: str = "") -> str:
@@ -59,7 +59,7 @@ async def pair(tmp_path: Path) -> AsyncIterator[tuple[Phone, Phone, str]]:
 
 
 async def answer_next(b: Phone, incoming: list[Session]) -> Session:
-    await wait_for(lambda: bool(incoming), 10)
+    await wait_until(lambda: bool(incoming), 10)
     session = incoming.pop(0)
     await session.answer()
     return session
@@ -77,14 +77,16 @@ async def test_call_with_audio_both_ways(pair: tuple[Phone, Phone, str],
     out.on("update_timer", timers.append)
     assert out.status.call_status == "calling" and out.status.communication_type == "outbound"
     inbound = await answer_next(b, incoming)
-    await wait_for(lambda: out.status.call_status == "talking", 10)
-    await asyncio.sleep(2.5)
+    await wait_until(lambda: out.status.call_status == "talking", 10)
+    # 2 s of audio heard on each side (the WAVs are checked from 1 s on) and two ticks.
+    await wait_until(lambda: min(out.media.frames_received, inbound.media.frames_received)
+                     >= 100 and len(timers) >= 2, 10, "2 s of audio both ways")
     assert streams and streams[0]["communication_type"] == "outbound"
     assert len(timers) >= 2  # the 1 Hz tick
     assert inbound.status.call_status == "talking" and not inbound.status.is_ring
     assert out.timer.call_duration >= 1.0
     out.hangup()
-    await wait_for(lambda: inbound.is_ended, 5)
+    await wait_until(lambda: inbound.is_ended, 5)
     assert inbound.end_cause == "Terminated"
     assert a.sessions == {} and b.sessions == {}
     peak, rms = wav_peak(tmp_path / "1001-heard.wav", start_s=1.0)
@@ -100,9 +102,9 @@ async def test_reject_and_caller_sees_busy(pair: tuple[Phone, Phone, str]) -> No
     out = await a.call(target)
     failed: list[dict[str, object]] = []
     out.on("failed", failed.append)
-    await wait_for(lambda: bool(incoming), 10)
+    await wait_until(lambda: bool(incoming), 10)
     assert incoming[0].reject()
-    await wait_for(lambda: bool(failed), 10)
+    await wait_until(lambda: bool(failed), 10)
     assert failed[0]["code"] == 486 and failed[0]["cause"] == "Busy"
 
 
@@ -111,10 +113,10 @@ async def test_caller_cancel_ends_the_ringing_call(pair: tuple[Phone, Phone, str
     incoming: list[Session] = []
     b.on("incoming", incoming.append)
     out = await a.call(target)
-    await wait_for(lambda: bool(incoming) and out.status.call_status == "ringing", 10)
+    await wait_until(lambda: bool(incoming) and out.status.call_status == "ringing", 10)
     ringing = incoming[0]
     out.hangup()
-    await wait_for(lambda: ringing.is_ended, 10)
+    await wait_until(lambda: ringing.is_ended, 10)
     assert ringing.end_cause == "Canceled"
     assert b.incoming_list == []
 
@@ -125,13 +127,13 @@ async def test_hold_and_resume_are_negotiated(pair: tuple[Phone, Phone, str]) ->
     b.on("incoming", incoming.append)
     out = await a.call(target)
     inbound = await answer_next(b, incoming)
-    await wait_for(lambda: out.status.call_status == "talking", 10)
+    await wait_until(lambda: out.status.call_status == "talking", 10)
     await out.hold()
     assert out.status.is_hold
-    await wait_for(lambda: inbound.status.remote_hold, 5)
+    await wait_until(lambda: inbound.status.remote_hold, 5)
     await out.unhold()
     assert not out.status.is_hold
-    await wait_for(lambda: not inbound.status.remote_hold, 5)
+    await wait_until(lambda: not inbound.status.remote_hold, 5)
     out.hangup()
 
 
@@ -147,11 +149,11 @@ async def test_guards_and_max_calls(pair: tuple[Phone, Phone, str]) -> None:
         await a.call(target)  # the first call is still unanswered
     assert info.value.code == -210
     await answer_next(b, incoming)
-    await wait_for(lambda: first.status.call_status == "talking", 10)
+    await wait_until(lambda: first.status.call_status == "talking", 10)
     second = await a.call(target)  # auto-holds the first call
     assert first.status.is_hold
     await answer_next(b, incoming)
-    await wait_for(lambda: second.status.call_status == "talking", 10)
+    await wait_until(lambda: second.status.call_status == "talking", 10)
     assert a.is_max_call
     with pytest.raises(AgentConsoleError) as info:
         await a.call(target)
@@ -190,11 +192,11 @@ async def test_full_phone_answers_486_before_any_session(tmp_path: Path) -> None
         b.on("incoming", incoming.append)
         first = await a.call(target)
         await answer_next(b, incoming)
-        await wait_for(lambda: first.status.call_status == "talking", 10)
+        await wait_until(lambda: first.status.call_status == "talking", 10)
         second = await a.call(target)
         failed: list[dict[str, object]] = []
         second.on("failed", failed.append)
-        await wait_for(lambda: bool(failed), 10)
+        await wait_until(lambda: bool(failed), 10)
         assert failed[0]["code"] == 486 and failed[0]["cause"] == "Busy"
         assert incoming == [] and len(b.sessions) == 1
     finally:
@@ -210,7 +212,7 @@ async def test_consult_leg_is_exempt_and_ends_with_its_parent(tmp_path: Path) ->
         b.on("incoming", incoming.append)
         parent = await a.call(target)
         await answer_next(b, incoming)
-        await wait_for(lambda: parent.status.call_status == "talking", 10)
+        await wait_until(lambda: parent.status.call_status == "talking", 10)
         assert a.is_max_call
         consult = await a.call(target, transfer_parent=parent.call_id)
         assert parent.status.is_hold  # auto-held before the consult leg
@@ -218,7 +220,7 @@ async def test_consult_leg_is_exempt_and_ends_with_its_parent(tmp_path: Path) ->
         assert consult.status.transfer_parent is not None
         assert consult.status.transfer_parent.call_id == parent.call_id
         await answer_next(b, incoming)
-        await wait_for(lambda: consult.status.call_status == "talking", 10)
+        await wait_until(lambda: consult.status.call_status == "talking", 10)
         with pytest.raises(AgentConsoleError) as info:
             await a.call(target, transfer_parent="gone")
         assert info.value.code == -207
@@ -240,7 +242,7 @@ async def test_dnd_and_away_refuse_new_calls(pair: tuple[Phone, Phone, str]) -> 
         out = await a.call(target)
         failed: list[dict[str, object]] = []
         out.on("failed", failed.append)
-        await wait_for(lambda: bool(failed), 10)  # noqa: B023
+        await wait_until(lambda: bool(failed), 10)  # noqa: B023
         assert failed[0]["code"] == code
         assert incoming == []
     assert changes == [("dnd", None), ("away", "Lunch")]

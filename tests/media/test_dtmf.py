@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import struct
 import time
 
@@ -30,6 +29,7 @@ from agentconsole.media.dtmf import (
 )
 from agentconsole.media.peer import MediaSession
 from agentconsole.media.sdp import MediaNegotiationError, parse_sdp
+from tests.waiting import wait_until
 
 SYMBOLS = "0123456789*#ABCD"
 
@@ -247,12 +247,13 @@ async def test_media_sessions_exchange_digits_without_stalling_audio(
     try:
         assert a.dtmf_payload_type == b.dtmf_payload_type == 101
         assert a.codec == codecs[0]
-        deadline = time.monotonic() + 5
-        while len(arrivals) < 25 and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: len(arrivals) >= 25, 5, "audio to flow")
         sent_at = time.monotonic()
         await a.send_dtmf("7A")
-        await asyncio.sleep(0.4)
+        done_at = time.monotonic()
+        # Both digits in, and 0.4 s of audio (20 frames) after the last event.
+        await wait_until(lambda: len(got) >= 2 and sum(t > done_at for t in arrivals) >= 20,
+                         5, "both digits and the audio after them")
         assert got == [("7", 100), ("A", 100)]
         during = [t for t in arrivals if t > sent_at]
         gaps = [y - x for x, y in zip(during, during[1:], strict=False)]

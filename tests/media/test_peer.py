@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Callable
 
 import av
 import pytest
@@ -15,6 +14,7 @@ from agentconsole.media.audio import ToneBackend
 from agentconsole.media.peer import MediaSession
 from agentconsole.media.sdp import MediaNegotiationError, parse_sdp
 from agentconsole.media.tone import dominant_frequency, frame_to_mono, rms
+from tests.waiting import audio_clock, frames_flow, wait_until
 
 LOOPBACK = MediaConfig(host_addresses=("127.0.0.1",), ice_servers=())
 
@@ -47,13 +47,18 @@ class Received:
         return samples, self.frames[-1].sample_rate
 
 
-async def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.02)
+async def settled(*received: Received, window: int = 5) -> None:
+    """Wait until no frame arrived for ``window`` frames of audio time (packets in flight
+    after a hold have landed or been dropped)."""
+    while True:
+        counts = [r.total for r in received]
+        await audio_clock(window)
+        if counts == [r.total for r in received]:
+            return
+
+
+def other_tasks() -> list[asyncio.Task[object]]:
+    return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
 
 
 async def connect(a: MediaSession, b: MediaSession) -> None:
@@ -76,7 +81,7 @@ async def test_call_tones_hold_mute_report_close() -> None:
     offer = await a.create_offer()
     assert "127.0.0.1" in offer and "a=end-of-candidates" in offer
     await connect(a, b)
-    await wait_for(lambda: got_a.total > 60 and got_b.total > 60)
+    await wait_until(lambda: got_a.total > 60 and got_b.total > 60)
     assert a.connected and b.connected and "connected" in states
     assert a.codec == b.codec == "opus"
 
@@ -95,24 +100,24 @@ async def test_call_tones_hold_mute_report_close() -> None:
     a.set_sending(False)
     await renegotiate(a, b, "sendonly")
     assert b.remote_direction == "sendonly" and a.remote_direction == "recvonly"
-    await asyncio.sleep(0.3)  # packets in flight
+    await asyncio.wait_for(settled(got_a, got_b), 5)  # packets in flight
     held_a, held_b = got_a.total, got_b.total
-    await asyncio.sleep(0.6)
+    await audio_clock(30)  # 0.6 s of audio nobody sends
     assert got_b.total == held_b
     assert got_a.total == held_a
 
     # Unhold: both directions flow again.
     await renegotiate(a, b, "sendrecv")
     a.set_sending(True)
-    await wait_for(lambda: got_b.total > held_b + 10 and got_a.total > held_a + 10)
+    await wait_until(lambda: got_b.total > held_b + 10 and got_a.total > held_a + 10)
 
     # Mute: silence without renegotiation.
     a.set_muted(True)
-    await asyncio.sleep(0.4)
+    await frames_flow(b, 20)  # 0.4 s of A's audio since the mute
     samples, _ = got_b.tail_samples(10)
     assert rms(samples) < 50
     a.set_muted(False)
-    await asyncio.sleep(0.4)
+    await frames_flow(b, 20)
     samples, _ = got_b.tail_samples(10)
     assert rms(samples) > 1000
 
@@ -125,8 +130,8 @@ async def test_call_tones_hold_mute_report_close() -> None:
     await a.close()
     await b.close()
     await a.close()  # idempotent
-    await asyncio.sleep(0.05)
-    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    await wait_until(lambda: not other_tasks(), 2, "the sessions' tasks to end")
+    pending = other_tasks()
     assert pending == []
 
 
@@ -138,7 +143,7 @@ async def test_codec_preference_pcmu_and_tone_at_8k() -> None:
     try:
         # The answerer's configured order wins over the offer's (RFC 3264 §6.1).
         await connect(a, b)
-        await wait_for(lambda: got.total > 40)
+        await wait_until(lambda: got.total > 40)
         assert a.codec == b.codec == "PCMU"
         samples, rate = got.tail_samples()
         assert rate == 8000
@@ -213,11 +218,11 @@ async def test_rollback_after_refused_reoffer_keeps_the_call() -> None:
     b = MediaSession(LOOPBACK, ToneBackend(880), on_remote_frame=got)
     try:
         await connect(a, b)
-        await wait_for(lambda: got.total > 10)
+        await wait_until(lambda: got.total > 10)
         await a.create_reoffer("inactive")  # the PBX answers 491/500: never applied
         await a.rollback()
         before = got.total
-        await wait_for(lambda: got.total > before + 10)  # media kept flowing
+        await wait_until(lambda: got.total > before + 10)  # media kept flowing
         await renegotiate(a, b, "sendonly")  # and a later re-offer still works
         assert b.remote_direction == "sendonly"
     finally:

@@ -12,6 +12,7 @@ import pytest
 from agentconsole.transport.base import TransportError, TransportSettings, TransportState
 from agentconsole.transport.factory import create_transport
 from agentconsole.transport.stream import StreamTransport
+from tests.waiting import wait_until
 
 from .helpers import Recorder, StreamServer, attach
 
@@ -45,6 +46,30 @@ async def connect(
     return transport, rec
 
 
+async def reconnect_delays_elapsed(settings: TransportSettings, attempts: int) -> None:
+    """Return once a twin flow with ``settings`` has drawn ``attempts`` reconnect delays
+    (``attempts - 1`` of them slept through and retried): the way to let "longer than the
+    reconnect delay" pass in the transport's own terms, on a server of its own."""
+    twin_server = await StreamServer().start()
+    twin = create_transport("tcp", twin_server.address, settings)
+    assert isinstance(twin, StreamTransport)
+    try:
+        await twin.start()
+        await twin_server.accept()
+        await twin_server.stop()
+        await wait_until(lambda: twin._backoff.attempts >= attempts, 5,
+                         f"{attempts} reconnect delays of the twin flow")
+    finally:
+        await twin.close()
+        await twin_server.stop()
+
+
+def buffered(transport: StreamTransport) -> int:
+    """Bytes the transport read but could not frame yet (a partial message)."""
+    framer = transport._framer
+    return framer.buffered if framer is not None else -1
+
+
 async def test_messages_both_ways_with_split_writes(server: StreamServer) -> None:
     transport, rec = await connect(server)
     try:
@@ -61,12 +86,14 @@ async def test_messages_both_ways_with_split_writes(server: StreamServer) -> Non
 
         first, second = sip(b"one\r\n\r\n\x00"), sip(b"two")
         data = first + second
+        assert len(first) > 60  # both cuts fall inside the first message
+        # Each piece is read on its own before the next is written.
         writer.write(data[:10])
         await writer.drain()
-        await asyncio.sleep(0.02)
+        await wait_until(lambda: buffered(transport) == 10, 2, "the first 10 bytes read")
         writer.write(data[10:60])
         await writer.drain()
-        await asyncio.sleep(0.02)
+        await wait_until(lambda: buffered(transport) == 60, 2, "the first 60 bytes read")
         writer.write(data[60:])
         await writer.drain()
         assert await rec.wait_messages(2) == [first, second]
@@ -119,7 +146,9 @@ async def test_reconnects_after_server_restart(server: StreamServer) -> None:
         mark = len(rec.states)
         await server.stop()
         await rec.wait_state(TransportState.DISCONNECTED, after=mark, timeout=1.0)
-        await asyncio.sleep(0.3)  # let a few attempts hit the closed port
+        # Let a few attempts hit the closed port: the third delay is drawn only after
+        # the second attempt failed.
+        await wait_until(lambda: transport._backoff.attempts >= 3, 2, "two failed attempts")
         assert transport.state is TransportState.DISCONNECTED
         await server.start()  # same port
         await rec.wait_state(TransportState.CONNECTED, after=mark, timeout=2.0)
@@ -205,7 +234,8 @@ async def test_start_fails_with_readable_reason_and_does_not_retry() -> None:
         await transport.start()
     assert transport.state is TransportState.DISCONNECTED
     assert rec.states[-1][0] is TransportState.DISCONNECTED
-    await asyncio.sleep(0.15)
+    await reconnect_delays_elapsed(FAST, 4)  # a flow that does retry has retried 3 times
+    assert transport._backoff.attempts == 0
     assert [s for s, _ in rec.states] == [TransportState.CONNECTING, TransportState.DISCONNECTED]
     await transport.close()
 
@@ -215,7 +245,7 @@ async def test_close_stops_reconnecting(server: StreamServer) -> None:
     await server.accept()
     await transport.close()
     assert rec.states[-1] == (TransportState.CLOSED, "closed")
-    await asyncio.sleep(0.3)
+    await reconnect_delays_elapsed(FAST, 4)
     assert server.pending() == 0
     with pytest.raises(TransportError):
         transport.send(sip())
@@ -232,6 +262,7 @@ async def test_close_while_reconnecting(server: StreamServer) -> None:
     await transport.close()
     assert transport.state is TransportState.CLOSED
     await server.start()
-    await asyncio.sleep(0.25)  # longer than the reconnect delay
+    # Longer than the reconnect delay: a twin flow slept through two of them.
+    await reconnect_delays_elapsed(settings, 3)
     assert server.pending() == 0
     assert rec.states[-1][0] is TransportState.CLOSED

@@ -8,8 +8,11 @@ dropped; afterwards it still answers OPTIONS.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -21,8 +24,16 @@ from agentconsole.transport.driver import Driver
 from agentconsole.transport.udp import UdpTransport
 from tests.sip.torture import CASES, IPV6_CASES, Verdict, load_fixture
 from tests.sip.uahelpers import make_ua
+from tests.waiting import wait_until
 
 ALL = {**CASES, **IPV6_CASES}
+
+
+_markers = itertools.count()
+
+
+def is_final_for(reply: bytes, call_id: bytes) -> bool:
+    return not reply.startswith(b"SIP/2.0 1") and b"Call-ID: " + call_id + b"\r\n" in reply
 
 
 class Peer:
@@ -31,38 +42,59 @@ class Peer:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.setblocking(False)
 
-    async def exchange(self, data: bytes, port: int, wait: float = 0.3) -> list[bytes]:
-        """Send ``data``; collect replies until a final one or ``wait`` seconds."""
+    async def exchange(self, data: bytes, port: int, timeout: float = 5.0) -> list[bytes]:
+        """Send ``data``; return the replies up to the first final one.
+
+        Silence (a dropped message) is proven, not waited out: an OPTIONS marker follows
+        ``data`` on the same socket, and the UA handles datagrams in order, so once the
+        marker is answered every reply to ``data`` has been sent. Replies to the marker
+        are not returned; ``timeout`` only bounds a hang.
+        """
         loop = asyncio.get_running_loop()
         while True:  # drain anything left over
             try:
                 self.sock.recv(65535)
             except BlockingIOError:
                 break
+        marker = f"marker-{next(_markers)}"
         self.sock.sendto(data, ("127.0.0.1", port))
+        self.sock.sendto(options_probe(marker), ("127.0.0.1", port))
         replies: list[bytes] = []
-        deadline = loop.time() + wait
-        while loop.time() < deadline:
-            try:
-                reply = self.sock.recv(65535)
-            except BlockingIOError:
-                await asyncio.sleep(0.005)
-                continue
-            replies.append(reply)
-            if not reply.startswith(b"SIP/2.0 1"):
-                break
-        return replies
+        async with asyncio.timeout(timeout):
+            while True:
+                reply = await loop.sock_recv(self.sock, 65535)
+                if is_final_for(reply, marker.encode()):
+                    return replies
+                if b"Call-ID: " + marker.encode() + b"\r\n" in reply:
+                    continue  # a provisional answer to the marker
+                if not replies or replies[-1].startswith(b"SIP/2.0 1"):
+                    replies.append(reply)  # up to the first final reply, as before
+
+
+@dataclass
+class RunningUa:
+    ua: UserAgent
+    port: int
+    delivered: int = 0  # datagrams the transport handed to the UA
 
 
 @pytest.fixture
-async def running_ua() -> tuple[UserAgent, int]:
+async def running_ua() -> AsyncIterator[RunningUa]:
     ua = make_ua(password=None)
     ua.config.register = False
     transport = UdpTransport(TransportSettings(local_host="127.0.0.1"))
     driver = Driver(ua, transport, on_event=lambda event: None)
     await driver.start()
     assert transport.local_address is not None
-    yield ua, transport.local_address[1]
+    running = RunningUa(ua, transport.local_address[1])
+    handler = transport.on_message
+
+    def counting(data: bytes, peer: tuple[str, int]) -> None:
+        running.delivered += 1
+        handler(data, peer)
+
+    transport.on_message = counting
+    yield running
     await driver.stop()
 
 
@@ -104,8 +136,8 @@ def check(name: str, verdict: Verdict, got: list[int]) -> None:
         assert all(code < 500 or code == 501 for code in got), f"{name}: {got}"
 
 
-async def test_every_torture_case_on_the_wire(running_ua: tuple[UserAgent, int]) -> None:
-    ua, port = running_ua
+async def test_every_torture_case_on_the_wire(running_ua: RunningUa) -> None:
+    ua, port = running_ua.ua, running_ua.port
     peer = Peer()
     results = {}
     for name, verdict in ALL.items():
@@ -121,13 +153,11 @@ async def test_every_torture_case_on_the_wire(running_ua: tuple[UserAgent, int])
     assert results["unkscm"] == [416] and results["bext01"] == [420]
     assert results["invut"] == [415] and results["badvers"] == [505]
     probe = options_probe("live")
-    assert statuses(await peer.exchange(probe, port, 1.0)) == [200]
+    assert statuses(await peer.exchange(probe, port)) == [200]
 
 
-async def test_bit_flipped_torture_seeds_never_stop_the_ua(
-    running_ua: tuple[UserAgent, int],
-) -> None:
-    ua, port = running_ua
+async def test_bit_flipped_torture_seeds_never_stop_the_ua(running_ua: RunningUa) -> None:
+    port = running_ua.port
     rng = random.Random(33)
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     seeds = [load_fixture(name) for name in ALL]
@@ -137,10 +167,10 @@ async def test_bit_flipped_torture_seeds_never_stop_the_ua(
             pos = rng.randrange(len(data))
             data[pos] ^= 1 << rng.randrange(8)
         sender.sendto(bytes(data), ("127.0.0.1", port))
-        if i % 100 == 0:
-            await asyncio.sleep(0.01)
+        if i % 100 == 99:  # let the UA take in each batch before the next one
+            await wait_until(lambda: running_ua.delivered >= i + 1,  # noqa: B023
+                             5, f"{i + 1} datagrams handed to the UA")
     sender.close()
-    await asyncio.sleep(0.2)
     peer = Peer()
     probe = options_probe("after")
-    assert statuses(await peer.exchange(probe, port, 1.0)) == [200]
+    assert statuses(await peer.exchange(probe, port)) == [200]
