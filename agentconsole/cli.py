@@ -67,8 +67,16 @@ def _check_config(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    print("demo not built yet: see README", file=err)
-    return EXIT_UNAVAILABLE
+    """The console on the embedded demo switch (``--headless``: the switch alone)."""
+    from .demo.command import run
+
+    return run(args, out, err)
+
+
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    from .demo.command import add_arguments
+
+    add_arguments(parser)
 
 
 def _console(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -93,7 +101,8 @@ def _check_config_arguments(parser: argparse.ArgumentParser) -> None:
 SUBCOMMANDS: dict[str, Subcommand] = {
     "check-config": Subcommand("validate a config file and list every problem",
                                _check_config, _check_config_arguments),
-    "demo": Subcommand("run the console against the embedded demo switch", _demo),
+    "demo": Subcommand("run the console against the embedded demo switch", _demo,
+                       _demo_arguments),
     "register": Subcommand("register the account, print what happens, un-register",
                            cli_register.run, cli_register.add_arguments),
 }

@@ -160,6 +160,10 @@ class SessionMediaMixin:
             if parsed is not None:
                 self._emit_digit(parsed[0], "info", parsed[1])
                 return True
+            state = record_feedback(event.content_type, event.body)
+            if state is not None:
+                self.pbx_record_feedback(state)
+                return True
         parent = super()
         handler = getattr(parent, "_on_extra_event", None)
         return bool(handler(event)) if handler is not None else False
@@ -269,3 +273,15 @@ class SessionMediaMixin:
         if recording is not None:
             recording.stop()
             self._update(record_status="stop")
+
+
+#: PBX feedback for feature-code recording: an in-dialog INFO whose body is the state.
+RECORD_STATUS_TYPE = "application/x-record-status"
+
+
+def record_feedback(content_type: str, body: bytes) -> str | None:
+    """The recording state a PBX reports in an INFO (``recording``/``pause``/``stop``)."""
+    if content_type.split(";", 1)[0].strip().lower() != RECORD_STATUS_TYPE:
+        return None
+    state = body.decode("utf-8", "replace").strip().lower()
+    return state if state in ("recording", "pause", "stop") else None
