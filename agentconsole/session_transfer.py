@@ -252,9 +252,12 @@ class SessionTransferMixin:
             self._end_legs(xfer)
 
     def _end_legs(self, xfer: OutgoingTransfer) -> None:
-        if xfer.consult is not None:
-            end_transferred(xfer.consult)
-        end_transferred(self)  # type: ignore[arg-type]
+        """End our legs as transferred, consult legs before their parent: ending a parent
+        hangs up its consults ("Terminated"), which would hide that they were transferred."""
+        legs = [self] if xfer.consult is None else [self, xfer.consult]
+        legs.sort(key=lambda leg: leg.status.transfer_parent is None)
+        for leg in legs:
+            end_transferred(leg)  # type: ignore[arg-type]
 
     # ----- events from the core ----------------------------------------------------------------
     def _on_extra_event(self, event: Any) -> bool:
