@@ -318,10 +318,12 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
         elif event in ("ended", "failed"):
             self._ev_call_finished(session, args[0] if args else {})
         elif event == "transfer_progress":
-            self.notify(str(args[0]) if args else "", title="Transfer")
+            self.notify(transfer_text(args[0] if args else None), title="Transfer")
             self._changed(CallsChanged(call_id))
         elif event == "dtmf_received":
-            self.notify(f"DTMF {args[0] if args else ''}", title=who(session.status), timeout=2)
+            info = args[0] if args else None
+            digit = info.get("digit", "") if isinstance(info, dict) else str(info or "")
+            self.notify(f"DTMF {digit}", title=who(session.status), timeout=2)
         else:
             self._changed(CallsChanged(call_id))
 
@@ -495,3 +497,15 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
         for command in super().get_system_commands(screen):
             if command.title != "Quit":
                 yield command
+
+
+def transfer_text(info: Any) -> str:
+    """A transfer_progress payload as the agent reads it: "ringing (180)"."""
+    if not isinstance(info, dict):
+        return str(info or "")
+    state = str(info.get("state", ""))
+    status = info.get("status")
+    words = {"trying": "transfer requested", "ringing": "the target is ringing",
+             "succeeded": "transferred", "failed": "transfer failed"}
+    text = words.get(state, state)
+    return f"{text} ({status})" if status else text

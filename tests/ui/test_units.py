@@ -130,3 +130,13 @@ def test_a_broken_user_theme_is_skipped_and_a_user_theme_can_replace(tmp_path: P
     themes = load_themes([shipped_dir(), tmp_path])
     assert "bad" not in themes and "typo" not in themes
     assert themes[DEFAULT_THEME].primary == "#FF0000"
+
+
+def test_transfer_progress_reads_as_words() -> None:
+    from agentconsole.ui.app import transfer_text
+
+    assert transfer_text({"call_id": "c", "state": "ringing", "status": 180}) == \
+        "the target is ringing (180)"
+    assert transfer_text({"state": "succeeded", "status": 200}) == "transferred (200)"
+    assert transfer_text({"state": "failed", "status": 486}) == "transfer failed (486)"
+    assert "call_id" not in transfer_text({"call_id": "c", "state": "trying", "status": 202})
