@@ -118,6 +118,7 @@ class WrapupForm(ModalScreen[WrapupResult | None]):
             yield OptionList(*self.codes, id="wrapup-codes")
             yield Input(placeholder="notes (enter files the wrap-up)", id="wrapup-notes")
             yield Label("", classes="dialog--error", id="wrapup-error")
+            yield Label("↑↓ code · enter next · ctrl+s file · esc later", classes="dialog--hint")
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
