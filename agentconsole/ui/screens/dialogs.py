@@ -44,8 +44,8 @@ class ConfirmQuit(ModalScreen[bool]):
             noun = "call is" if self.calls == 1 else "calls are"
             yield Label(f"{self.calls} {noun} up. Quitting hangs up every call.")
             with Horizontal():
-                yield Button("Stay [n]", id="no", variant="primary")
-                yield Button("Hang up and quit [y]", id="yes", variant="error")
+                yield Button("Stay \\[n]", id="no", variant="primary")
+                yield Button("Hang up and quit \\[y]", id="yes", variant="error")
 
     def action_answer(self, value: bool) -> None:
         self.dismiss(value)

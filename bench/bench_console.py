@@ -1,0 +1,519 @@
+"""Console keypress-to-screen latency, idle CPU and start-up on a real pty.
+
+Run: ``.venv/bin/python bench/bench_console.py`` (about 2 minutes; ``--help``).
+
+The parent opens a pty pair, starts a child interpreter on the slave side (Textual's
+LinuxDriver, real ANSI output) and plays the terminal: it drains every byte, writes a
+key and timestamps (CLOCK_MONOTONIC, shared by both processes) the first byte that comes
+back and the moment output settles. The child reports, through a pipe, each 1 Hz tick
+(presses that overlap a tick are dropped: their first byte may be the tick's) and every
+change of the table/panel scroll offsets (to split presses that scroll from those that
+do not). Children:
+
+- ``console``: the real :class:`AgentConsoleApp` on the test suite's fake phone
+  (``tests/ui/fakes.py``) holding N calls: N//2 ringing in the queue table, the rest
+  talking in panels with running timers. A real phone with 50 calls on the rig is not
+  practical, and the UI cannot tell the fake from the real Phone.
+- ``bare``: plain Textual with the same widget count (header, a 7-row DataTable, K
+  bordered two-label panels in a VerticalScroll, footer) and the same keys; timers either
+  from one app-wide tick or one ``set_interval`` per panel (reference/performance.md §4).
+- ``echo``: an empty app whose one label shows the last key: Textual's own floor.
+- ``binary``: the ``agentconsole`` script with a real Phone (start-up only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import select
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYS = {"down": b"\x1b[B", "up": b"\x1b[A", "m": b"m", "x": b"x"}
+SETTLE_GAP_S = 0.04  # output is "settled" after this long without a byte
+PRESS_GAP_S = 0.12
+REPORT_FD = "BENCH_REPORT_FD"
+CONSOLE_YAML = """\
+account: {aor: "sip:1004@127.0.0.1", password: "x", transport: ws,
+          ws_url: "ws://127.0.0.1:9/ws"}
+audio: {backend: "null"}
+ui: {notify: {bell: false}}
+"""
+
+
+# ====================================================================== child side
+def _report(line: str) -> None:
+    fd = os.environ.get(REPORT_FD)
+    if fd:
+        os.write(int(fd), f"{line} {time.monotonic():.6f}\n".encode())
+
+
+def _instrument(app: Any, scrollers: Any) -> None:
+    """Report ticks and scroll changes (after each frame) to the parent."""
+    last: list[tuple[float, ...]] = [()]
+    display = app._display
+
+    def wrapped(screen: Any, renderable: Any) -> None:
+        display(screen, renderable)
+        try:
+            now = tuple(float(w.scroll_y) for w in scrollers())
+        except Exception:  # noqa: BLE001 - not mounted yet
+            return
+        if now != last[0]:
+            last[0] = now
+            _report("S " + ",".join(f"{v:g}" for v in now))
+
+    app._display = wrapped
+
+
+def child_console(ringing: int, talking: int) -> None:
+    sys.path.insert(0, str(ROOT))
+    from agentconsole.call_status import TimerType, advance_timer
+    from agentconsole.config import parse_config
+    from agentconsole.ui.app import AgentConsoleApp
+    from agentconsole.ui.widgets import CallList, IncomingQueue
+    from tests.ui.fakes import FakePhone, FakeProbe, FakeSession
+
+    class TickingSession(FakeSession):
+        """Timers advance with the clock, as a real Session's do."""
+
+        @property
+        def timer(self) -> TimerType:
+            return advance_timer(self._timer, self.status, time.monotonic() - self._since)
+
+        @timer.setter
+        def timer(self, value: TimerType) -> None:
+            self._timer, self._since = value, time.monotonic()
+
+    config = parse_config(CONSOLE_YAML)
+    phone = FakePhone(config, session_class=TickingSession)
+
+    class BenchConsole(AgentConsoleApp):
+        # CSS_PATH resolves against the defining module's directory: point it back.
+        CSS_PATH = str(Path(sys.modules[AgentConsoleApp.__module__].__file__ or "").parent
+                       / "app.tcss")
+
+        def on_mount(self) -> None:
+            self.set_timer(0.3, self.populate)
+
+        async def populate(self) -> None:
+            for i in range(talking):
+                await phone.ring(f"2{i:03d}", f"Talker {i}", "Acme").answer()
+            for i in range(ringing):
+                phone.ring(f"3{i:03d}", f"Caller {i}", "Initech", "sales")
+            talking_ids = [s.call_id for s in phone.sessions.values() if not s.status.is_ring]
+            self.main.selected = talking_ids[0] if talking_ids else None
+            self.main.sync()
+            self.set_timer(6.0, lambda: _report("R"))  # after the incoming toasts expire
+
+        def _tick(self) -> None:
+            _report("T")
+            super()._tick()
+
+    app = BenchConsole(config, phone, audio_probe=FakeProbe())
+    _instrument(app, lambda: (app.main.query_one(IncomingQueue).table,
+                              app.main.query_one(CallList)))
+    app.run()
+
+
+def child_bare(rows: int, panels: int, timers: str) -> None:
+    from textual.app import App, ComposeResult
+    from textual.containers import Vertical, VerticalScroll
+    from textual.widgets import DataTable, Footer, Header, Label
+
+    class Panel(Vertical):
+        DEFAULT_CSS = ("Panel { height: 4; border: heavy $accent; }"
+                       " Panel.sel { border: heavy $success; }")
+
+        def __init__(self, n: int) -> None:
+            super().__init__()
+            self.n, self.seconds, self.muted = n, 0, False
+
+        def compose(self) -> ComposeResult:
+            yield Label(f"Talker {self.n}  2{self.n:03d}")
+            yield Label("Talk 00:00", classes="timer")
+
+        def on_mount(self) -> None:
+            if timers == "panel":
+                self.set_interval(1.0, self.tick)
+
+        def tick(self) -> None:
+            self.seconds += 1
+            self.draw()
+
+        def draw(self) -> None:
+            badge = "  MUTED" if self.muted else ""
+            self.query_one(".timer", Label).update(
+                f"Talk {self.seconds // 60:02d}:{self.seconds % 60:02d}{badge}")
+
+    class Bare(App[None]):
+        CSS = "DataTable { height: auto; max-height: 7; } VerticalScroll { height: 1fr; }"
+        BINDINGS = [("down", "step(1)", "Next"), ("up", "step(-1)", "Prev"), ("m", "mute", "Mute")]
+        AUTO_FOCUS = None
+
+        def compose(self) -> ComposeResult:
+            yield Header()
+            yield Label("Incoming")
+            table: DataTable[str] = DataTable(cursor_type="row")
+            table.can_focus = False
+            table.add_columns("#", "Caller", "Number", "Company", "Queue", "Ring")
+            for i in range(rows):
+                table.add_row(str(i + 1), f"Caller {i}", f"3{i:03d}", "Initech", "sales", "00:00")
+            yield table
+            with VerticalScroll():
+                yield from (Panel(i) for i in range(panels))
+            yield Footer()
+
+        def on_mount(self) -> None:
+            self.sel = 0
+            self.panels = list(self.query(Panel))
+            if timers == "app":
+                self.set_interval(1.0, self.tick)
+            else:  # per-panel timers tick at their own phases; this only marks seconds
+                self.set_interval(1.0, lambda: _report("T"))
+            self.set_timer(1.0, lambda: _report("R"))
+            self._show()
+
+        def tick(self) -> None:
+            _report("T")
+            for panel in self.panels:
+                panel.tick()
+
+        def _show(self) -> None:
+            for i, panel in enumerate(self.panels):
+                panel.set_class(i == self.sel, "sel")
+            if self.sel < len(self.panels):
+                self.query_one(VerticalScroll).scroll_to_widget(self.panels[self.sel],
+                                                                animate=False)
+            else:
+                table = self.query_one(DataTable)
+                table.move_cursor(row=self.sel - len(self.panels), animate=False)
+
+        def action_step(self, delta: int) -> None:
+            self.sel = (self.sel + delta) % max(1, rows + panels)
+            self._show()
+
+        def action_mute(self) -> None:
+            if self.panels:
+                panel = self.panels[min(self.sel, len(self.panels) - 1)]
+                panel.muted = not panel.muted
+                panel.draw()
+
+    app = Bare()
+    _instrument(app, lambda: (app.query_one(DataTable), app.query_one(VerticalScroll)))
+    app.run()
+
+
+def child_echo() -> None:
+    from textual.app import App, ComposeResult
+    from textual.widgets import Label
+
+    class Echo(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Label("Incoming: ready", id="out")
+
+        def on_mount(self) -> None:
+            self.count = 0
+            self.set_interval(1.0, lambda: _report("T"))  # no-op tick, for the same filter
+            self.set_timer(1.0, lambda: _report("R"))
+
+        def on_key(self, event: Any) -> None:
+            self.count += 1
+            self.query_one("#out", Label).update(f"key {event.key} #{self.count}")
+
+    app = Echo()
+    _instrument(app, lambda: ())
+    app.run()
+
+
+# ===================================================================== parent side
+class Child:
+    """A child process on the slave side of a fresh pty; the parent is its terminal."""
+
+    def __init__(self, argv: list[str], cols: int, rows: int, env: dict[str, str]) -> None:
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        report_r, report_w = os.pipe()
+        full = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
+                REPORT_FD: str(report_w), **env}
+        for var in ("COLUMNS", "LINES", "TEXTUAL"):
+            full.pop(var, None)
+        self.spawned = time.monotonic()
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=full,
+                                     pass_fds=(report_w,), start_new_session=True,
+                                     cwd=ROOT)
+        os.close(slave)
+        os.close(report_w)
+        self.master, self.report_fd = master, report_r
+        self.reports: list[tuple[str, str, float]] = []
+        self.out_bytes = 0
+        self._partial = b""
+
+    def _read_reports(self) -> None:
+        while select.select([self.report_fd], [], [], 0)[0]:
+            chunk = os.read(self.report_fd, 65536)
+            if not chunk:
+                return
+            data = self._partial + chunk
+            *lines, self._partial = data.split(b"\n")
+            for line in lines:
+                kind, *rest = line.decode().split(" ")
+                self.reports.append((kind, " ".join(rest[:-1]), float(rest[-1])))
+
+    def read(self, timeout: float) -> tuple[float, bytes] | None:
+        """One chunk of output (with its arrival time), or None after ``timeout``."""
+        ready = select.select([self.master], [], [], max(0.0, timeout))[0]
+        self._read_reports()
+        if not ready:
+            return None
+        try:
+            data = os.read(self.master, 65536)
+        except OSError:
+            return None
+        self.out_bytes += len(data)
+        return time.monotonic(), data
+
+    def drain(self, gap: float = SETTLE_GAP_S, limit: float = 3.0) -> float | None:
+        """Read until ``gap`` seconds pass without output; the last byte's time."""
+        last = None
+        end = time.monotonic() + limit
+        while time.monotonic() < end:
+            got = self.read(gap)
+            if got is None:
+                break
+            last = got[0]
+        return last
+
+    def wait_text(self, text: bytes, timeout: float) -> float:
+        """Time (since spawn) of the chunk that completes ``text`` in the output."""
+        seen = b""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            got = self.read(end - time.monotonic())
+            if got is not None:
+                seen = (seen + got[1])[-65536:]
+                if text in seen:
+                    return got[0] - self.spawned
+        tail = seen[-1500:].decode("utf-8", "replace")
+        raise RuntimeError(f"child never drew {text!r}; its last output:\n{tail}")
+
+    def wait_report(self, kind: str, timeout: float) -> None:
+        end = time.monotonic() + timeout
+        while not any(r[0] == kind for r in self.reports):
+            if time.monotonic() > end or self.proc.poll() is not None:
+                raise RuntimeError(f"child sent no {kind!r} report (exit {self.proc.poll()})")
+            self.read(0.05)
+
+    def cpu_rss(self) -> tuple[float, float]:
+        import psutil
+
+        proc = psutil.Process(self.proc.pid)
+        times = proc.cpu_times()
+        return times.user + times.system, proc.memory_info().rss / 2**20
+
+    def stop(self) -> None:
+        os.write(self.master, b"\x11")  # ctrl+q
+        try:
+            self.proc.wait(1.5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        os.close(self.master)
+        os.close(self.report_fd)
+
+
+@dataclass
+class Press:
+    key: str
+    first_ms: float
+    settle_ms: float
+    scrolled: bool
+
+
+@dataclass
+class Run:
+    label: str
+    first_frame_ms: float = 0.0
+    presses: list[Press] = field(default_factory=list)
+    dropped: int = 0
+    idle_cpu: float | None = None
+    idle_bytes_s: float | None = None
+    rss_mb: float = 0.0
+
+
+def press(child: Child, key: str) -> Press | None:
+    """Write one key; time the first byte back and the settle; None if a tick overlapped."""
+    child.drain()
+    mark = len(child.reports)
+    sent = time.monotonic()
+    os.write(child.master, KEYS[key])
+    got = child.read(1.0)
+    if got is None:
+        return None
+    settled = child.drain() or got[0]
+    child._read_reports()
+    new = child.reports[mark:]
+    if any(kind == "T" and sent - 0.03 <= t <= settled + 0.005 for kind, _v, t in new):
+        return None
+    scrolled = any(kind == "S" for kind, _v, _t in new)
+    return Press(key, (got[0] - sent) * 1000, (settled - sent) * 1000, scrolled)
+
+
+def play(child: Child, run: Run, keys: list[str]) -> None:
+    for key in keys:
+        result = press(child, key)
+        if result is None:
+            run.dropped += 1
+        else:
+            run.presses.append(result)
+        time.sleep(PRESS_GAP_S)
+
+
+def idle(child: Child, run: Run, seconds: float) -> None:
+    child.drain()
+    cpu0, _ = child.cpu_rss()
+    bytes0, start = child.out_bytes, time.monotonic()
+    while time.monotonic() - start < seconds:
+        child.read(0.2)
+    cpu1, rss = child.cpu_rss()
+    elapsed = time.monotonic() - start
+    run.idle_cpu = 100 * (cpu1 - cpu0) / elapsed
+    run.idle_bytes_s = (child.out_bytes - bytes0) / elapsed
+    run.rss_mb = rss
+
+
+def measure(label: str, child_args: list[str], args: argparse.Namespace, *,
+            navigate: int, mutes: int, marker: bytes = b"Incoming") -> Run:
+    run = Run(label)
+    home = tempfile.mkdtemp(prefix="bench-console-")
+    env = {f"XDG_{v}_HOME": f"{home}/{v.lower()}" for v in ("DATA", "STATE", "CONFIG")}
+    child = Child([sys.executable, __file__, "--child", *child_args], args.cols, args.rows, env)
+    try:
+        run.first_frame_ms = child.wait_text(marker, 15) * 1000
+        child.wait_report("R", 20)
+        play(child, run, ["m"] * mutes)
+        play(child, run, ["down"] * navigate)
+        if args.idle:
+            idle(child, run, args.idle)
+        else:
+            run.rss_mb = child.cpu_rss()[1]
+    finally:
+        child.stop()
+    return run
+
+
+def first_frame_binary(args: argparse.Namespace) -> float:
+    """Spawn -> first frame of the real ``agentconsole`` (real Phone, no server)."""
+    home = tempfile.mkdtemp(prefix="bench-console-")
+    config = Path(home) / "console.yaml"
+    config.write_text(CONSOLE_YAML)
+    env = {f"XDG_{v}_HOME": f"{home}/{v.lower()}" for v in ("DATA", "STATE", "CONFIG")}
+    script = Path(sys.executable).parent / "agentconsole"
+    child = Child([str(script), "--config", str(config)], args.cols, args.rows, env)
+    try:
+        return child.wait_text(b"Incoming", 15) * 1000
+    finally:
+        child.stop()
+
+
+# ======================================================================== report
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def split(run: Run, scrolled: bool) -> str:
+    subset = [p for p in run.presses if p.scrolled == scrolled]
+    if not subset:
+        return f"{'–':>5} {'–':>5} {'–':>5} {0:>3}"
+    first = [p.first_ms for p in subset]
+    settle = [p.settle_ms for p in subset]
+    return (f"{statistics.median(first):5.1f} {pct(first, 0.95):5.1f} "
+            f"{statistics.median(settle):5.1f} {len(subset):>3}")
+
+
+def print_table(runs: list[Run], binary_ms: float | None) -> None:
+    print(f"\n{'run':<28} {'first':>6} | {'non-scroll p50 p95 settle n':>27} | "
+          f"{'scroll p50 p95 settle n':>23} | {'drop':>4} | {'idle CPU%':>9} "
+          f"{'out B/s':>8} | {'RSS MB':>6}")
+    for run in runs:
+        cpu = f"{run.idle_cpu:9.2f} {run.idle_bytes_s:8.0f}" if run.idle_cpu is not None \
+            else f"{'–':>9} {'–':>8}"
+        print(f"{run.label:<28} {run.first_frame_ms:6.0f} | {split(run, False):>27} | "
+              f"{split(run, True):>23} | {run.dropped:>4} | {cpu} | {run.rss_mb:6.1f}")
+    print("\nby key (first byte p50 / p95 ms, n; scrolled presses counted in ()):")
+    for run in runs:
+        parts = []
+        for key in ("m", "down"):
+            got = [p for p in run.presses if p.key == key]
+            if got:
+                first = [p.first_ms for p in got]
+                scrolled = sum(p.scrolled for p in got)
+                parts.append(f"{key}: {statistics.median(first):.1f} / {pct(first, 0.95):.1f}"
+                             f", {len(got)} ({scrolled})")
+        if parts:
+            print(f"  {run.label:<28} " + "   ".join(parts))
+    if binary_ms is not None:
+        print(f"\nagentconsole binary (real Phone) spawn -> first frame: {binary_ms:.0f} ms")
+    print("latency columns: ms from key write to the first byte back (p50, p95) and to "
+          "the output settling (p50); n presses")
+
+
+def scenarios(args: argparse.Namespace) -> list[tuple[str, list[str], int, int, bytes]]:
+    out: list[tuple[str, list[str], int, int, bytes]] = [
+        ("echo (empty Textual app)", ["echo"], 0, args.presses // 2, b"ready")]
+    for n in args.calls:
+        ringing, talking = n // 2, n - n // 2
+        nav = args.presses if n > 1 else 0
+        out.append((f"console {n} calls ({ringing}r/{talking}t)",
+                    ["console", str(ringing), str(talking)], nav, args.presses // 2,
+                    b"Incoming"))
+        out.append((f"bare {n} (rows {ringing}, panels {talking})",
+                    ["bare", str(ringing), str(talking), "app"], nav, args.presses // 2,
+                    b"Incoming"))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--presses", type=int, default=60, help="navigation presses per run")
+    parser.add_argument("--idle", type=float, default=8.0, help="idle CPU window, s (0: off)")
+    parser.add_argument("--cols", type=int, default=120)
+    parser.add_argument("--rows", type=int, default=40)
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, *rest = args.child
+        if kind == "console":
+            child_console(int(rest[0]), int(rest[1]))
+        elif kind == "bare":
+            child_bare(int(rest[0]), int(rest[1]), rest[2])
+        else:
+            child_echo()
+        return 0
+    runs = [measure(label, child, args, navigate=nav, mutes=mutes, marker=marker)
+            for label, child, nav, mutes, marker in scenarios(args)]
+    idle_args = argparse.Namespace(**{**vars(args), "presses": 0})
+    for panels in (10, 50):  # the per-panel-timer design the console avoids
+        runs.append(measure(f"bare idle, {panels} panel timers",
+                            ["bare", "0", str(panels), "panel"], idle_args, navigate=0,
+                            mutes=0))
+    print_table(runs, first_frame_binary(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
