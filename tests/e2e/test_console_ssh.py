@@ -58,7 +58,9 @@ def test_console_over_ssh_answers_and_quits(
         assert "1 call is up" in screen, screen
         term.snapshot("confirm-quit")
         term.send("y")
-        term.wait_for(lambda s: term.dead, 15, "console and ssh exited")
+        # tmux marks the pane dead a moment before it records the exit status
+        term.wait_for(lambda s: term.dead and term.pane("#{pane_dead_status}") != "", 15,
+                      "console and ssh exited")
         assert term.pane("#{pane_dead_status}") == "0", term.capture()
         peer.wait_log("Receive:", 10)  # baresip got the BYE and closed the call
     finally:
