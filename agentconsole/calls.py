@@ -13,7 +13,12 @@ configurable under ``calls:`` where a call centre would want another policy:
   for an empty number, -208 for more than one dial per ``calls.dial_rate_limit_s``,
   -205 when full, -207 when a consult's parent is gone, -211 for an unknown call id;
 * an unanswered inbound call is dropped after ``calls.no_answer_s`` (480, cause
-  "No Answer"); a parent's hang-up ends its consult legs.
+  "No Answer"); a parent's hang-up ends its consult legs;
+* a call refused before any Session exists is still reported (``refused``), and an
+  inbound call that ends unanswered (the caller gave up, or no-answer) is ``missed``;
+  with ``agent.auto_away_on_missed`` a call ringing out makes the agent Away, since an
+  agent who lets a call time out is most likely not at the desk;
+* the ring tone plays while any inbound call rings (:mod:`agentconsole.media.ringer`).
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ from .sip import events as ev
 
 if TYPE_CHECKING:
     from .config import Config
+    from .identity import CallerIdentity
     from .media.audio import AudioBackend
+    from .media.ringer import Ringer
     from .sip.invite import CallLeg
     from .sip.ua import UserAgent
 
@@ -39,6 +46,10 @@ logger = logging.getLogger(__name__)
 
 #: Agent states; "acw" is after-call work (wrap-up), which still takes calls.
 AGENT_STATES = ("available", "away", "acw", "dnd", "offline")
+#: End causes of an inbound call that nobody answered and nobody here declined.
+MISSED_CAUSES = frozenset({"Canceled", "No Answer"})
+#: The Away reason set by ``agent.auto_away_on_missed``.
+MISSED_CALL_REASON = "Missed call"
 
 
 class CallsMixin:
@@ -56,6 +67,7 @@ class CallsMixin:
         self._ticker_task: asyncio.Task[None] | None = None
         self._agent_state = "available"
         self._agent_reason: str | None = None
+        self._ringer: Ringer | None = None
 
     # hooks provided by Phone
     def clock(self) -> float:  # pragma: no cover - overridden
@@ -149,6 +161,7 @@ class CallsMixin:
         refusal = self._incoming_refusal()
         if refusal is not None:
             self._ua_do(lambda ua, now: ua.reject(leg, refusal, now))
+            self._emit_refused(leg, refusal, self._refusal_reason(refusal))
             return
         if leg.remote_sdp:
             from .media.sdp import MediaNegotiationError, check_offer_supported
@@ -158,8 +171,9 @@ class CallsMixin:
             except MediaNegotiationError as exc:
                 code, warning = exc.status, f'399 agentconsole "{exc.warning}"'
                 self._ua_do(lambda ua, now: ua.reject(leg, code, now, warning=warning))
+                self._emit_refused(leg, code, f"Incompatible media: {exc.warning}")
                 return
-        ident = caller_identity(leg.request_headers, leg.remote_identity)
+        ident = _identity(leg)
         status = CallStatus(
             call_id=leg.call_id, number=ident.number, name=ident.name or ident.number,
             company=ident.company, queue=ident.queue, did=ident.did,
@@ -172,7 +186,26 @@ class CallsMixin:
         if self.config.calls.no_answer_s > 0:
             session.arm_no_answer(self.config.calls.no_answer_s,
                                   lambda: self._no_answer(session))
+        session.on("status_change", self._on_ring_change)
+        self._update_ringer()
         self.emit("incoming", session)
+
+    def _emit_refused(self, leg: CallLeg, code: int, reason: str) -> None:
+        """``refused``: a call turned away before any Session existed (for history)."""
+        ident = _identity(leg)
+        self.emit("refused", {"call_id": leg.call_id, "number": ident.number,
+                              "name": ident.name or ident.number, "code": code,
+                              "reason": reason})
+
+    def _refusal_reason(self, code: int) -> str:
+        state = self._agent_state
+        if state == "dnd":
+            return "Do not disturb"
+        if state == "away":
+            return f"Away ({self._agent_reason})" if self._agent_reason else "Away"
+        if state == "offline":
+            return "Offline"
+        return f"Busy: {self.config.calls.max_calls} calls already"
 
     # ----- agent state ------------------------------------------------------------------
     @property
@@ -207,9 +240,15 @@ class CallsMixin:
         return None
 
     def _no_answer(self, session: Session) -> None:
+        """``calls.no_answer_s`` ran out while the call rang: 480, and maybe auto-Away."""
         if session.status.is_ring and not session.is_ended:
-            self._ua_do(lambda ua, now: ua.reject(session.leg, 480, now))
+            # Finish first: the core reports its own reject as "Rejected" at once, which
+            # would file a call nobody answered as one the agent declined.
             session._finish("failed", "No Answer", 480)
+            self._ua_do(lambda ua, now: ua.reject(session.leg, 480, now))
+            if self.config.agent.auto_away_on_missed \
+                    and self._agent_state in ("available", "acw"):
+                self.set_agent_state("away", MISSED_CALL_REASON)
 
     def _check_can_answer(self, session: Session) -> None:
         if any(s.status.communication_type == "outbound" and not s.established
@@ -246,6 +285,12 @@ class CallsMixin:
             parent = other.status.transfer_parent
             if parent is not None and parent.call_id == session.call_id:
                 other.hangup()
+        status = session.status
+        if status.communication_type == "inbound" and not session.established \
+                and cause in MISSED_CAUSES:
+            self.emit("missed", {"call_id": session.call_id, "number": status.number,
+                                 "name": status.name, "cause": cause})
+        self._update_ringer()
         self.emit("delete_session", {"call_id": session.call_id, "cause": cause})
 
     async def _auto_hold(self, except_session: Session | None) -> None:
@@ -260,6 +305,27 @@ class CallsMixin:
                     await other.hold()
                 except AgentConsoleError as exc:
                     logger.warning("auto-hold of %s failed: %s", other.call_id, exc)
+
+    # ----- ring tone -------------------------------------------------------------------------
+    @property
+    def ringing(self) -> bool:
+        """True while the ring tone is wanted (some inbound call rings, a tone is set)."""
+        return self._ringer is not None and self._ringer.ringing
+
+    def _on_ring_change(self, new: CallStatus, old: CallStatus) -> None:
+        if new.is_ring != old.is_ring:  # answered (or ended): maybe the last one ringing
+            self._update_ringer()
+
+    def _update_ringer(self) -> None:
+        want = bool(self.incoming_list)
+        ringer = self._ringer
+        if ringer is None:
+            if not want or self.audio_backend is None:
+                return
+            from .media.ringer import Ringer
+
+            ringer = self._ringer = Ringer(self.audio_backend, self.config.audio.ring_tone)
+        ringer.update(want)
 
     def _audio_name(self) -> str:
         backend = self.audio_backend
@@ -283,6 +349,10 @@ class CallsMixin:
         if self._ticker_task is not None:
             self._ticker_task.cancel()
             self._ticker_task = None
+
+
+def _identity(leg: CallLeg) -> CallerIdentity:
+    return caller_identity(leg.request_headers, leg.remote_identity)
 
 
 def _header_pair(header: str | tuple[str, str]) -> tuple[str, str]:

@@ -223,6 +223,7 @@ class AudioConfig:
     input: str | int = _f(_str_or_int, "default")
     output: str | int = _f(_str_or_int, "default")
     ring: str | int = _f(_str_or_int, "default")
+    ring_tone: str = _f(_choice(("us", "eu", "uk", "off")), "us")
     tone_hz: int = _f(_int(1, 20_000), 440)
     file_in: str | None = _f(_path(), None)
     file_out: str | None = _f(_path(), None)
@@ -297,6 +298,7 @@ class AgentConfig:
     )
     dnd_code: int = _f(_int(400, 699, choices=(486, 480, 603, 600)), 486)
     away_code: int = _f(_int(400, 699, choices=(480, 486, 603, 600)), 480)
+    auto_away_on_missed: bool = _f(_bool, False)
     wrapup: WrapupConfig = _f(_nested(WrapupConfig), factory=WrapupConfig)
 
 

@@ -31,7 +31,7 @@ from .transport.driver import Driver, TraceHook
 from .transport.factory import create_transport
 
 if TYPE_CHECKING:
-    from .media.audio import AudioBackend
+    from .media.audio import AudioBackend, DeviceInfo, DeviceSelection, LevelListener
     from .media.peer import MediaSession
 
 T = TypeVar("T")
@@ -56,7 +56,10 @@ class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
     Events: ``connected`` (the transport is up), ``disconnected`` (reason: str),
     ``registered`` (expires: int), ``registration_failed`` (RegistrationFailure),
     ``unregistered``, ``new_session`` (Session), ``incoming`` (Session),
-    ``delete_session`` ({"call_id", "cause"}).
+    ``delete_session`` ({"call_id", "cause"}), ``refused`` ({"call_id", "number", "name",
+    "code", "reason"}: turned away before any Session), ``missed`` ({"call_id", "number",
+    "name", "cause"}: an inbound call ended unanswered), ``agent_state_change`` (state,
+    reason), ``audio_notice`` (str).
     """
 
     def __init__(self, config: Config, *, trace: TraceHook | None = None,
@@ -71,6 +74,7 @@ class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
         self.instance_id = f"urn:uuid:{uuid.UUID(int=self._rng.getrandbits(128), version=4)}"
         self.last_failure: RegistrationFailure | None = None
         self.audio_backend: AudioBackend | None = None
+        self._level_listeners: list[LevelListener] = []
         self._init_calls()
 
     # ----- state ----------------------------------------------------------------------
@@ -89,6 +93,15 @@ class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
     def add_trace_hook(self, hook: TraceHook) -> None:
         """Observe every SIP message sent and received (credentials redacted)."""
         self._trace_hooks.append(hook)
+
+    def remove_trace_hook(self, hook: TraceHook) -> None:
+        """Stop calling ``hook`` (compared by ``==``, so a bound method works); unknown
+        hooks are ignored. The list is replaced, not mutated, so a hook may remove
+        itself while the driver is calling the hooks."""
+        hooks = [h for h in self._trace_hooks if h != hook]
+        self._trace_hooks = hooks
+        if self._driver is not None:
+            self._driver.trace_hooks = hooks
 
     # ----- lifecycle ------------------------------------------------------------------
     async def start(self, timeout: float = 10.0) -> Phone:
@@ -129,6 +142,9 @@ class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
     async def stop(self) -> None:
         """Un-REGISTER and close the transport."""
         await self._end_all_calls()
+        if self._ringer is not None:
+            await self._ringer.close()
+            self._ringer = None
         driver, self._driver = self._driver, None
         if driver is not None:
             await driver.stop()  # the transport reports CLOSED → "disconnected"
@@ -243,6 +259,8 @@ class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
             from .media.audio import open_backend  # sounddevice loads only when needed
 
             self.audio_backend = open_backend(self.config.audio)
+            for listener in self._level_listeners:
+                self.audio_backend.add_level_listener(listener)
             notice = self.audio_backend.notice
             if notice:
                 logger.warning("%s", notice)
@@ -252,6 +270,86 @@ class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
     def audio_notice(self) -> str | None:
         """Why there is no audio (e.g. no sound card), for the UI to show; None if fine."""
         return self.audio_backend.notice if self.audio_backend is not None else None
+
+    # ----- audio devices and levels --------------------------------------------------------
+    def audio_devices(self) -> list[DeviceInfo]:
+        """Every sound device PortAudio sees; empty without PortAudio or a sound card."""
+        from .media.audio_sd import list_devices
+
+        return list_devices()
+
+    def audio_selection(self) -> DeviceSelection:
+        """The devices in use (all None unless the backend is a sound card)."""
+        self._open_audio()
+        assert self.audio_backend is not None
+        return self.audio_backend.selected_devices()
+
+    def set_audio_devices(self, input: str | int | None = None, output: str | int | None = None,
+                          ring: str | int | None = None) -> None:
+        """Switch the microphone, speaker or ring device (None keeps it) while calls run.
+
+        Calls in progress keep going on the new devices. Raises
+        :class:`~agentconsole.media.audio.AudioDeviceError` when no device matches (the
+        previous devices stay) or the backend is not a sound card (null, tone, file).
+        Blocks while PortAudio reopens its streams, typically tens of milliseconds.
+        """
+        self._open_audio()
+        assert self.audio_backend is not None
+        self.audio_backend.set_devices(input, output, ring)
+
+    def rescan_audio(self) -> list[DeviceInfo]:
+        """Re-read the device list (a headset plugged in) and return it.
+
+        A sound-card backend reopens its streams. A phone that fell back to ``null`` for
+        want of a sound card (``audio.backend`` auto or sounddevice) tries the card again
+        when no call is up, so the headset works without a restart. Blocking (PortAudio
+        re-initialisation): a UI calls it from a worker thread.
+        """
+        from .media import audio_sd
+
+        backend = self.audio_backend
+        if backend is not None and isinstance(backend, audio_sd.SounddeviceBackend):
+            return backend.rescan()
+        try:
+            audio_sd.reinitialize()
+        except Exception as exc:  # no PortAudio: the list is just empty
+            logger.debug("PortAudio re-init failed: %s", exc)
+        fell_back = backend is not None and backend.name == "null" and bool(backend.notice)
+        if fell_back and self.config.audio.backend in ("auto", "sounddevice") \
+                and not self.sessions:
+            self._retry_sound_card()
+        return audio_sd.list_devices()
+
+    def _retry_sound_card(self) -> None:
+        from .media import audio_sd
+
+        audio = self.config.audio
+        card, notice = audio_sd.open_sounddevice(audio.input, audio.output, audio.ring)
+        if card is None:
+            logger.info("still no sound card: %s", notice)
+            return
+        # The null backend being replaced holds no device: nothing to close.
+        self.audio_backend = card
+        for listener in self._level_listeners:
+            card.add_level_listener(listener)
+        if self._ringer is not None:
+            self._ringer.set_backend(card)
+        logger.info("audio: %s", card.description)
+
+    def add_level_listener(self, listener: LevelListener) -> None:
+        """``listener("input" | "output", dbfs)`` about 10 times a second per stream, from
+        whatever audio backend the phone uses now or later (see
+        :meth:`AudioBackend.add_level_listener`)."""
+        if listener not in self._level_listeners:
+            self._level_listeners.append(listener)
+        if self.audio_backend is not None:
+            self.audio_backend.add_level_listener(listener)
+
+    def remove_level_listener(self, listener: LevelListener) -> None:
+        if listener in self._level_listeners:
+            self._level_listeners.remove(listener)
+        if self.audio_backend is not None:
+            self.audio_backend.remove_level_listener(listener)
 
     def _new_media(self) -> MediaSession:
         from .media.peer import MediaSession  # aiortc costs ~260 ms: load it on first call

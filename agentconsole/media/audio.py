@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING
 
 from ..config import AudioConfig
 from . import audio_sd
-from .audio_base import SAMPLE_RATE, AudioBackend
+from .audio_base import (
+    SAMPLE_RATE,
+    AudioBackend,
+    AudioDeviceError,
+    DeviceSelection,
+    LevelListener,
+    rms_dbfs,
+)
 from .audio_file import FileBackend
 from .audio_sd import DeviceInfo, SounddeviceBackend, list_devices
 
@@ -38,7 +45,7 @@ class NullBackend(AudioBackend):
     def source_track(self) -> MediaStreamTrack:
         from .tracks import PacedAudioTrack, silence_chunk
 
-        return PacedAudioTrack(silence_chunk)
+        return PacedAudioTrack(self.metered(silence_chunk))
 
 
 class ToneBackend(AudioBackend):
@@ -56,7 +63,8 @@ class ToneBackend(AudioBackend):
         from .tone import ToneGenerator
         from .tracks import PacedAudioTrack
 
-        return PacedAudioTrack(ToneGenerator(self.hz, SAMPLE_RATE, self.amplitude).next_chunk)
+        tone = ToneGenerator(self.hz, SAMPLE_RATE, self.amplitude)
+        return PacedAudioTrack(self.metered(tone.next_chunk))
 
 
 def open_backend(config: AudioConfig) -> AudioBackend:
@@ -82,15 +90,18 @@ def open_backend(config: AudioConfig) -> AudioBackend:
     return NullBackend(notice=notice)
 
 
-
 __all__ = [
     "SAMPLE_RATE",
     "AudioBackend",
+    "AudioDeviceError",
     "DeviceInfo",
+    "DeviceSelection",
     "FileBackend",
+    "LevelListener",
     "NullBackend",
     "SounddeviceBackend",
     "ToneBackend",
     "list_devices",
     "open_backend",
+    "rms_dbfs",
 ]

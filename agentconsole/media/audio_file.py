@@ -133,8 +133,8 @@ class FileBackend(AudioBackend):
         from .tracks import PacedAudioTrack, silence_chunk
 
         if not self._pcm:
-            return PacedAudioTrack(silence_chunk)
-        return PacedAudioTrack(_Loop(self._pcm).next_chunk)
+            return PacedAudioTrack(self.metered(silence_chunk))
+        return PacedAudioTrack(self.metered(_Loop(self._pcm).next_chunk))
 
     def _play(self, frame: av.AudioFrame) -> None:
         if self._writer is not None:

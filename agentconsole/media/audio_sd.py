@@ -15,16 +15,29 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from array import array
 from typing import TYPE_CHECKING, Any
 
-from .audio_base import SAMPLE_RATE, AudioBackend
+from .audio_base import (
+    SAMPLE_RATE,
+    AudioBackend,
+    AudioDeviceError,
+    DeviceInfo,
+    DeviceSelection,
+    DeviceSpec,
+)
 
 if TYPE_CHECKING:
     import av
     from aiortc.mediastreams import MediaStreamTrack
 
+    from .ringer import RingSignal, RingTone
     from .tracks import Resampler
+
+__all__ = [
+    "NO_CARD", "NO_PORTAUDIO", "DeviceInfo", "DeviceSpec", "SounddeviceBackend",
+    "list_devices", "open_sounddevice", "reinitialize", "resolve_device",
+]
 
 log = logging.getLogger(__name__)
 
@@ -36,21 +49,6 @@ NO_PORTAUDIO = (
 NO_CARD = (
     "no audio device: PortAudio found no sound card — calls run without audio (null backend)"
 )
-
-DeviceSpec = str | int
-
-
-@dataclass(frozen=True)
-class DeviceInfo:
-    index: int
-    name: str
-    hostapi: str
-    max_input_channels: int
-    max_output_channels: int
-    default_samplerate: float
-    is_default_input: bool = False
-    is_default_output: bool = False
-
 
 def _sounddevice() -> Any:
     import sounddevice
@@ -120,18 +118,29 @@ class _Tap:
 
 
 class SounddeviceBackend(AudioBackend):
-    """A sound card: input and output devices chosen by name or index, ring device kept."""
+    """A sound card: input, output and ring devices chosen by name or index.
+
+    Devices can be switched while calls run (:meth:`set_devices`, :meth:`rescan`): the
+    streams are reopened, and each call's capture tap and the shared playback buffer
+    stay, so the calls' tracks and playback simply follow the new devices. The ring
+    tone is mixed into the output stream when the ring device is the output device (a
+    second stream on one ALSA device would often fail as busy), and gets its own stream
+    on a separate ring device (a loudspeaker beside a headset).
+    """
 
     name = "sounddevice"
+    ring_blocks = True  # opening a ring stream talks to the device
 
     def __init__(self, input: DeviceSpec = "default", output: DeviceSpec = "default",
                  ring: DeviceSpec = "default") -> None:
         super().__init__()
-        self._specs = (input, output, ring)
+        self._specs: tuple[DeviceSpec, DeviceSpec, DeviceSpec] = (input, output, ring)
         self._lock = threading.Lock()
         self._taps: list[_Tap] = []
         self._out = bytearray()
         self._streams: list[Any] = []
+        self._ring_signal: RingSignal | None = None  # read by a PortAudio thread
+        self._ring_stream: Any = None
         self.input_device: DeviceInfo | None = None
         self.output_device: DeviceInfo | None = None
         self.ring_device: DeviceInfo | None = None
@@ -141,35 +150,60 @@ class SounddeviceBackend(AudioBackend):
         sd = _sounddevice()
         devices = list_devices()
         spec_in, spec_out, spec_ring = self._specs
-        self.input_device = resolve_device(spec_in, devices, output=False)
-        self.output_device = resolve_device(spec_out, devices, output=True)
+        input_device = resolve_device(spec_in, devices, output=False)
+        output_device = resolve_device(spec_out, devices, output=True)
+        ring_device = output_device  # "default": ring where the caller is heard
+        if spec_ring not in ("default", -1):
+            try:
+                ring_device = resolve_device(spec_ring, devices, output=True)
+            except LookupError as exc:
+                log.warning("%s: the ring tone plays on the output device", exc)
+        in_rate = int(input_device.default_samplerate)
+        out_rate = int(output_device.default_samplerate)
+        streams: list[Any] = []
         try:
-            self.ring_device = resolve_device(spec_ring, devices, output=True)
-        except LookupError:
-            self.ring_device = self.output_device
-        self.in_rate = int(self.input_device.default_samplerate)
-        self.out_rate = int(self.output_device.default_samplerate)
-        streams = [
-            sd.RawInputStream(device=self.input_device.index, samplerate=self.in_rate,
-                              channels=1, dtype="int16", blocksize=self.in_rate // 50,
-                              callback=self._on_input),
-            sd.RawOutputStream(device=self.output_device.index, samplerate=self.out_rate,
-                               channels=1, dtype="int16", blocksize=self.out_rate // 50,
-                               callback=self._on_output),
-        ]
+            streams.append(sd.RawInputStream(
+                device=input_device.index, samplerate=in_rate, channels=1, dtype="int16",
+                blocksize=in_rate // 50, callback=self._on_input))
+            streams.append(sd.RawOutputStream(
+                device=output_device.index, samplerate=out_rate, channels=1, dtype="int16",
+                blocksize=out_rate // 50, callback=self._on_output))
+        except Exception:
+            _close_all(streams)
+            raise
+        with self._lock:
+            self.input_device, self.output_device = input_device, output_device
+            self.ring_device = ring_device
+            self.in_rate, self.out_rate = in_rate, out_rate
+            self._out.clear()  # queued at the old rate
+            for tap in self._taps:  # live calls keep their tap: only the rate changes
+                tap.raw.clear()
+                tap.device_rate = in_rate
         self._streams = streams
         for stream in streams:
             stream.start()
-        self.description = f"mic {self.input_device.name!r}, speaker {self.output_device.name!r}"
+        self.description = f"mic {input_device.name!r}, speaker {output_device.name!r}"
+        if ring_device.index != output_device.index:
+            self.description += f", ring {ring_device.name!r}"
 
     def _close_streams(self) -> None:
-        for stream in self._streams:
-            try:
-                stream.stop()
-                stream.close()
-            except Exception as exc:  # a vanished device must not break hang-up
-                log.debug("closing audio stream: %s", exc)
+        _close_all(self._streams)
         self._streams = []
+
+    def selected_devices(self) -> DeviceSelection:
+        return DeviceSelection(self.input_device, self.output_device, self.ring_device)
+
+    def set_devices(self, input: DeviceSpec | None = None, output: DeviceSpec | None = None,
+                    ring: DeviceSpec | None = None) -> None:
+        """Reopen on other devices (None keeps one); calls in progress keep going.
+
+        When a device cannot be found or opened the previous ones are reopened and
+        :class:`AudioDeviceError` says why.
+        """
+        old = self._specs
+        new = (old[0] if input is None else input, old[1] if output is None else output,
+               old[2] if ring is None else ring)
+        self._reopen(new, rescan=False)
 
     def rescan(self) -> list[DeviceInfo]:
         """Re-read the device list (a headset plugged in) and reopen the streams.
@@ -177,15 +211,78 @@ class SounddeviceBackend(AudioBackend):
         PortAudio only sees new devices after re-initialisation; sounddevice documents
         its private ``_terminate``/``_initialize`` pair for that.
         """
-        sd = _sounddevice()
-        self._close_streams()
-        sd._terminate()
-        sd._initialize()
-        self._open()
+        self._reopen(self._specs, rescan=True)
         return list_devices()
 
     def list_devices(self) -> list[DeviceInfo]:
         return list_devices()
+
+    def _reopen(self, specs: tuple[DeviceSpec, DeviceSpec, DeviceSpec], rescan: bool) -> None:
+        old = self._specs
+        tone = self.ringing
+        self._stop_ring_stream()
+        self._close_streams()
+        if rescan:
+            reinitialize()
+        self._specs = specs
+        try:
+            self._open()
+        except Exception as exc:
+            self._specs = old
+            try:
+                self._open()
+            except Exception as again:  # the old device went away too
+                log.warning("cannot reopen the previous audio devices: %s", again)
+            raise AudioDeviceError(f"cannot use that audio device: {exc}") from exc
+        finally:
+            if tone is not None:  # a call still rings: ring on the (new) ring device
+                self.ringing = None
+                try:
+                    self.start_ring(tone)
+                except Exception as exc:
+                    log.warning("cannot ring on the new device: %s", exc)
+
+    # ring tone --------------------------------------------------------------------------
+    @property
+    def has_ring_device(self) -> bool:
+        return self.ring_device is not None
+
+    def start_ring(self, tone: RingTone) -> None:
+        """Ring on the ring device (mixed into the output when it is the same device)."""
+        from .ringer import RingSignal
+
+        ring, output = self.ring_device, self.output_device
+        super().start_ring(tone)
+        if ring is None or output is None:
+            return
+        self._stop_ring_stream()
+        if ring.index == output.index:
+            signal = RingSignal(tone, self.out_rate)
+            with self._lock:
+                self._ring_signal = signal
+            return
+        rate = int(ring.default_samplerate)
+        own = RingSignal(tone, rate)
+
+        def fill(outdata: Any, frames: int, time: Any, status: Any) -> None:
+            outdata[:] = own.next_chunk(frames)
+
+        stream = _sounddevice().RawOutputStream(
+            device=ring.index, samplerate=rate, channels=1, dtype="int16",
+            blocksize=rate // 50, callback=fill)
+        stream.start()
+        self._ring_stream = stream
+
+    def stop_ring(self) -> None:
+        super().stop_ring()
+        self._stop_ring_stream()
+
+    def _stop_ring_stream(self) -> None:
+        with self._lock:
+            self._ring_signal = None
+        stream, self._ring_stream = self._ring_stream, None
+        if stream is not None:
+            _close_all([stream])
 
     # PortAudio callback threads -----------------------------------------------------
     def _on_input(self, indata: Any, frames: int, time: Any, status: Any) -> None:
@@ -202,7 +299,9 @@ class SounddeviceBackend(AudioBackend):
         with self._lock:
             chunk = bytes(self._out[:need])
             del self._out[:need]
-        outdata[:] = chunk + bytes(need - len(chunk))
+            ring = self._ring_signal.next_chunk(frames) if self._ring_signal else None
+        chunk += bytes(need - len(chunk))
+        outdata[:] = _mix(chunk, ring) if ring is not None else chunk
 
     # asyncio side --------------------------------------------------------------------
     def _read_tap(self, tap: _Tap, samples: int) -> bytes:
@@ -229,7 +328,7 @@ class SounddeviceBackend(AudioBackend):
         tap = _Tap(self.in_rate)
         with self._lock:
             self._taps.append(tap)
-        track = PacedAudioTrack(lambda samples: self._read_tap(tap, samples))
+        track = PacedAudioTrack(self.metered(lambda samples: self._read_tap(tap, samples)))
 
         def _remove() -> None:
             with self._lock:
@@ -248,8 +347,36 @@ class SounddeviceBackend(AudioBackend):
                 del self._out[: len(self._out) - limit]
 
     async def close(self) -> None:
+        self._stop_ring_stream()
         self._close_streams()
         await super().close()
+
+
+def _close_all(streams: list[Any]) -> None:
+    for stream in streams:
+        try:
+            stream.stop()
+            stream.close()
+        except Exception as exc:  # a vanished device must not break hang-up
+            log.debug("closing audio stream: %s", exc)
+
+
+def _mix(a: bytes, b: bytes) -> bytes:
+    """Sum two equal-length s16 buffers with clipping (runs in the PortAudio thread)."""
+    if not any(a):
+        return b
+    left, right = array("h"), array("h")
+    left.frombytes(a)
+    right.frombytes(b)
+    return array("h", (max(-32768, min(32767, x + y))
+                       for x, y in zip(left, right, strict=True))).tobytes()
+
+
+def reinitialize() -> None:
+    """Make PortAudio re-read the device list (it only does so on initialisation)."""
+    sd = _sounddevice()
+    sd._terminate()
+    sd._initialize()
 
 
 def open_sounddevice(
