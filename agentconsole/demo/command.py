@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, TextIO
 from .data import DEFAULT_PORT
 
 if TYPE_CHECKING:  # the runner loads the phone stack: only when the demo really runs
+    from ..history import CallHistory
     from .runner import DemoOptions, DemoThread
 
 EXIT_OK = 0
@@ -135,12 +136,25 @@ def run_with_console(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         assert demo.runner is not None
         switch = demo.runner.switch
         config = agent_config(switch.host, switch.port)
-        app = AgentConsoleApp(config, phone=DemoAgentPhone(config))
+        app = AgentConsoleApp(config, phone=DemoAgentPhone(config), history=_demo_history())
         with logs_to_file(log_path()):
-            code = app.run()
+            try:
+                code = app.run()
+            finally:
+                demo.stop()  # while logs still go to the file, not over the shell
         return int(code or EXIT_OK)
     finally:
-        demo.stop()
+        demo.stop()  # idempotent; covers a failure before the console ran
+
+
+def _demo_history() -> CallHistory | None:
+    """The demo's calls go to their own history file, not the agent's real one."""
+    from ..history import CallHistory, HistoryError, default_path
+
+    try:
+        return CallHistory(default_path().with_name("demo-history.sqlite3"))
+    except HistoryError:
+        return None
 
 
 __all__ = ["add_arguments", "run", "run_headless", "run_with_console"]

@@ -4,6 +4,7 @@ config and a sandboxed home (history, logs) per test."""
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -71,6 +72,7 @@ def term_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., TmuxT
     tmux = require("tmux")
     made: list[TmuxTerm] = []
     test = "".join(c if c.isalnum() else "-" for c in request.node.name)
+    shutil.rmtree(ARTIFACTS / test, ignore_errors=True)  # no stale screens from a past run
 
     def make(width: int = 100, height: int = 30) -> TmuxTerm:
         name = f"agentconsole-e2e-{test}-{len(made)}"[:90]

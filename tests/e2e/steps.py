@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..interop.baresip import Baresip
@@ -51,8 +53,9 @@ def ring_and_answer(term: TmuxTerm, peer: Baresip) -> str:
     return screen
 
 
-def stored_wrapups(tmp: Path) -> list[tuple[str, str, str]]:
-    db = sqlite3.connect(tmp / "data" / "agentconsole" / "history.sqlite3")
+def stored_wrapups(tmp: Path, name: str = "history.sqlite3") -> list[tuple[str, str, str]]:
+    """Wrap-ups filed in the console's history (the demo keeps its own file)."""
+    db = sqlite3.connect(tmp / "data" / "agentconsole" / name)
     try:
         return [tuple(r) for r in db.execute(
             "SELECT number, wrapup_code, wrapup_notes FROM calls WHERE wrapup_at IS NOT NULL")]
@@ -76,12 +79,13 @@ def restyled(term: TmuxTerm, text: str) -> Callable[[str], bool]:
     return lambda _screen: styled_line(term, text) != before
 
 
-def file_wrapup(term: TmuxTerm, code: str, notes: str) -> None:
+def file_wrapup(term: TmuxTerm, code: str, notes: str,
+                codes: Sequence[str] = ("Sale", "Support")) -> None:
     """In the open wrap-up form: highlight ``code`` with the arrows, choose it, type the
     notes, file. Each key waits for its effect: keys typed before the focus has moved to
-    the notes field would land in the code list instead."""
-    codes = ["Sale", "Support"]
-    target = codes.index(code)
+    the notes field would land in the code list instead. ``codes`` are the form's codes
+    in order (the first one starts highlighted)."""
+    target = list(codes).index(code)
     for _ in range(target):
         highlighted = restyled(term, code)
         term.send("Down")
@@ -92,3 +96,31 @@ def file_wrapup(term: TmuxTerm, code: str, notes: str) -> None:
     term.send("-l", notes)
     term.wait_for(notes, 3, "notes typed")
     term.send("Enter")
+
+
+def exit_of(term: TmuxTerm) -> tuple[str, str]:
+    """The dead pane's (exit status, signal) as tmux recorded them; both empty until it
+    has reaped the program."""
+    status, _, sig = term.pane("#{pane_dead_status}:#{pane_dead_signal}").partition(":")
+    return status, sig
+
+
+def wait_exit(term: TmuxTerm, timeout: float = 15.0) -> tuple[str, str]:
+    """Wait until the program in ``term`` has exited and tmux knows how: (status, signal).
+
+    tmux learns it from SIGCHLD. A tmux built with libutempter swaps in its own SIGCHLD
+    handler while utempter's helper runs — which it does when the pane's pty closes, just
+    before the program's exit is signalled — so that SIGCHLD can be lost and the pane
+    stays dead with no status and the program a zombie (tmux/tmux#311). A SIGCHLD sent
+    to our private server makes it reap again."""
+
+    def recorded(_screen: str) -> bool:
+        if not term.dead:
+            return False
+        if exit_of(term) != ("", ""):
+            return True
+        os.kill(int(term.pane("#{pid}")), signal.SIGCHLD)
+        return False
+
+    term.wait_for(recorded, timeout, "program exited with a status")
+    return exit_of(term)

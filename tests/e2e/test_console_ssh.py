@@ -16,7 +16,7 @@ from ..interop.baresip import Baresip
 from ..interop.rig import Kamailio
 from .conftest import console_binary, console_yaml, home_env
 from .sshd import Sshd
-from .steps import console_log, header, ring_and_answer
+from .steps import console_log, header, ring_and_answer, wait_exit
 from .term import TmuxTerm
 
 pytestmark = pytest.mark.interop
@@ -58,10 +58,7 @@ def test_console_over_ssh_answers_and_quits(
         assert "1 call is up" in screen, screen
         term.snapshot("confirm-quit")
         term.send("y")
-        # tmux marks the pane dead a moment before it records the exit status
-        term.wait_for(lambda s: term.dead and term.pane("#{pane_dead_status}") != "", 15,
-                      "console and ssh exited")
-        assert term.pane("#{pane_dead_status}") == "0", term.capture()
+        assert wait_exit(term, 15) == ("0", ""), term.capture()
         peer.wait_log("Receive:", 10)  # baresip got the BYE and closed the call
     finally:
         peer.stop()
