@@ -35,7 +35,7 @@ from .session import Session
 from .sip import events as ev
 
 if TYPE_CHECKING:
-    from .config import Config
+    from .config import Config, DirectoryEntry
     from .identity import CallerIdentity
     from .media.audio import AudioBackend
     from .media.ringer import Ringer
@@ -122,9 +122,12 @@ class CallsMixin:
         headers = [_header_pair(h) for h in extra_headers]
         leg: CallLeg = self._ua_do(
             lambda ua, now: ua.invite(number.strip(), offer.encode(), now, extra_headers=headers))
+        entry = self._directory_entry(_number_of(leg))
         status = CallStatus(
             call_id=leg.call_id, number=_number_of(leg), communication_type="outbound",
-            call_status="calling", call_start_time=_ms_now(), name=_number_of(leg),
+            call_status="calling", call_start_time=_ms_now(),
+            name=entry.name if entry else _number_of(leg),
+            company=(entry.company or "") if entry else "",
             audio_device=self._audio_name(),
             is_transfer=parent is not None,
             transfer_parent=_snapshot(parent) if parent is not None else None,
@@ -133,6 +136,13 @@ class CallsMixin:
         self._add(session, leg)
         self._current_id = session.call_id
         return session
+
+    def _directory_entry(self, number: str) -> DirectoryEntry | None:
+        """The configured directory's entry for a dialled number (names outbound calls)."""
+        for entry in self.config.directory:
+            if entry.number == number:
+                return entry
+        return None
 
     def _dial_guards(self, number: str, transfer_parent: str | None) -> Session | None:
         if not getattr(self, "is_registered", False) and getattr(self, "_driver", None) is None:
