@@ -79,14 +79,21 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
     add_arguments(parser)
 
 
-def _console(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """The agent console (Textual) on the loaded config; Textual loads only here."""
+def load_or_report(args: argparse.Namespace, err: TextIO) -> Config | None:
+    """The command's config, or None after printing every problem as FILE:LINE: key: msg."""
     path = config_path(args)
     try:
-        config = load_config(path)
+        return load_config(path)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem.format(str(path)), file=err)
+        return None
+
+
+def _console(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The agent console (Textual) on the loaded config; Textual loads only here."""
+    config = load_or_report(args, err)
+    if config is None:
         return EXIT_PROBLEMS
     from .ui_main import run_console
 

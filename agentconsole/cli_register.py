@@ -11,7 +11,6 @@ import argparse
 import asyncio
 from typing import TextIO
 
-from .config import ConfigError, load_config
 from .errors import AgentConsoleError
 
 
@@ -22,14 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .cli import config_path  # late: cli imports this module
+    from .cli import load_or_report  # late: cli imports this module
 
-    path = config_path(args)
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem.format(str(path)), file=err)
+    config = load_or_report(args, err)
+    if config is None:
         return 1
     return asyncio.run(_register(config, args.hold, args.trace, out, err))
 
