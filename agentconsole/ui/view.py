@@ -121,3 +121,54 @@ def short_notice(text: str, width: int = 24) -> str:
 
 def truncate(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+# ----- which calls are where (the main screen's bookkeeping, kept pure) ---------------------
+def is_ringing_in(session: Any) -> bool:
+    status = session.status
+    return bool(status.is_ring) and status.communication_type == "inbound"
+
+
+def screen_lines(calls: list[Any]) -> list[tuple[str, bool]]:
+    """Which calls are on screen, in line order, and whether each sits in the queue."""
+    return [(s.call_id, is_ringing_in(s)) for s in calls]
+
+
+def consult_texts(calls: list[Any]) -> dict[str, str]:
+    """The pairing of each attended transfer, shown on both legs (one pass over calls)."""
+    out: dict[str, str] = {}
+    for session in calls:
+        status = session.status
+        parent = status.transfer_parent
+        if status.is_transfer and parent is not None:
+            out[session.call_id] = f"Consult for {parent.name or parent.number} ({parent.number})"
+            out.setdefault(parent.call_id,
+                           f"Consulting {who(status)} ({status.number})")
+    return out
+
+
+def related_calls(call_id: str, calls: list[Any]) -> set[str]:
+    """The call and the other leg of its consult pairing (both show the pairing)."""
+    related = {call_id}
+    for session in calls:
+        parent = session.status.transfer_parent
+        if session.status.is_transfer and parent is not None:
+            if session.call_id == call_id:
+                related.add(parent.call_id)
+            elif parent.call_id == call_id:
+                related.add(session.call_id)
+    return related
+
+
+def footer_state(calls: list[Any], selected: str | None,
+                 answering: set[str]) -> tuple[object, ...]:
+    """Everything the main screen's ``check_action`` looks at, as one comparable value:
+    the footer is rebuilt only when this changes."""
+    chosen = next((s for s in calls if s.call_id == selected), None)
+    status = chosen.status if chosen is not None else None
+    return (any(is_ringing_in(s) and s.call_id not in answering for s in calls),
+            len(calls) > 1,
+            None if status is None else call_state(status),
+            None if status is None else bool(status.is_transfer),
+            None if status is None else getattr(status, "record_status", None),
+            any(s.status.is_transfer for s in calls))

@@ -8,6 +8,7 @@ the app's messages (messages up); the app's one 1 Hz :class:`Tick` refreshes eve
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Callable
@@ -27,7 +28,12 @@ from ..view import (
     Quality,
     badges,
     call_state,
+    consult_texts,
+    footer_state,
+    is_ringing_in,
     queue_label,
+    related_calls,
+    screen_lines,
     short_notice,
     sparkline,
     timers_text,
@@ -61,6 +67,10 @@ class MainScreen(Screen[None]):
             merged.key_to_bindings.setdefault(key, []).extend(bindings)
         self._bindings = merged
         self.selected: str | None = None
+        self._lines: list[tuple[str, bool]] = []  # (call id, in the queue) in line order
+        self._footer: tuple[object, ...] | None = None  # the state the footer was built for
+        self._action_lock = asyncio.Lock()
+        self._answering: set[str] = set()  # answers sent, call not talking yet
         self._hangup_armed: tuple[str, float] | None = None
 
     @property
@@ -105,23 +115,94 @@ class MainScreen(Screen[None]):
             self.selected = ids[0] if ids else None
 
     def sync(self) -> None:
-        """Redraw everything from the phone's state (a call came, changed or went)."""
+        """Reconcile every widget with the phone's state (a call came or went).
+
+        Widgets compare what they are given with what they show and touch only the
+        difference, so a sync with nothing new costs no repaint.
+        """
         calls = self.sessions()
         self._ensure_selection(calls)
         self.refresh_views(calls)
-        self.refresh_bindings()
+        self._refresh_footer(calls)
 
     def refresh_views(self, calls: list[Any] | None = None) -> None:
         calls = self.sessions() if calls is None else calls
-        self.query_one(StatusHeader).show(self.header_view())
+        self._show_header()
+        consult = consult_texts(calls)
         rows, panels = [], []
         for line, session in enumerate(calls, start=1):
-            if _is_ringing_in(session):
+            if is_ringing_in(session):
                 rows.append(self._queue_row(line, session))
             else:
-                panels.append(self._call_view(line, session, calls))
+                panels.append(self._call_view(line, session, consult))
+        self._lines = screen_lines(calls)
         self.query_one(IncomingQueue).show(rows, self.selected)
         self.query_one(CallList).show(panels)
+
+    def refresh_call(self, call_id: str | None) -> None:
+        """One call changed (status, report): redraw its row or panel and its consult
+        partner's, and the footer. A call that came, went or moved between the queue and
+        the panels (or an unknown change, ``None``) needs the full :meth:`sync`."""
+        calls = self.sessions()
+        if call_id is None or screen_lines(calls) != self._lines or \
+                self.selected not in {s.call_id for s in calls}:
+            self.sync()
+            return
+        related = related_calls(call_id, calls)
+        consult = consult_texts(calls)
+        queue = self.query_one(IncomingQueue)
+        call_list = self.query_one(CallList)
+        for line, session in enumerate(calls, start=1):
+            if session.call_id not in related:
+                continue
+            if is_ringing_in(session):
+                queue.update_row(self._queue_row(line, session))
+            else:
+                panel = call_list.panel(session.call_id)
+                if panel is not None:
+                    panel.show(self._call_view(line, session, consult))
+        self._refresh_footer(calls)
+
+    def select_call(self, call_id: str | None) -> None:
+        """Move the selection: restyle the old and the new row or panel only."""
+        self.selected = call_id
+        calls = self.sessions()
+        if screen_lines(calls) != self._lines:
+            self.sync()
+            return
+        self.query_one(IncomingQueue).select_call(call_id)
+        self.query_one(CallList).select_call(call_id)
+        self._refresh_footer(calls)
+
+    def refresh_timers(self) -> None:
+        """The 1 Hz tick: the header clock and agent timer, ring times in the queue, talk
+        and hold timers in the panels. Nothing else is re-rendered."""
+        self._show_header()
+        sessions = self.console.phone.sessions
+        queue = self.query_one(IncomingQueue)
+        call_list = self.query_one(CallList)
+        for call_id, ringing in self._lines:
+            session = sessions.get(call_id)
+            if session is None:
+                continue
+            if ringing:
+                queue.set_ring(call_id, fmt_duration(session.timer.ring_duration))
+                continue
+            panel = call_list.panel(call_id)
+            view = panel.view if panel is not None else None
+            if panel is not None and view is not None:
+                panel.set_timers(timers_text(view.state, session.timer))
+
+    def _show_header(self) -> None:
+        self.query_one(StatusHeader).show(self.header_view())
+
+    def _refresh_footer(self, calls: list[Any]) -> None:
+        """Ask the footer to rebuild only when the set of usable bindings changed: a
+        rebuild re-mounts every key, the most expensive thing a key press can cause."""
+        state = footer_state(calls, self.selected, self._answering)
+        if state != self._footer:
+            self._footer = state
+            self.refresh_bindings()
 
     def header_view(self) -> HeaderView:
         app = self.console
@@ -145,7 +226,7 @@ class MainScreen(Screen[None]):
                         ring=fmt_duration(session.timer.ring_duration),
                         selected=session.call_id == self.selected)
 
-    def _call_view(self, line: int, session: Any, calls: list[Any]) -> CallView:
+    def _call_view(self, line: int, session: Any, consult: dict[str, str]) -> CallView:
         status = session.status
         state = call_state(status)
         quality = Quality.from_report(session.call_report, status.codec)
@@ -154,30 +235,40 @@ class MainScreen(Screen[None]):
             call_id=session.call_id, line=line, name=who(status), number=status.number,
             company=status.company, state=state, badges=tuple(badges(status)),
             timers=timers_text(state, session.timer), quality=quality.text(),
-            spark=sparkline(list(history)), consult=_consult_text(session, calls),
+            spark=sparkline(list(history)), consult=consult.get(session.call_id, ""),
             selected=session.call_id == self.selected)
 
     # ----- messages up ----------------------------------------------------------------------
     @on(CallsChanged)
-    @on(PhoneChanged)
     @on(CallReportUpdated)
-    def _handle_change(self, event: Any) -> None:
-        self.sync()
+    def _handle_call_change(self, event: CallsChanged | CallReportUpdated) -> None:
+        self.refresh_call(event.call_id)
+
+    @on(PhoneChanged)
+    def _handle_phone_change(self) -> None:
+        calls = self.sessions()
+        if screen_lines(calls) != self._lines:
+            self.sync()
+            return
+        self._show_header()
+        self._refresh_footer(calls)
 
     @on(Tick)
     def _handle_tick(self) -> None:
-        self.refresh_views()
+        if screen_lines(self.sessions()) != self._lines:  # a change whose event was lost
+            self.sync()
+        self.refresh_timers()
 
     @on(CallFinished)
     def _handle_finished(self, event: CallFinished) -> None:
         self.sync()
 
     @on(DialBar.Submitted)
-    async def _handle_dial(self, event: DialBar.Submitted) -> None:
+    def _handle_dial(self, event: DialBar.Submitted) -> None:
         if event.mode == "transfer":
             session = self._talking_selected("transfer")
             if session is not None:
-                await self._call(session, "blind_transfer", "Blind transfer", event.target)
+                self._call(session, "blind_transfer", "Blind transfer", event.target)
             return
         parent = None
         if event.mode == "consult":
@@ -185,7 +276,7 @@ class MainScreen(Screen[None]):
             if session is None:
                 return
             parent = session.call_id
-        await self.console.dial(event.target, transfer_parent=parent)
+        self._run(lambda: self.console.dial(event.target, transfer_parent=parent))
 
     def on_key(self, event: events.Key) -> None:
         """Digits: DTMF to the selected talking call, else they start dialling."""
@@ -195,41 +286,61 @@ class MainScreen(Screen[None]):
         event.stop()
         session = self.selected_session()
         if session is not None and call_state(session.status) in ("TALKING", "CONSULT"):
-            self.run_worker(self._call(session, "dtmf", "DTMF", char), group="dtmf")
+            self._call(session, "dtmf", "DTMF", char)
         else:
             self.query_one(DialBar).open("dial", char)
 
     # ----- helpers --------------------------------------------------------------------------
-    async def _guard(self, fn: Callable[[], Any]) -> Any:
-        """Run an action; a refused action becomes a notification, never a crash."""
-        try:
-            result = fn()
-            if inspect.isawaitable(result):
-                result = await result
-            return result
-        except AgentConsoleError as exc:
-            self.notify(exc.message, title=exc.title, severity="error")
-        except Exception as exc:  # noqa: BLE001 - the console must survive a library bug
-            logger.exception("action failed")
-            self.notify(str(exc) or type(exc).__name__, title="Action failed", severity="error")
-        finally:
-            self.sync()
+    def _run(self, fn: Callable[[], Any], call_id: str | None = None) -> None:
+        """Start a phone action in a worker and return at once.
+
+        Actions are dispatched on the app's message loop; awaiting a slow phone call
+        there (an answer waits for media set-up) would hold up every repaint that needs
+        the app, the footer rebuild among them, for as long as the call takes. The
+        worker keeps the console live; :meth:`_guard` keeps actions in key order.
+        """
+        self.run_worker(self._guard(fn, call_id), group="call-action", exit_on_error=False)
+
+    async def _guard(self, fn: Callable[[], Any], call_id: str | None = None) -> Any:
+        """Run an action; a refused action becomes a notification, never a crash.
+
+        Afterwards the call acted on (``call_id``; all calls when None) is redrawn, so
+        the footer follows the new state even if the call's own event is still queued.
+        """
+        async with self._action_lock:
+            try:
+                result = fn()
+                if inspect.isawaitable(result):
+                    result = await result
+                return result
+            except AgentConsoleError as exc:
+                self.notify(exc.message, title=exc.title, severity="error")
+            except Exception as exc:  # noqa: BLE001 - the console must survive a library bug
+                logger.exception("action failed")
+                self.notify(str(exc) or type(exc).__name__, title="Action failed",
+                            severity="error")
+            finally:
+                if self.is_attached:
+                    self.refresh_call(call_id)
         return None
 
-    async def _call(self, session: Any, method: str, label: str, *args: Any) -> Any:
+    def _call(self, session: Any, method: str, label: str, *args: Any) -> None:
         fn = getattr(session, method, None)
         if fn is None:
             self.notify(f"{label} is not available in this version yet.", title=label,
                         severity="warning")
-            return None
-        return await self._guard(lambda: fn(*args))
+            return
+        self._run(lambda: fn(*args), session.call_id)
 
     def _ringing(self) -> list[Any]:
-        return [s for s in self.sessions() if _is_ringing_in(s)]
+        """Ringing calls that can still be answered or rejected (not being answered)."""
+        return [s for s in self.sessions()
+                if is_ringing_in(s) and s.call_id not in self._answering]
 
     def _ring_target(self) -> Any | None:
         selected = self.selected_session()
-        if selected is not None and _is_ringing_in(selected):
+        if selected is not None and is_ringing_in(selected) \
+                and selected.call_id not in self._answering:
             return selected
         ringing = self._ringing()
         return ringing[0] if ringing else None
@@ -270,20 +381,33 @@ class MainScreen(Screen[None]):
         return True
 
     # ----- actions: calls -------------------------------------------------------------------
-    async def action_call_answer(self) -> None:
+    def action_call_answer(self) -> None:
         session = self._ring_target()
         if session is None:
             self.notify("No call is ringing.", severity="warning")
             return
-        self.selected = session.call_id
-        await self._guard(session.answer)
+        call_id = session.call_id
+        self.selected = call_id
 
-    async def action_call_reject(self) -> None:
+        async def answer() -> Any:
+            try:
+                result = session.answer()
+                return await result if inspect.isawaitable(result) else result
+            finally:
+                self._answering.discard(call_id)
+
+        # An answer can take seconds (media set-up) before the call leaves the queue: it
+        # is taken already, so Answer/Reject leave the footer now, not when it returns.
+        self._answering.add(call_id)
+        self._refresh_footer(self.sessions())
+        self._run(answer, call_id)
+
+    def action_call_reject(self) -> None:
         session = self._ring_target()
         if session is not None:
-            await self._guard(session.reject)
+            self._run(session.reject, session.call_id)
 
-    async def action_call_hangup(self) -> None:
+    def action_call_hangup(self) -> None:
         session = self.selected_session()
         if session is None:
             return
@@ -297,20 +421,21 @@ class MainScreen(Screen[None]):
                             title="Hang up?", timeout=HANGUP_CONFIRM_S)
                 return
         self._hangup_armed = None
-        await self._guard(session.hangup)
+        self._run(session.hangup, session.call_id)
 
-    async def action_call_hold(self) -> None:
+    def action_call_hold(self) -> None:
         session = self.selected_session()
         if session is None:
             return
         method = session.unhold if session.status.is_hold else session.hold
-        await self._guard(method)
+        self._run(method, session.call_id)
 
-    async def action_call_mute(self) -> None:
+    def action_call_mute(self) -> None:
         session = self.selected_session()
         if session is None:
             return
-        await self._guard(session.unmute if session.status.is_mute else session.mute)
+        method = session.unmute if session.status.is_mute else session.mute
+        self._run(method, session.call_id)
 
     def action_call_transfer(self) -> None:
         if self._talking_selected("transfer") is not None:
@@ -320,46 +445,45 @@ class MainScreen(Screen[None]):
         if self._talking_selected("consult") is not None:
             self.query_one(DialBar).open("consult")
 
-    async def action_call_complete_transfer(self) -> None:
+    def action_call_complete_transfer(self) -> None:
         leg = self._consult_leg()
         if leg is not None:
-            await self._call(leg, "attended_transfer", "Complete transfer")
+            self._call(leg, "attended_transfer", "Complete transfer")
 
-    async def action_call_cancel_transfer(self) -> None:
+    def action_call_cancel_transfer(self) -> None:
         leg = self._consult_leg()
         if leg is not None:
-            await self._call(leg, "cancel_transfer", "Cancel transfer")
+            self._call(leg, "cancel_transfer", "Cancel transfer")
 
-    async def action_call_swap(self) -> None:
+    def action_call_swap(self) -> None:
         leg = self._consult_leg()
         if leg is not None:
-            await self._call(leg, "swap", "Swap")
+            self._call(leg, "swap", "Swap")
 
-    async def action_call_record(self) -> None:
+    def action_call_record(self) -> None:
         session = self.selected_session()
         if session is None:
             return
         if session.status.record_status in ("recording", "pause"):
-            await self._call(session, "stop_record", "Recording")
+            self._call(session, "stop_record", "Recording")
         else:
-            await self._call(session, "start_record", "Recording")
+            self._call(session, "start_record", "Recording")
 
-    async def action_call_pause_record(self) -> None:
+    def action_call_pause_record(self) -> None:
         session = self.selected_session()
         if session is None:
             return
         if session.status.record_status == "pause":
-            await self._call(session, "resume_record", "Recording")
+            self._call(session, "resume_record", "Recording")
         else:
-            await self._call(session, "pause_record", "Recording")
+            self._call(session, "pause_record", "Recording")
 
     def _step(self, delta: int) -> None:
         ids = [s.call_id for s in self.sessions()]
         if not ids:
             return
         index = ids.index(self.selected) if self.selected in ids else -delta
-        self.selected = ids[(index + delta) % len(ids)]
-        self.sync()
+        self.select_call(ids[(index + delta) % len(ids)])
 
     def action_call_next(self) -> None:
         self._step(1)
@@ -371,12 +495,12 @@ class MainScreen(Screen[None]):
     def action_dial(self) -> None:
         self.query_one(DialBar).open("dial")
 
-    async def action_redial(self) -> None:
+    def action_redial(self) -> None:
         recent = self.console.recent_numbers
         if not recent:
             self.notify("Nothing to redial yet.", severity="warning")
             return
-        await self.console.dial(recent[0])
+        self._run(lambda: self.console.dial(recent[0]))
 
     def action_agent_state(self) -> None:
         self.console.open_agent_menu()
@@ -409,23 +533,3 @@ class MainScreen(Screen[None]):
 
     async def action_quit(self) -> None:
         await self.console.request_quit()
-
-
-def _is_ringing_in(session: Any) -> bool:
-    status = session.status
-    return bool(status.is_ring) and status.communication_type == "inbound"
-
-
-def _consult_text(session: Any, calls: list[Any]) -> str:
-    """The pairing of an attended transfer, shown on both legs."""
-    status = session.status
-    parent = status.transfer_parent
-    if status.is_transfer and parent is not None:
-        return f"Consult for {parent.name or parent.number} ({parent.number})"
-    for other in calls:
-        other_parent = other.status.transfer_parent
-        if other.status.is_transfer and other_parent is not None \
-                and other_parent.call_id == session.call_id:
-            return f"Consulting {who(other.status)} ({other.status.number})"
-    return ""
-

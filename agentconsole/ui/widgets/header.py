@@ -26,6 +26,9 @@ class HeaderView:
 class StatusHeader(Static):
     """Shows a :class:`HeaderView`; rendered once per change and once per tick.
 
+    The header is one row high whatever it says, so an update repaints this row only and
+    never asks for a layout pass of the screen.
+
     On a narrow terminal the left part is cut with an ellipsis so the clock always
     stays visible at the right end (80 columns with a long registration failure).
     """
@@ -49,7 +52,7 @@ class StatusHeader(Static):
             return
         self._view = view
         self._width = self.content_size.width
-        self.update(self.fitted(view, self._width))
+        self.update(self.fitted(view, self._width), layout=False)
 
     def on_resize(self) -> None:
         if self._view is not None:

@@ -1,0 +1,159 @@
+"""The console redraws only what changed: the tick touches timers, a selection move two
+panels, a call event one panel, and the footer follows the selected call's state at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from textual.geometry import Region
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+from agentconsole.ui.app import AgentConsoleApp
+from agentconsole.ui.widgets import CallPanel, IncomingQueue
+
+from .fakes import FakePhone, FakeSession
+
+MakeApp = Callable[..., tuple[AgentConsoleApp, FakePhone]]
+
+
+def footer_actions(app: AgentConsoleApp) -> set[str]:
+    footer = app.main.query_one(Footer)
+    return {key.action for key in footer.query(FooterKey) if not key.disabled}
+
+
+def panels(app: AgentConsoleApp) -> dict[str, CallPanel]:
+    return {p.call_id: p for p in app.main.query(CallPanel)}
+
+
+async def two_talking_one_ringing(app: AgentConsoleApp, phone: FakePhone, pilot: object
+                                  ) -> list[FakeSession]:
+    first = phone.ring("2001", "Ann", "Acme")
+    second = phone.ring("2002", "Ben", "Acme")
+    await first.answer()
+    await second.answer()
+    third = phone.ring("3001", "Cat", "Initech", queue="sales")
+    return [first, second, third]
+
+
+class SlowAnswer(FakeSession):
+    """A session whose answer takes a while before the call is up (media set-up, as the
+    real Session prepares its SDP answer before it sends the 200 OK)."""
+
+    release: asyncio.Event
+
+    async def answer(self) -> FakeSession:
+        await self.release.wait()
+        return await super().answer()
+
+
+async def test_tick_rewrites_timers_only(make_app: MakeApp,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    app, phone = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        first, second, third = await two_talking_one_ringing(app, phone, pilot)
+        await pilot.pause()
+        before = {cid: p.view for cid, p in panels(app).items()}
+        first.set_timer(call_duration=61)
+        third.set_timer(ring_duration=7)
+        refreshes: list[tuple[str, bool]] = []
+        original = CallPanel.refresh
+
+        def spy(self: CallPanel, *regions: Region, **kwargs: Any) -> CallPanel:
+            refreshes.append((self.call_id, bool(kwargs.get("layout")) or not regions))
+            return original(self, *regions, **kwargs)
+
+        monkeypatch.setattr(CallPanel, "refresh", spy)
+        app._tick()
+        await pilot.pause()
+        monkeypatch.setattr(CallPanel, "refresh", original)
+        after = {cid: p.view for cid, p in panels(app).items()}
+        assert after[first.call_id].timers.startswith("Talk 01:01")
+        assert after[second.call_id] == before[second.call_id]  # untouched
+        # one partial repaint (the timer row) of the one panel whose timer moved
+        assert refreshes == [(first.call_id, False)]
+        table = app.main.query_one(IncomingQueue).table
+        assert table.get_cell(third.call_id, "ring") == "00:07"
+        assert "Talk 01:01" in str(panels(app)[first.call_id].render())
+
+
+async def test_moving_the_selection_restyles_two_panels(make_app: MakeApp) -> None:
+    app, phone = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        calls = [phone.ring(f"20{i:02d}", f"Talker {i}") for i in range(4)]
+        for call in calls:
+            await call.answer()
+        await pilot.pause()
+        app.main.select_call(calls[0].call_id)
+        await pilot.pause()
+        before = {cid: p.view for cid, p in panels(app).items()}
+        await pilot.press("down")
+        after = {cid: p.view for cid, p in panels(app).items()}
+        changed = {cid for cid in before if before[cid] != after[cid]}
+        assert changed == {calls[0].call_id, calls[1].call_id}
+        assert panels(app)[calls[1].call_id].has_class("-selected")
+        assert not panels(app)[calls[0].call_id].has_class("-selected")
+        assert str(panels(app)[calls[1].call_id].border_title).startswith("▶ 2")
+
+
+async def test_a_status_change_redraws_that_call_and_keeps_the_footer(
+        make_app: MakeApp) -> None:
+    app, phone = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        first, second, _third = await two_talking_one_ringing(app, phone, pilot)
+        app.main.select_call(second.call_id)
+        await pilot.pause()
+        footer = app.main.query_one(Footer)
+        keys_before = list(footer.query(FooterKey))
+        before = panels(app)[first.call_id].view
+        await pilot.press("m")
+        await pilot.pause()
+        assert "MUTED" in str(panels(app)[second.call_id].render())
+        assert panels(app)[first.call_id].view == before
+        assert list(footer.query(FooterKey)) == keys_before  # same bindings: not rebuilt
+
+
+async def test_queue_rows_are_reused_when_a_call_leaves(make_app: MakeApp) -> None:
+    app, phone = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        calls = [phone.ring(f"30{i:02d}", f"Caller {i}") for i in range(3)]
+        await pilot.pause()
+        table = app.main.query_one(IncomingQueue).table
+        kept = table.get_row(calls[2].call_id)
+        calls[0].reject()
+        await pilot.pause()
+        assert table.row_count == 2
+        assert [str(k.value) for k in table.rows] == [calls[1].call_id, calls[2].call_id]
+        assert table.get_cell(calls[2].call_id, "line") != kept[0]  # renumbered 3 -> 2
+        assert table.get_cell(calls[2].call_id, "name") == kept[1]
+
+
+async def test_footer_drops_answer_while_the_answer_is_in_progress(make_app: MakeApp) -> None:
+    """An answer that takes seconds (media set-up) must not leave Answer/Reject in the
+    footer: the call is taken as soon as the key is pressed, and the console stays live."""
+    app, phone = make_app(session_class=SlowAnswer)
+    SlowAnswer.release = asyncio.Event()
+    async with app.run_test(size=(120, 40)) as pilot:
+        session = phone.ring("5551", "Carol")
+        await pilot.pause()
+        assert "call_answer" in footer_actions(app)
+        press = asyncio.create_task(pilot.press("a"))
+        try:
+            shown = footer_actions(app)
+            for _ in range(100):  # up to 1 s; the answer has not returned
+                await asyncio.sleep(0.01)
+                shown = footer_actions(app)
+                if shown and "call_answer" not in shown:
+                    break
+            assert session.status.is_ring and not SlowAnswer.release.is_set()
+            assert shown and "call_answer" not in shown and "call_reject" not in shown
+        finally:
+            SlowAnswer.release.set()
+            await press
+        await pilot.pause()
+        assert session.status.call_status == "talking"
+        assert "call_mute" in footer_actions(app)
+        assert session.actions == [("answer", ())]
