@@ -226,6 +226,7 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
         on("new_session", self._ev_new_session)
         on("incoming", self._ev_incoming)
         on("delete_session", self._ev_delete_session)
+        on("agent_state_change", self._ev_agent_state_change)
         self.audio_notice = getattr(self.phone, "audio_notice", None)
         for session in list(self.phone.sessions.values()):
             self._ev_new_session(session)
@@ -300,7 +301,24 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
             self.bell()
         detail = " · ".join(x for x in (status.number, status.company, status.queue) if x)
         self.notify(detail, title=f"Incoming: {who(status)}", timeout=5)
+        if self.config.ui.notify.osc9:
+            self.desktop_notify(f"Incoming call: {who(status)} {detail}")
         self._changed(CallsChanged(session.call_id))
+
+    def _ev_agent_state_change(self, state: str, reason: str | None = None, *_: Any) -> None:
+        """The phone changed the state itself (auto-Away after a missed call)."""
+        status = next((k for k, v in LIBRARY_STATES.items() if v == state), None)
+        if status is None or (status, reason or "") == (self._agent_state.status,
+                                                        self._agent_state.reason):
+            return
+        self._agent_state = AgentState(status, reason or "", self.clock.monotonic())
+        self.notify(f"You are {self._agent_state.label}.", title="Agent state", timeout=5)
+        self._changed(PhoneChanged())
+
+    def desktop_notify(self, text: str) -> None:
+        """An OSC 9 desktop notification (iTerm2, kitty, WezTerm, foot, tmux with passthrough)."""
+        if not self.is_headless and self._driver is not None:
+            self._driver.write(osc9_sequence(text))
 
     def _ev_delete_session(self, info: Any = None, *_: Any) -> None:
         call_id = info.get("call_id") if isinstance(info, dict) else None
@@ -463,8 +481,14 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
         """Keep the agent's pick; hand it to the phone when it can switch devices live."""
         self.audio_choice[kind] = name
         setter = getattr(self.phone, "set_audio_devices", None)
+        switched = False
         if setter is not None:
-            setter(**{kind: name})
+            try:
+                setter(**{kind: name})
+                switched = True
+            except AgentConsoleError as exc:  # e.g. the null backend: nothing to switch
+                logger.info("device switch refused: %s", exc)
+        if switched:
             self.notify(f"{kind.capitalize()}: {name}", title="Audio device", timeout=3)
         else:
             self.notify(f"{kind.capitalize()}: {name}. The phone uses it from its next "
@@ -509,3 +533,10 @@ def transfer_text(info: Any) -> str:
              "succeeded": "transferred", "failed": "transfer failed"}
     text = words.get(state, state)
     return f"{text} ({status})" if status else text
+
+
+def osc9_sequence(text: str) -> str:
+    """``ESC ] 9 ; text BEL`` with the text made safe: a caller's name must not be able to
+    end the sequence early or smuggle in other escape sequences."""
+    clean = "".join(c for c in text if c.isprintable())[:200]
+    return f"\x1b]9;{clean}\x07"

@@ -359,3 +359,24 @@ async def test_away_state_rejects_with_away_code_and_timer_runs(make_app: MakeAp
         session = phone.ring("5551")
         await pilot.pause()
         assert session.actions == [("reject", (480,))]
+
+
+async def test_phone_side_agent_state_change_shows_in_the_header(make_app: MakeApp) -> None:
+    """Auto-Away after a missed call is decided by the phone; the header follows it."""
+    app, phone = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        phone.emit("agent_state_change", "away", "Missed call")
+        await pilot.pause()
+        assert app.agent_state.status is AgentStatus.AWAY
+        assert app.agent_state.reason == "Missed call"
+        assert "Away: Missed call" in header_text(app)
+
+
+def test_osc9_notification_cannot_be_broken_out_of() -> None:
+    from agentconsole.ui.app import osc9_sequence
+
+    seq = osc9_sequence("Incoming call: Eve\x07\x1b]52;c;ZXZpbA==\x07 +1555")
+    assert seq.startswith("\x1b]9;") and seq.endswith("\x07")
+    assert seq.count("\x07") == 1 and seq.count("\x1b") == 1
+    assert "Incoming call: Eve" in seq and "+1555" in seq
