@@ -287,6 +287,7 @@ class MainScreen(Screen[None]):
         session = self.selected_session()
         if session is not None and call_state(session.status) in ("TALKING", "CONSULT"):
             self._call(session, "dtmf", "DTMF", char)
+            self.notify(f"sent {char}", title=f"DTMF to {who(session.status)}", timeout=1.5)
         else:
             self.query_one(DialBar).open("dial", char)
 
