@@ -11,6 +11,7 @@ from agentconsole.session import Session
 from tests.demo.conftest import MakePhone
 from tests.interop.baresip import wav_peak
 from tests.interop.test_calls_baresip import wait_for
+from tests.waiting import frames_flow
 
 
 async def talking(session: Session, timeout: float = 10.0) -> None:
@@ -35,7 +36,7 @@ async def test_agent_calls_colleague_and_hears_them(demo: DemoRunner, make_phone
     colleague = demo.parties["2001"].phone
     assert len(colleague.sessions) == 1
     heard_by_colleague = next(iter(colleague.sessions.values()))
-    await asyncio.sleep(2.5)
+    await frames_flow(session.media, 125, 10)  # 2.5 s of the colleague's audio
     assert heard_by_colleague.status.number == "1001"
     session.hangup()
     await wait_for(lambda: not colleague.sessions, 5)
@@ -115,7 +116,7 @@ async def test_echo_number_returns_the_tone(demo: DemoRunner, make_phone: MakePh
     phone = await make_phone("1001", tone_hz=697)
     session = await phone.call("600")
     await talking(session)
-    await asyncio.sleep(3.5)
+    await frames_flow(session.media, 175, 15)  # 3.5 s of what the echo sends back
     session.hangup()
     peak, rms = wav_peak(tmp_path / "1001-heard.wav", start_s=2.0, length_s=1.0)
     assert rms > 300 and abs(peak - 697) <= 20, (peak, rms)
@@ -129,7 +130,7 @@ async def test_readback_number_reports_the_digits(demo: DemoRunner,
     await wait_for(lambda: session.media.dtmf_payload_type is not None, 5)
     got: list[str] = []
     session.on("dtmf_received", lambda info: got.append(info["digit"]))
-    await asyncio.sleep(0.5)
+    await frames_flow(session.media, 25)  # media settled before the digits
     await session.dtmf("4711#")
     party = demo.parties["601"]
     await wait_for(lambda: getattr(party, "readbacks", None) == ["4711#"], 10)
@@ -143,7 +144,7 @@ async def test_record_feature_code_reports_its_state(demo: DemoRunner,
     session = await phone.call("2001")
     await talking(session)
     await wait_for(lambda: session.media.dtmf_payload_type is not None, 5)
-    await asyncio.sleep(0.5)
+    await frames_flow(session.media, 25)  # media settled before the digits
     await session.dtmf("*1")
     await wait_for(lambda: session.status.record_status == "recording", 10)
     await session.dtmf("*1")

@@ -8,6 +8,7 @@ process group and is stopped by pid.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import shlex
 import socket
@@ -77,14 +78,20 @@ PrintLastLog no
                                      stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline:  # each refused connect returns at once: bound it
             assert self.proc.poll() is None, f"sshd exited: {self.log.read_text()[-800:]}"
-            with socket.socket() as s:
-                s.settimeout(0.2)
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                self._wait_a_moment()
         raise AssertionError(f"sshd did not listen on {self.port}: {self.log.read_text()}")
+
+    def _wait_a_moment(self) -> None:
+        """Give sshd 50 ms to start listening (waits on the process, not a bare sleep)."""
+        assert self.proc is not None
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(0.05)
 
     def client_argv(self, command: Sequence[str]) -> list[str]:
         """``ssh -t`` to this server running ``command`` (quoted for the remote shell)."""

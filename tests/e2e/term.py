@@ -8,13 +8,18 @@ wait that times out writes the last screen to a file and puts it in the assertio
 
 from __future__ import annotations
 
+import contextlib
+import os
+import select
 import shlex
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-POLL_S = 0.1
+#: Longest wait for the next pane output before the screen is captured again anyway (a
+#: screen can also change without output reaching control mode, e.g. on a resize).
+IDLE_RECHECK_S = 0.5
 
 
 class ScreenTimeout(AssertionError):
@@ -35,6 +40,9 @@ class TmuxTerm:
         self._shots = 0
         #: Files whose tails go into a timeout's message (the program's own log, ...).
         self.logs: list[Path] = []
+        #: A control-mode client: it prints a %output line whenever the pane writes, so
+        #: waits wake on terminal output instead of polling on a timer.
+        self._control: subprocess.Popen[bytes] | None = None
 
     def _run(self, *args: str, check: bool = True) -> str:
         result = subprocess.run([self.tmux, "-L", self.name, "-f", "/dev/null", *args],
@@ -56,6 +64,20 @@ class TmuxTerm:
         self.started = True
         # Keep the pane after the program exits, so a crash or a clean quit can be read.
         self._run("set-option", "-t", "e2e", "remain-on-exit", "on")
+        self._control = subprocess.Popen(
+            [self.tmux, "-L", self.name, "-f", "/dev/null", "-C", "attach", "-t", "e2e"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        os.set_blocking(self._control.stdout.fileno(), False)  # type: ignore[union-attr]
+
+    def wait_output(self, timeout: float) -> None:
+        """Block until the pane writes something (or ``timeout``); drain what came."""
+        control = self._control
+        if control is None or control.stdout is None or control.poll() is not None:
+            return  # no client to watch (server gone): the caller captures again at once
+        ready, _, _ = select.select([control.stdout], [], [], timeout)
+        if ready:
+            with contextlib.suppress(BlockingIOError):
+                control.stdout.read()
 
     def capture(self, *, styled: bool = False) -> str:
         """The screen as text; ``styled`` keeps the SGR sequences (to see a highlight)."""
@@ -90,9 +112,10 @@ class TmuxTerm:
             screen = self.capture()
             if check(screen):
                 return screen
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 break
-            time.sleep(POLL_S)
+            self.wait_output(min(left, IDLE_RECHECK_S))
         name = label or (what if isinstance(what, str) else "condition")
         path = self.snapshot("timeout-" + "".join(c if c.isalnum() else "_" for c in name))
         dead = " (the program exited)" if self.dead else ""
@@ -106,6 +129,11 @@ class TmuxTerm:
 
     def kill(self) -> None:
         """Kill the session's server (this private socket only)."""
+        if self._control is not None:
+            if self._control.poll() is None:
+                self._control.kill()
+            self._control.wait(5)
+            self._control = None
         if self.started:
             self._run("kill-server", check=False)
             self.started = False

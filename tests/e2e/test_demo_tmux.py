@@ -66,16 +66,18 @@ def ringing_customer(screen: str) -> Customer | None:
     return next((c for c in CUSTOMERS if c.number in row), None)
 
 
-def wait_log(path: Path, text: str, timeout: float) -> str:
+def wait_log(term: TmuxTerm, path: Path, text: str, timeout: float) -> str:
+    """Wait until the console's log holds ``text``; wakes on the console's screen output."""
     deadline = time.monotonic() + timeout
     while True:
         log = path.read_text(errors="replace") if path.exists() else ""
         if text in log:
             return log
-        if time.monotonic() > deadline:
+        left = deadline - time.monotonic()
+        if left <= 0:
             raise AssertionError(f"{path} never logged {text!r} in {timeout} s:\n"
                                  f"{log[-2000:]}")
-        time.sleep(0.1)
+        term.wait_output(min(left, 0.5))
 
 
 def start_demo(term: TmuxTerm, tmp: Path, budget: Budget) -> Customer:
@@ -130,7 +132,7 @@ def transfer_to_colleague(term: TmuxTerm, tmp: Path, customer: Customer,
     screen = term.wait_for(lambda s: "Wrap-up" in s and "Transferred" in s
                            and "TALKING" not in s, budget(5), "call gone, wrap-up form")
     assert customer.name in screen, screen
-    wait_log(console_log(tmp), f": transferred to sip:{colleague}@", budget(3))
+    wait_log(term, console_log(tmp), f": transferred to sip:{colleague}@", budget(3))
 
 
 def readback_digits(term: TmuxTerm, tmp: Path, budget: Budget) -> None:
@@ -156,7 +158,7 @@ def readback_digits(term: TmuxTerm, tmp: Path, budget: Budget) -> None:
     term.send("2")
     term.wait_for(both_read_back, budget(10), "DTMF 4 and DTMF 2 read back")
     term.snapshot("read-back")
-    wait_log(console_log(tmp), "demo read-back number heard 42", budget(3))
+    wait_log(term, console_log(tmp), "demo read-back number heard 42", budget(3))
 
 
 def hang_up(term: TmuxTerm, budget: Budget) -> None:
