@@ -6,6 +6,13 @@ so they never change spelling. Keys are data: :func:`resolve_keymap` overlays th
 naming the keys, a map where two actions share a key, an unknown id, or plain ``escape``
 on a destructive action (Textual reads escape as "back", and over SSH it arrives only
 after a delay because it is also the prefix of every escape sequence).
+
+Selecting a call (issue 5, item 2: "arrows, Tab, line numbers"): ``call.next`` /
+``call.prev`` take the arrows, ``j`` / ``k`` and Tab / shift+Tab (Tab falls back to
+Textual's focus cycling while fewer than two calls are up); ``call.line`` jumps to a line
+by number. Its keys are positional: the first selects line 1, the second line 2, and so
+on, ``alt+1`` ... ``alt+9`` by default (plain digits are DTMF). Remapping it to
+``"f6, f7"`` gives two line keys; they are checked for conflicts like any other key.
 """
 
 from __future__ import annotations
@@ -52,8 +59,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("call.swap", "s", "Swap", "Swap caller / consulted party"),
     ActionSpec("call.record", "R", "Record", "Start / stop recording"),
     ActionSpec("call.pause_record", "P", "Pause rec", "Pause / resume the recording"),
-    ActionSpec("call.next", "down,j", "Next", "Select the next call", show=False),
-    ActionSpec("call.prev", "up,k", "Prev", "Select the previous call", show=False),
+    ActionSpec("call.next", "down,j,tab", "Next", "Select the next call", show=False),
+    ActionSpec("call.prev", "up,k,shift+tab", "Prev", "Select the previous call", show=False),
+    ActionSpec("call.line", ",".join(f"alt+{n}" for n in range(1, 10)), "Line",
+               "Select the call on line N", show=False),
     ActionSpec("dial", "d", "Dial", "Dial a number or directory name"),
     ActionSpec("redial", "D", "Redial", "Dial the last number again", show=False),
     ActionSpec("agent.state", "f2", "State", "Available/Away/ACW/DND/Offline"),
@@ -129,13 +138,31 @@ def resolve_keymap(overrides: Mapping[str, str] | None = None,
     return resolved
 
 
+#: The action whose keys are positional: its Nth key runs ``call_line(N)``.
+LINE_ACTION = "call.line"
+
+
 def build_bindings(keymap: Mapping[str, tuple[str, ...]]) -> list[Binding]:
-    """Textual bindings for the main screen, one per action id (keys from ``keymap``)."""
-    return [Binding(",".join(keymap[spec.id]), spec.method, spec.label, show=spec.show,
-                    id=spec.id, tooltip=spec.help)
-            for spec in ACTIONS]
+    """Textual bindings for the main screen, one per action id (keys from ``keymap``);
+    ``call.line`` gets one per key, each carrying its line number."""
+    bindings: list[Binding] = []
+    for spec in ACTIONS:
+        if spec.id == LINE_ACTION:
+            bindings.extend(Binding(key, f"{spec.method}({line})", f"{spec.label} {line}",
+                                    show=spec.show, id=spec.id, tooltip=spec.help)
+                            for line, key in enumerate(keymap[spec.id], start=1))
+            continue
+        bindings.append(Binding(",".join(keymap[spec.id]), spec.method, spec.label,
+                                show=spec.show, id=spec.id, tooltip=spec.help))
+    return bindings
 
 
 def describe_keys(keys: tuple[str, ...]) -> str:
-    """How a key list reads on screen: ``("down", "j")`` -> ``"↓ / j"``."""
+    """How a key list reads on screen: ``("down", "j")`` -> ``"↓ / j"``; a run of
+    modified digits reads as a range, ``alt+1`` ... ``alt+9`` -> ``"alt+1…9"``."""
+    mods = {k.rpartition("+")[0] for k in keys}
+    tails = "".join(k.rpartition("+")[2] for k in keys)
+    if len(keys) > 2 and len(mods) == 1 and "" not in mods and tails.isdigit() \
+            and len(tails) == len(keys) and tails in "123456789":
+        return f"{format_key(keys[0])}…{tails[-1]}"
     return " / ".join(format_key(k) for k in keys)

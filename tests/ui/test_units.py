@@ -18,14 +18,18 @@ from agentconsole.ui.widgets.dial_bar import resolve, suggest
 CONTRACT = [
     "call.answer", "call.reject", "call.hangup", "call.hold", "call.mute", "call.transfer",
     "call.consult", "call.complete_transfer", "call.cancel_transfer", "call.swap",
-    "call.record", "call.pause_record", "call.next", "call.prev", "dial", "redial",
+    "call.record", "call.pause_record", "call.next", "call.prev", "call.line", "dial", "redial",
     "agent.state", "wrapup", "history", "devices", "trace", "help", "palette", "quit",
 ]
 
 
 def test_binding_ids_are_exactly_the_design_contract() -> None:
+    """DESIGN §5's ids (a contract) plus ``call.line`` (line-number selection, one binding
+    per line key)."""
     assert list(ACTION_IDS) == CONTRACT
-    assert [b.id for b in build_bindings(resolve_keymap())] == CONTRACT
+    ids = [b.id for b in build_bindings(resolve_keymap())]
+    assert list(dict.fromkeys(ids)) == CONTRACT
+    assert ids.count("call.line") == 9
 
 
 def test_default_keymap_has_no_conflict_and_no_destructive_escape() -> None:

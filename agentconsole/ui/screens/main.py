@@ -279,9 +279,13 @@ class MainScreen(Screen[None]):
         self._run(lambda: self.console.dial(event.target, transfer_parent=parent))
 
     def on_key(self, event: events.Key) -> None:
-        """Digits: DTMF to the selected talking call, else they start dialling."""
+        """Digits: DTMF to the selected talking call, else they start dialling.
+
+        A modified digit (``alt+1``: the terminal sends ESC 1, read as key ``alt+1`` with
+        character ``1``) is not a digit: it is left to the bindings (``call.line``)."""
         char = event.character
-        if char is None or char not in DTMF_KEYS or isinstance(self.focused, Input):
+        if char is None or char not in DTMF_KEYS or isinstance(self.focused, Input) \
+                or "+" in event.key:
             return
         event.stop()
         session = self.selected_session()
@@ -378,7 +382,10 @@ class MainScreen(Screen[None]):
         if action == "call_pause_record":
             return connected and selected.status.record_status in ("recording", "pause")  # type: ignore[union-attr]
         if action in ("call_next", "call_prev"):
-            return len(self.sessions()) > 1
+            return len(self.sessions()) > 1  # else Tab keeps Textual's focus cycling
+        if action == "call_line":
+            line = parameters[0] if parameters else 1
+            return isinstance(line, int) and 1 <= line <= len(self.sessions())
         return True
 
     # ----- actions: calls -------------------------------------------------------------------
@@ -491,6 +498,12 @@ class MainScreen(Screen[None]):
 
     def action_call_prev(self) -> None:
         self._step(-1)
+
+    def action_call_line(self, line: int = 1) -> None:
+        """Select the call shown as line ``line`` (1-based, the queue and panels' order)."""
+        ids = [s.call_id for s in self.sessions()]
+        if 1 <= line <= len(ids):
+            self.select_call(ids[line - 1])
 
     # ----- actions: everything else ---------------------------------------------------------
     def action_dial(self) -> None:
