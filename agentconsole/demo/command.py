@@ -130,13 +130,12 @@ def run_with_console(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         from ..ui.app import AgentConsoleApp
         from ..ui_main import log_path, logs_to_file
-        from .features import DemoAgentPhone
         from .runner import agent_config
 
         assert demo.runner is not None
         switch = demo.runner.switch
         config = agent_config(switch.host, switch.port)
-        app = AgentConsoleApp(config, phone=DemoAgentPhone(config), history=_demo_history())
+        app = AgentConsoleApp(config, history=_demo_history())
         with logs_to_file(log_path()):
             try:
                 code = app.run()

@@ -8,9 +8,8 @@ state on the feature code and reports the new state back in the same dialog with
 INFO (RFC 6086) whose body is the state: ``Content-Type: application/x-record-status``,
 body ``recording`` or ``stop``.
 
-The agent's :class:`~agentconsole.session.Session` does not read that INFO yet (the
-core answers 200 and the Session ignores a non-DTMF INFO), so :class:`DemoAgentPhone`
-maps it to :meth:`Session.pbx_record_feedback` for the console the demo starts.
+The agent's Session reads that INFO itself (``session_media.record_feedback``) and sets
+``status.record_status`` from it, as it would from a PBX that reports the same way.
 """
 
 from __future__ import annotations
@@ -18,8 +17,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ..phone import Phone
-from ..sip import events as ev
+from ..session_media import RECORD_STATUS_TYPE
 from .data import RECORD_CODE
 
 if TYPE_CHECKING:
@@ -27,8 +25,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RECORD_STATUS_TYPE = "application/x-record-status"
-RECORD_STATES = ("recording", "stop", "pause")
 
 
 class RecordFeature:
@@ -61,27 +57,4 @@ class RecordFeature:
             lambda ua, now: ua.send_info(session.leg, RECORD_STATUS_TYPE, body, now))
 
 
-def record_status_of(event: object) -> str | None:
-    """The state an INFO from :class:`RecordFeature` reports, None for any other event."""
-    if not isinstance(event, ev.InfoReceived):
-        return None
-    if event.content_type.split(";", 1)[0].strip().lower() != RECORD_STATUS_TYPE:
-        return None
-    state = event.body.decode("utf-8", "replace").strip().lower()
-    return state if state in RECORD_STATES else None
-
-
-class DemoAgentPhone(Phone):
-    """The agent's Phone in the demo: also understands the switch's record-status INFO."""
-
-    def _dispatch_call_event(self, event: Any) -> None:
-        state = record_status_of(event)
-        if state is not None:
-            session = self._by_leg.get(event.leg.id)
-            if session is not None and not session.is_ended:
-                session.pbx_record_feedback(state)
-            return
-        super()._dispatch_call_event(event)
-
-
-__all__ = ["RECORD_STATUS_TYPE", "DemoAgentPhone", "RecordFeature", "record_status_of"]
+__all__ = ["RECORD_STATUS_TYPE", "RecordFeature"]

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from agentconsole.demo.data import account
-from agentconsole.demo.features import DemoAgentPhone
 from agentconsole.demo.parties import party_config
 from agentconsole.demo.runner import DemoOptions, DemoRunner
 from agentconsole.phone import Phone
@@ -30,7 +29,7 @@ async def demo() -> AsyncIterator[DemoRunner]:
 
 @pytest.fixture
 async def make_phone(demo: DemoRunner, tmp_path: Path) -> AsyncIterator[MakePhone]:
-    """``await make_phone("1001", tone_hz=440, transport="udp")``: a started DemoAgentPhone
+    """``await make_phone("1001", tone_hz=440, transport="udp")``: a started Phone
     whose voice is a tone and whose ear is ``<tmp>/<user>-heard.wav``."""
     phones: list[Phone] = []
 
@@ -44,7 +43,7 @@ async def make_phone(demo: DemoRunner, tmp_path: Path) -> AsyncIterator[MakePhon
                  "file_out": str(tmp_path / f"{user}-heard.wav")}
         config = party_config(demo.switch.host, demo.switch.port, acc, transport=transport,
                               audio=audio, calls=calls)
-        phone = DemoAgentPhone(config)
+        phone = Phone(config)
         phones.append(phone)
         await phone.start()
         return phone

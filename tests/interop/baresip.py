@@ -9,7 +9,6 @@ it received) and ``*-enc.wav`` (what it sent) into ``snd_path``.
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import socket
 import struct
@@ -18,6 +17,9 @@ import time
 import wave
 from pathlib import Path
 
+from agentconsole.media.tone import rms
+
+from .media_check import dominant_hz
 from .rig import RIG_DIR, require
 
 
@@ -122,16 +124,5 @@ def wav_peak(path: Path, start_s: float = 0.5, length_s: float = 1.0) -> tuple[f
 
 
 def dominant_frequency(samples: tuple[int, ...] | list[int], rate: int) -> tuple[float, float]:
-    if not samples:
-        return 0.0, 0.0
-    rms = math.sqrt(sum(s * s for s in samples) / len(samples))
-    best, best_f = -1.0, 0.0
-    for f in range(100, min(4000, rate // 2), 10):
-        k = 2 * math.cos(2 * math.pi * f / rate)
-        s1 = s2 = 0.0
-        for x in samples:
-            s1, s2 = x + k * s1 - s2, s1
-        power = s1 * s1 + s2 * s2 - k * s1 * s2
-        if power > best:
-            best, best_f = power, float(f)
-    return best_f, rms
+    """(strongest frequency on a 10 Hz grid in 100–4000 Hz, RMS) of ``samples``."""
+    return dominant_hz(samples, rate, low=100, high=4000), rms(samples)

@@ -14,13 +14,13 @@ and what a stereo recording holds.
 from __future__ import annotations
 
 import asyncio
-import math
 import re
 import struct
 import wave
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentconsole.media.tone import goertzel_power, rms
 from agentconsole.session import Session
 from agentconsole.transport.driver import TraceEntry
 
@@ -162,20 +162,6 @@ def read_wav(path: Path | str) -> Wav:
     return Wav(rate=rate, channels=channels, frames=len(per_channel[0]), samples=per_channel)
 
 
-def rms(samples: tuple[int, ...] | list[int]) -> float:
-    if not samples:
-        return 0.0
-    return math.sqrt(sum(s * s for s in samples) / len(samples))
-
-
-def _power(samples: tuple[int, ...] | list[int], rate: int, hz: float) -> float:
-    k = 2 * math.cos(2 * math.pi * hz / rate)
-    s1 = s2 = 0.0
-    for x in samples:
-        s1, s2 = x + k * s1 - s2, s1
-    return s1 * s1 + s2 * s2 - k * s1 * s2
-
-
 def dominant_hz(samples: tuple[int, ...] | list[int], rate: int, *, low: int = 200,
                 high: int = 2000, step: int = 10) -> float:
     """The strongest frequency on a ``step`` Hz grid in [low, high] (Goertzel scan)."""
@@ -183,7 +169,7 @@ def dominant_hz(samples: tuple[int, ...] | list[int], rate: int, *, low: int = 2
         return 0.0
     best_hz, best = 0.0, -1.0
     for hz in range(low, min(high, rate // 2) + 1, step):
-        power = _power(samples, rate, hz)
+        power = goertzel_power(samples, rate, hz)
         if power > best:
             best_hz, best = float(hz), power
     return best_hz

@@ -11,11 +11,13 @@ import asyncio
 import math
 import struct
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 from agentconsole import Phone, parse_config
 from agentconsole.media.stats import Report
 from agentconsole.session import Session
+from tests.waiting import wait_until
 
 from .baresip import Baresip, wav_peak
 from .rig import Kamailio
@@ -57,13 +59,9 @@ audio:
     return text, heard
 
 
-async def wait_for(predicate: object, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():  # type: ignore[operator]
-        if loop.time() > deadline:
-            raise AssertionError("timed out waiting for the condition")
-        await asyncio.sleep(0.05)
+async def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> None:
+    """The interop tests' name for :func:`tests.waiting.wait_until` (longer default)."""
+    await wait_until(predicate, timeout)
 
 
 async def test_agent_calls_baresip_and_both_hear_each_other(
