@@ -44,7 +44,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Agent states; "acw" is after-call work (wrap-up), which still takes calls.
+#: Agent states; "acw" is after-call work (wrap-up): it refuses with ``agent.acw_code``
+#: unless that is null.
 AGENT_STATES = ("available", "away", "acw", "dnd", "offline")
 #: End causes of an inbound call that nobody answered and nobody here declined.
 MISSED_CAUSES = frozenset({"Canceled", "No Answer"})
@@ -215,6 +216,8 @@ class CallsMixin:
             return f"Away ({self._agent_reason})" if self._agent_reason else "Away"
         if state == "offline":
             return "Offline"
+        if state == "acw":
+            return "After-call work"
         return f"Busy: {self.config.calls.max_calls} calls already"
 
     # ----- agent state ------------------------------------------------------------------
@@ -228,8 +231,9 @@ class CallsMixin:
         return self._agent_reason
 
     def set_agent_state(self, state: str, reason: str | None = None) -> None:
-        """Change the agent state; DND and Away refuse new calls (``agent.dnd_code`` /
-        ``agent.away_code``), Offline refuses with 480. Emits ``agent_state_change``."""
+        """Change the agent state; DND, Away and after-call work refuse new calls
+        (``agent.dnd_code`` / ``away_code`` / ``acw_code``), Offline refuses with 480.
+        Emits ``agent_state_change``."""
         if state not in AGENT_STATES:
             raise AgentConsoleError(f"unknown agent state {state!r}", title="Agent state")
         old = (self._agent_state, self._agent_reason)
@@ -240,7 +244,7 @@ class CallsMixin:
     def _incoming_refusal(self) -> int | None:
         """The status to refuse a new call with, or None to let it ring."""
         agent = self.config.agent
-        refusal = {"dnd": agent.dnd_code, "away": agent.away_code,
+        refusal = {"dnd": agent.dnd_code, "away": agent.away_code, "acw": agent.acw_code,
                    "offline": 480}.get(self._agent_state)
         if refusal is not None:
             return refusal

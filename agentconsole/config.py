@@ -298,6 +298,10 @@ class AgentConfig:
     )
     dnd_code: int = _f(_int(400, 699, choices=(486, 480, 603, 600)), 486)
     away_code: int = _f(_int(400, 699, choices=(480, 486, 603, 600)), 480)
+    #: After-call work turns new calls away like a queue would (486, so the PBX hunts
+    #: on to the next agent); null lets calls ring during the wrap-up.
+    acw_code: int | None = _f(_int(400, 699, nullable=True, choices=(486, 480, 603, 600)),
+                              486)
     auto_away_on_missed: bool = _f(_bool, False)
     wrapup: WrapupConfig = _f(_nested(WrapupConfig), factory=WrapupConfig)
 

@@ -121,7 +121,7 @@ def child_console(ringing: int, talking: int) -> None:
             super()._tick()
 
     app = BenchConsole(config, phone, audio_probe=FakeProbe())
-    _instrument(app, lambda: (app.main.query_one(IncomingQueue).table,
+    _instrument(app, lambda: (app.main.query_one(IncomingQueue).scroller,
                               app.main.query_one(CallList)))
     app.run()
 

@@ -297,6 +297,7 @@ def refused_by(p: Phone, event: SimpleNamespace) -> tuple[list[dict[str, Any]], 
     ("dnd", None, 486, "Do not disturb"),
     ("away", "Lunch", 480, "Away (Lunch)"),
     ("offline", None, 480, "Offline"),
+    ("acw", None, 486, "After-call work"),
 ])
 def test_refused_by_agent_state(state: str, reason: str | None, code: int, text: str) -> None:
     p = phone()
@@ -305,6 +306,14 @@ def test_refused_by_agent_state(state: str, reason: str | None, code: int, text:
     assert refused == [{"call_id": "c-1", "number": "+15551234", "name": "Ann Caller",
                         "code": code, "reason": text}]
     assert len(actions) == 1 and p.sessions == {}
+
+
+def test_acw_lets_calls_ring_when_acw_code_is_null() -> None:
+    p = Phone(parse_config(BASE + 'audio:\n  backend: "null"\nagent:\n  acw_code: null\n'))
+    p.set_agent_state("acw")
+    assert p._incoming_refusal() is None
+    p.set_agent_state("dnd")
+    assert p._incoming_refusal() == 486
 
 
 def test_refused_when_full_and_for_plain_rtp() -> None:

@@ -58,6 +58,8 @@ class AgentState:
             return config.dnd_code
         if self.status in (AgentStatus.AWAY, AgentStatus.OFFLINE):
             return config.away_code
+        if self.status is AgentStatus.ACW:
+            return config.acw_code
         return None
 
     def enter_acw(self, now: float) -> AgentState:

@@ -515,12 +515,24 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
         for spec in ACTIONS:
             if spec.id == "palette":
                 continue
+            if spec.id == "call.line":  # one entry per call on screen, not "line 1"
+                yield from self._line_commands()
+                continue
             keys = describe_keys(self.keymap[spec.id])
             yield SystemCommand(f"{spec.label} ({keys})", f"{spec.id}: {spec.help}",
                                 partial(self.call_later, self.main.run_action, spec.method))
         for command in super().get_system_commands(screen):
             if command.title != "Quit":
                 yield command
+
+    def _line_commands(self) -> Iterator[SystemCommand]:
+        keys = self.keymap["call.line"]
+        for line, session in enumerate(self.main.sessions(), start=1):
+            key = f" ({describe_keys(keys[line - 1:line])})" if line <= len(keys) else ""
+            yield SystemCommand(f"Line {line}: {who(session.status)}{key}",
+                                f"call.line: select the call on line {line}",
+                                partial(self.call_later, self.main.run_action,
+                                        f"call_line({line})"))
 
 
 def transfer_text(info: Any) -> str:

@@ -13,6 +13,7 @@ from agentconsole.ui.app import AgentConsoleApp
 from agentconsole.ui.screens.dialogs import AgentStateMenu, ConfirmQuit, WrapupForm
 from agentconsole.ui.screens.help import HelpScreen
 from agentconsole.ui.widgets import CallPanel, IncomingQueue, StatusHeader
+from tests.waiting import wait_until
 
 from .conftest import make_config
 from .fakes import FakePhone, InCallSession
@@ -45,13 +46,13 @@ async def test_answer_takes_the_selected_ringing_call(make_app: MakeApp) -> None
         first = phone.ring("5551", "Carol")
         second = phone.ring("5552", "Dave")
         await pilot.pause()
-        assert app.main.query_one(IncomingQueue).table.row_count == 2
+        assert app.main.query_one(IncomingQueue).row_count == 2
         await pilot.press("down", "a")
         await pilot.pause()
         assert ("answer", ()) in second.actions and not first.actions
         assert second.status.call_status == "talking"
         assert "TALKING" in str(panel(app, second.call_id).border_title)
-        assert app.main.query_one(IncomingQueue).table.row_count == 1
+        assert app.main.query_one(IncomingQueue).row_count == 1
 
 
 async def test_reject_uses_the_default_code(make_app: MakeApp) -> None:
@@ -142,7 +143,7 @@ async def test_next_and_prev_move_the_selection_over_all_calls(make_app: MakeApp
         assert app.main.selected == calls[0].call_id
         await pilot.press("up")
         assert app.main.selected == calls[2].call_id
-        assert app.main.query_one(IncomingQueue).table.cursor_row == 2
+        assert app.main.query_one(IncomingQueue).cursor_row == 2
 
 
 async def test_help_lists_the_active_keymap(make_app: MakeApp) -> None:
@@ -155,6 +156,29 @@ async def test_help_lists_the_active_keymap(make_app: MakeApp) -> None:
         assert table.get_row("call.answer")[0] == "ctrl+a"  # type: ignore[attr-defined]
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_palette_offers_each_line_and_selects_it(make_app: MakeApp) -> None:
+    app, phone = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        calls = [phone.ring(f"555{i}", f"Caller {i}") for i in range(3)]
+        await pilot.pause()
+        titles = [c.title for c in app.get_system_commands(app.main)]
+        assert "Line 3: Caller 2 (alt+3)" in titles
+        assert not any(t.startswith("Line (") for t in titles)  # no generic "line 1"
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"Line 3")
+        palette = app.screen
+
+        def top_hit() -> str:  # the palette searches in a worker; wait for its answer
+            options: Any = palette.query_one("CommandList")
+            return str(options.get_option_at_index(0).prompt) if options.option_count else ""
+
+        await wait_until(lambda: "Line 3" in top_hit())
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.main.selected == calls[2].call_id
 
 
 async def test_quit_without_calls_stops_the_phone(make_app: MakeApp) -> None:
@@ -304,8 +328,7 @@ async def test_one_tick_refreshes_ring_and_talk_timers(make_app: MakeApp) -> Non
         ringing.set_timer(ring_duration=65)
         app._tick()
         await pilot.pause()
-        table = app.main.query_one(IncomingQueue).table
-        assert table.get_cell(ringing.call_id, "ring") == "01:05"
+        assert app.main.query_one(IncomingQueue).cell(ringing.call_id, "ring") == "01:05"
         timers = [t for t in app._timers if t.name == "console-tick"]
         assert len(timers) == 1
 
@@ -318,7 +341,7 @@ async def test_no_color_keeps_every_state_readable(make_app: MakeApp,
     async with app.run_test(size=(80, 24)) as pilot:
         session = phone.ring("5551", "Carol")
         await pilot.pause()
-        assert app.main.query_one(IncomingQueue).table.get_cell(session.call_id, "line") == "▶1"
+        assert app.main.query_one(IncomingQueue).cell(session.call_id, "line") == "▶1"
         await pilot.press("a", "m", "space")
         await pilot.pause()
         body = str(panel(app, session.call_id).render())

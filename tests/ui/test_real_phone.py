@@ -89,9 +89,9 @@ async def test_take_a_call_hold_mute_hang_up_and_file_the_wrapup(
             await wait_for(lambda: bool(phone.incoming_list), 10)
             await pilot.pause()
             inbound = phone.incoming_list[0]
-            queue = app.main.query_one(IncomingQueue).table
+            queue = app.main.query_one(IncomingQueue)
             assert queue.row_count == 1
-            assert queue.get_cell(inbound.call_id, "number") == "1002"
+            assert queue.cell(inbound.call_id, "number") == "1002"
             row = history.get(inbound.call_id)
             assert row is not None and row.is_open  # the row exists from the first ring
 

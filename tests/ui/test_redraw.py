@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 from textual.geometry import Region
-from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
 
 from agentconsole.ui.app import AgentConsoleApp
-from agentconsole.ui.widgets import CallPanel, IncomingQueue
+from agentconsole.ui.widgets import CallPanel, IncomingQueue, KeyFooter
+from agentconsole.ui.widgets.queue import RING_X, QueueLine
 
 from .fakes import FakePhone, FakeSession
 
@@ -21,8 +20,8 @@ MakeApp = Callable[..., tuple[AgentConsoleApp, FakePhone]]
 
 
 def footer_actions(app: AgentConsoleApp) -> set[str]:
-    footer = app.main.query_one(Footer)
-    return {key.action for key in footer.query(FooterKey) if not key.disabled}
+    return {action for _key, action, enabled in app.main.query_one(KeyFooter).shown()
+            if enabled}
 
 
 def panels(app: AgentConsoleApp) -> dict[str, CallPanel]:
@@ -75,8 +74,7 @@ async def test_tick_rewrites_timers_only(make_app: MakeApp,
         assert after[second.call_id] == before[second.call_id]  # untouched
         # one partial repaint (the timer row) of the one panel whose timer moved
         assert refreshes == [(first.call_id, False)]
-        table = app.main.query_one(IncomingQueue).table
-        assert table.get_cell(third.call_id, "ring") == "00:07"
+        assert app.main.query_one(IncomingQueue).cell(third.call_id, "ring") == "00:07"
         assert "Talk 01:01" in str(panels(app)[first.call_id].render())
 
 
@@ -106,14 +104,17 @@ async def test_a_status_change_redraws_that_call_and_keeps_the_footer(
         first, second, _third = await two_talking_one_ringing(app, phone, pilot)
         app.main.select_call(second.call_id)
         await pilot.pause()
-        footer = app.main.query_one(Footer)
-        keys_before = list(footer.query(FooterKey))
+        footer = app.main.query_one(KeyFooter)
+        keys_before = footer.shown()
+        builds: list[int] = []
+        original = footer._build
+        footer._build = lambda width: builds.append(width) or original(width)  # type: ignore[method-assign]
         before = panels(app)[first.call_id].view
         await pilot.press("m")
         await pilot.pause()
         assert "MUTED" in str(panels(app)[second.call_id].render())
         assert panels(app)[first.call_id].view == before
-        assert list(footer.query(FooterKey)) == keys_before  # same bindings: not rebuilt
+        assert footer.shown() == keys_before and builds == []  # same bindings: not rebuilt
 
 
 async def test_queue_rows_are_reused_when_a_call_leaves(make_app: MakeApp) -> None:
@@ -121,14 +122,39 @@ async def test_queue_rows_are_reused_when_a_call_leaves(make_app: MakeApp) -> No
     async with app.run_test(size=(120, 40)) as pilot:
         calls = [phone.ring(f"30{i:02d}", f"Caller {i}") for i in range(3)]
         await pilot.pause()
-        table = app.main.query_one(IncomingQueue).table
-        kept = table.get_row(calls[2].call_id)
+        queue = app.main.query_one(IncomingQueue)
+        kept = {line.row.call_id: line for line in queue.query(QueueLine)}
         calls[0].reject()
         await pilot.pause()
-        assert table.row_count == 2
-        assert [str(k.value) for k in table.rows] == [calls[1].call_id, calls[2].call_id]
-        assert table.get_cell(calls[2].call_id, "line") != kept[0]  # renumbered 3 -> 2
-        assert table.get_cell(calls[2].call_id, "name") == kept[1]
+        assert queue.row_count == 2
+        assert queue.row_ids() == [calls[1].call_id, calls[2].call_id]
+        now = {line.row.call_id: line for line in queue.query(QueueLine)}
+        assert now[calls[2].call_id] is kept[calls[2].call_id]  # the same widget, reused
+        assert queue.cell(calls[2].call_id, "line").strip() == "2"  # renumbered 3 -> 2
+        assert queue.cell(calls[2].call_id, "name") == "Caller 2"
+
+
+async def test_the_tick_repaints_only_the_ring_cells_of_a_queue_line(
+        make_app: MakeApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    app, phone = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        calls = [phone.ring(f"30{i:02d}", f"Caller {i}") for i in range(3)]
+        await pilot.pause()
+        calls[1].set_timer(ring_duration=12)
+        refreshes: list[tuple[str, tuple[Region, ...]]] = []
+        original = QueueLine.refresh
+
+        def spy(self: QueueLine, *regions: Region, **kwargs: Any) -> QueueLine:
+            refreshes.append((self.row.call_id, regions))
+            return original(self, *regions, **kwargs)
+
+        monkeypatch.setattr(QueueLine, "refresh", spy)
+        app.main.refresh_timers()
+        monkeypatch.setattr(QueueLine, "refresh", original)
+        assert refreshes == [(calls[1].call_id, (Region(RING_X, 0, 6, 1),))]
+        await pilot.pause()
+        line = next(q for q in app.main.query(QueueLine) if q.row.call_id == calls[1].call_id)
+        assert str(line.render())[RING_X:RING_X + 5] == "00:12"
 
 
 async def test_footer_drops_answer_while_the_answer_is_in_progress(make_app: MakeApp) -> None:

@@ -73,6 +73,8 @@ def test_agent_state_refusal_codes_and_acw_round_trip() -> None:
     away = AgentState(AgentStatus.AWAY, "Lunch", since=10.0)
     acw = away.enter_acw(20.0).enter_acw(25.0)  # no nesting
     assert acw.status is AgentStatus.ACW and acw.previous == away
+    assert acw.refusal_code(config) == 486  # a queue hunts on while the agent wraps up
+    assert acw.refusal_code(AgentConfig(acw_code=None)) is None
     back = acw.leave_acw(30.0)
     assert back.label == "Away: Lunch" and back.since == 30.0
     assert back.elapsed(95.0) == 65.0

@@ -18,11 +18,12 @@ from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...media.audio_sd import DeviceInfo
 from ..audio_probe import Meter, meter_bar
+from ..widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
     from ..app import AgentConsoleApp
@@ -90,7 +91,7 @@ class DevicesScreen(Screen[None]):
         empty.border_title = "No audio device"
         yield empty
         yield Static("", id="devices-meter")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.show(self.console.audio_probe.list_devices())

@@ -17,12 +17,13 @@ from textual.binding import Binding, BindingsMap
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Input, Static
+from textual.widgets import Button, DataTable, Input, Static
 
 from ...history import HistoryEntry
 from ..actions import describe_keys
 from ..agent_state import fmt_duration
 from ..view import truncate
+from ..widgets.key_footer import KeyFooter
 from .dialogs import DIALOG_CSS
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ class HistoryScreen(Screen[None]):
             table.add_column(label, key=key, width=self.widths[key])
         yield table
         yield Static("", classes="history--empty")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.console.mark_missed_seen()

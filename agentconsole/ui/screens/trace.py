@@ -21,9 +21,10 @@ from textual.containers import VerticalScroll
 from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from ..view import truncate
+from ..widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
     from ..app import AgentConsoleApp
@@ -137,7 +138,7 @@ class TraceScreen(Screen[None]):
         with VerticalScroll(id="trace-detail") as detail:
             detail.border_title = "Message"
             yield Static("", id="trace-text")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.buffer.listener = self._on_new

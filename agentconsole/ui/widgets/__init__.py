@@ -3,7 +3,8 @@
 from .call_panel import CallList, CallPanel, CallView
 from .dial_bar import DialBar, DirectorySuggester
 from .header import HeaderView, StatusHeader
+from .key_footer import KeyFooter
 from .queue import IncomingQueue, QueueRow
 
 __all__ = ["CallList", "CallPanel", "CallView", "DialBar", "DirectorySuggester",
-           "HeaderView", "IncomingQueue", "QueueRow", "StatusHeader"]
+           "HeaderView", "IncomingQueue", "KeyFooter", "QueueRow", "StatusHeader"]

@@ -56,7 +56,9 @@ class CallPanel(Widget):
     """
 
     def __init__(self, view: CallView) -> None:
-        super().__init__(id=_dom_id(view.call_id))
+        # No DOM id: a Call-ID comes from the network, and two that differ only in
+        # characters an id cannot hold would collide (DuplicateIds) and stop the console.
+        super().__init__()
         self.call_id = view.call_id
         self._view: CallView | None = None
         self._body: Content | None = None
@@ -155,11 +157,6 @@ def _body(v: CallView) -> Content:
     if v.consult:
         lines.append(_markup(f"[$accent]⇄ {escape(v.consult)}[/]"))
     return Content("\n").join(lines)
-
-
-def _dom_id(call_id: str) -> str:
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in call_id)
-    return f"call-{safe}"
 
 
 class CallList(VerticalScroll, can_focus=False):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from textual.content import Content
 from textual.markup import escape
@@ -60,25 +61,38 @@ class StatusHeader(Static):
 
     @classmethod
     def fitted(cls, v: HeaderView, width: int) -> Content:
-        left = Content.from_markup(cls._markup(v))
+        left = _left(v.account, v.registration, v.registration_ok, v.transport) + \
+            _agent(v.agent_style, v.agent, v.agent_timer) + _tail(v.missed, v.notice)
         tail = Content(f" │ {v.clock}")
         room = width - tail.cell_length
         if width > 0 and left.cell_length > room:
             left = left.truncate(max(1, room), ellipsis=True)
         return left + tail
 
-    @staticmethod
-    def _markup(v: HeaderView) -> str:
-        if v.registration_ok is True:
-            reg = f"[$success]● {escape(v.registration)}[/]"
-        elif v.registration_ok is False:
-            reg = f"[$error]✕ {escape(v.registration)}[/]"
-        else:
-            reg = f"[$warning]○ {escape(v.registration)}[/]"
-        parts = [f"[b]{escape(v.account)}[/b]", f"{reg} {escape(v.transport.upper())}",
-                 f"[${v.agent_style}]◆ {escape(v.agent)} {v.agent_timer}[/]"]
-        if v.missed:
-            parts.append(f"[$error]✆ {v.missed} missed[/]")
-        if v.notice:
-            parts.append(f"[$warning]⚠ {escape(v.notice)}[/]")
-        return " │ ".join(parts)
+
+# The parts are cached apart: the tick changes the agent timer and the clock only, so
+# the registration and badge markup is parsed once per change, not once a second.
+@lru_cache(maxsize=64)
+def _left(account: str, registration: str, ok: bool | None, transport: str) -> Content:
+    if ok is True:
+        reg = f"[$success]● {escape(registration)}[/]"
+    elif ok is False:
+        reg = f"[$error]✕ {escape(registration)}[/]"
+    else:
+        reg = f"[$warning]○ {escape(registration)}[/]"
+    return Content.from_markup(f"[b]{escape(account)}[/b] │ {reg} "
+                               f"{escape(transport.upper())} │ ")
+
+
+def _agent(style: str, agent: str, timer: str) -> Content:
+    return Content.assemble((f"◆ {agent} {timer}", f"${style}"))
+
+
+@lru_cache(maxsize=64)
+def _tail(missed: int, notice: str) -> Content:
+    parts = []
+    if missed:
+        parts.append(f" │ [$error]✆ {missed} missed[/]")
+    if notice:
+        parts.append(f" │ [$warning]⚠ {escape(notice)}[/]")
+    return Content.from_markup("".join(parts))

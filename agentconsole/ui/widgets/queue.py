@@ -1,11 +1,11 @@
-"""The incoming queue: one row per ringing call, with a live ring time.
+"""The incoming queue: one line per ringing call, with a live ring time.
 
-Rows are keyed by call id and reused: the 1 Hz tick rewrites only the Ring cells that
-changed (``update_cell``), a call that arrives is appended and one that is answered or
-gone is removed, and moving the selection rewrites the two ``▶`` cells. The table is
-cleared and refilled only when the order of the remaining calls changed. The table
-cannot take focus (selection is the screen's, shared with the call panels, so the same
-keys move through ringing and connected calls alike).
+Each call is its own one-row widget, keyed by call id and reused, so the 1 Hz tick
+repaints the six Ring cells of the calls whose time moved and nothing else (a table
+widget re-renders every visible cell when any one changes). A call that arrives is
+mounted, one that is answered or gone is removed, and moving the selection restyles two
+lines. The queue cannot take focus: selection is the screen's, shared with the call
+panels, so the same keys move through ringing and connected calls alike.
 """
 
 from __future__ import annotations
@@ -13,8 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.geometry import Region
+from textual.widget import Widget
+from textual.widgets import Static
 
 from ..view import truncate
 
@@ -34,10 +37,63 @@ class QueueRow:
 COLUMNS = (("line", "#", 3), ("name", "Caller", 16), ("number", "Number", 14),
            ("company", "Company", 14), ("queue", "Queue/DID", 11), ("ring", "Ring", 6))
 WIDTHS = {key: width for key, _label, width in COLUMNS}
+GAP = 2  # blank cells between two columns
+#: Where the Ring column starts on a line (the tick repaints from here on only).
+RING_X = 1 + sum(width + GAP for key, _label, width in COLUMNS if key != "ring")
 
 
-class QueueTable(DataTable[str], can_focus=False):
-    pass
+def cell_text(row: QueueRow, key: str) -> str:
+    """What column ``key`` shows for ``row`` (before padding)."""
+    if key == "line":
+        return f"▶{row.line}" if row.selected else f" {row.line}"
+    return truncate(str(getattr(row, key)), WIDTHS[key])
+
+
+def _line(cells: list[str]) -> Content:
+    padded = [text.ljust(width) for text, (_key, _label, width) in zip(cells, COLUMNS, strict=True)]
+    return Content(" " + (" " * GAP).join(padded))
+
+
+class QueueLine(Widget):
+    """One ringing call, on one terminal line."""
+
+    DEFAULT_CSS = """
+    QueueLine { height: 1; }
+    QueueLine.-selected {
+        background: $block-cursor-blurred-background;
+        color: $block-cursor-blurred-foreground;
+        text-style: $block-cursor-blurred-text-style;
+    }
+    """
+
+    def __init__(self, row: QueueRow) -> None:
+        super().__init__()  # no DOM id: Call-IDs come from the network
+        self.row = row
+        self._content: Content | None = None
+        self.set_class(row.selected, "-selected")
+
+    def render(self) -> Content:
+        if self._content is None:
+            self._content = _line([cell_text(self.row, key) for key in WIDTHS])
+        return self._content
+
+    def show(self, row: QueueRow) -> None:
+        old, self.row = self.row, row
+        if row == old:
+            return
+        self._content = None
+        if row.selected != old.selected:
+            self.set_class(row.selected, "-selected")
+        if replace(old, ring=row.ring) == row:  # the tick: repaint the Ring cells only
+            self.refresh(Region(RING_X, 0, WIDTHS["ring"], 1))
+        else:
+            self.refresh()
+
+
+class QueueRows(VerticalScroll, can_focus=False):
+    DEFAULT_CSS = """
+    QueueRows { height: auto; max-height: 6; background: $surface; }
+    """
 
 
 class IncomingQueue(Vertical):
@@ -54,87 +110,102 @@ class IncomingQueue(Vertical):
         border-title-color: $foreground-muted;
         border-title-style: none;
     }
-    IncomingQueue QueueTable { height: auto; max-height: 7; background: $surface; }
+    IncomingQueue .queue--header { height: 1; background: $panel; text-style: bold; }
     IncomingQueue .queue--empty { color: $foreground-muted; padding: 0 1; }
     """
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._rows: dict[str, QueueRow] = {}  # what the table shows, in table order
+        self._lines: dict[str, QueueLine] = {}  # what the queue shows, in line order
+        self._pending: list[QueueRow] = []
         self._selected: str | None = None
         self._empty: bool | None = None
 
     def compose(self) -> ComposeResult:
-        table: QueueTable = QueueTable(cursor_type="row", zebra_stripes=False,
-                                       show_cursor=True)
-        for key, label, width in COLUMNS:
-            table.add_column(label, key=key, width=width)
-        yield table
+        yield Static(_line([label for _key, label, _width in COLUMNS]), classes="queue--header")
+        yield QueueRows()
         yield Static("No calls waiting", classes="queue--empty")
 
     def on_mount(self) -> None:
-        rows = list(self._rows.values())
-        self._rows = {}
-        self._apply(rows)
-        self._move_cursor()
+        self._apply(self._pending)
+        self._pending = []
+
+    # ----- what tests and the benchmark read ------------------------------------------------
+    @property
+    def scroller(self) -> QueueRows:
+        return self.query_one(QueueRows)
 
     @property
-    def table(self) -> QueueTable:
-        return self.query_one(QueueTable)
+    def row_count(self) -> int:
+        return len(self._lines)
 
+    def row_ids(self) -> list[str]:
+        return list(self._lines)
+
+    def cell(self, call_id: str, key: str) -> str:
+        return cell_text(self._lines[call_id].row, key)
+
+    @property
+    def cursor_row(self) -> int | None:
+        ids = list(self._lines)
+        return ids.index(self._selected) if self._selected in ids else None
+
+    # ----- updates (attributes down) --------------------------------------------------------
     def show(self, rows: list[QueueRow], selected: str | None) -> None:
-        """Reconcile the table with ``rows``, rewriting only the cells that differ."""
+        """Reconcile the lines with ``rows``, repainting only what differs."""
         moved = selected != self._selected
         self._selected = selected
         if not self.is_mounted:
-            self._rows = {r.call_id: r for r in rows}
+            self._pending = rows
             return
         if self._apply(rows) or moved:
-            self._move_cursor()
+            self._scroll_to_selected()
 
     def set_ring(self, call_id: str, ring: str) -> None:
-        """The tick's update: one Ring cell."""
-        row = self._rows.get(call_id)
-        if row is not None and row.ring != ring and self.is_mounted:
-            self._rows[call_id] = replace(row, ring=ring)
-            self.table.update_cell(call_id, "ring", _cell(self._rows[call_id], "ring"))
+        """The tick's update: one call's ring time."""
+        line = self._lines.get(call_id)
+        if line is not None and line.row.ring != ring:
+            line.show(replace(line.row, ring=ring))
 
     def update_row(self, row: QueueRow) -> None:
-        """One call changed: rewrite the cells of its row that differ."""
-        if row.call_id in self._rows:
-            self.show([row if r.call_id == row.call_id else r for r in self._rows.values()],
-                      self._selected)
+        """One call changed: repaint its line."""
+        line = self._lines.get(row.call_id)
+        if line is not None:
+            line.show(row)
 
     def select_call(self, call_id: str | None) -> None:
-        """Move the selection: rewrite the old and new ``▶`` cells, move the cursor."""
+        """Move the selection: restyle the old and the new line, scroll to the new one."""
         if call_id == self._selected:
             return
-        rows = [replace(r, selected=r.call_id == call_id) for r in self._rows.values()]
+        rows = [replace(line.row, selected=line.row.call_id == call_id)
+                for line in self._lines.values()]
         self.show(rows, call_id)
 
     def _apply(self, rows: list[QueueRow]) -> bool:
-        """Reconcile; True if rows came, went or moved (the cursor row must follow)."""
-        table = self.table
+        """Reconcile; True if lines came, went or moved (the selection must be re-shown)."""
         wanted = [r.call_id for r in rows]
-        structure = wanted != list(self._rows)
+        structure = wanted != list(self._lines)
         keep = set(wanted)
-        for call_id in [c for c in self._rows if c not in keep]:
-            table.remove_row(call_id)
-            del self._rows[call_id]
-        kept = list(self._rows)
-        if wanted[: len(kept)] != kept:  # the order changed: refill
-            table.clear()
-            self._rows = {}
+        for call_id in [c for c in self._lines if c not in keep]:
+            self._lines.pop(call_id).remove()
+        scroller = self.scroller
+        if structure and [c for c in wanted if c in self._lines] != list(self._lines):
+            for call_id in wanted:  # the order changed (rare): re-stack the kept lines
+                if call_id in self._lines:
+                    scroller.move_child(self._lines[call_id], after=len(scroller.children) - 1)
+        new: list[QueueLine] = []
+        lines: dict[str, QueueLine] = {}
         for row in rows:
-            before = self._rows.get(row.call_id)
-            if before is None:
-                table.add_row(*(_cell(row, key) for key in WIDTHS), key=row.call_id)
-            elif before != row:
-                for key in WIDTHS:
-                    changed = getattr(before, key) != getattr(row, key)
-                    if changed or (key == "line" and before.selected != row.selected):
-                        table.update_cell(row.call_id, key, _cell(row, key))
-            self._rows[row.call_id] = row
+            line = self._lines.get(row.call_id)
+            if line is None:
+                line = QueueLine(row)
+                new.append(line)
+            else:
+                line.show(row)
+            lines[row.call_id] = line
+        self._lines = lines
+        if new:
+            scroller.mount(*new)
         self._set_empty(not rows)
         title = "Incoming" if not rows else f"Incoming ({len(rows)})"
         if self.border_title != title:
@@ -146,18 +217,16 @@ class IncomingQueue(Vertical):
             return
         self._empty = empty
         self.set_class(empty, "-empty")
-        self.table.display = not empty
+        self.query_one(".queue--header").display = not empty
+        self.scroller.display = not empty
         self.query_one(".queue--empty").display = empty
 
-    def _move_cursor(self) -> None:
-        table = self.table
-        ids = list(self._rows)
-        table.show_cursor = self._selected in ids
-        if self._selected in ids:
-            table.move_cursor(row=ids.index(self._selected), animate=False)
+    def _scroll_to_selected(self) -> None:
+        line = self._lines.get(self._selected) if self._selected is not None else None
+        if line is None:
+            return
+        if line.is_mounted:
+            self.scroller.scroll_to_widget(line, animate=False)
+        else:
+            self.call_after_refresh(self._scroll_to_selected)
 
-
-def _cell(row: QueueRow, key: str) -> str:
-    if key == "line":
-        return f"▶{row.line}" if row.selected else f" {row.line}"
-    return truncate(str(getattr(row, key)), WIDTHS[key])
