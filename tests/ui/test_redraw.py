@@ -183,3 +183,20 @@ async def test_footer_drops_answer_while_the_answer_is_in_progress(make_app: Mak
         assert session.status.call_status == "talking"
         assert "call_mute" in footer_actions(app)
         assert session.actions == [("answer", ())]
+
+
+async def test_call_ids_that_look_alike_do_not_collide(make_app: MakeApp,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Call-IDs come from the network: two that differ only in characters a DOM id cannot
+    hold ("a@b" and "a_b") must both be shown, in the queue and as panels."""
+    app, phone = make_app()
+    ids = iter(["x@pbx", "x_pbx", "x.pbx"])
+    monkeypatch.setattr(phone, "_next_id", lambda: next(ids))
+    async with app.run_test(size=(120, 40)) as pilot:
+        calls = [phone.ring(f"30{i:02d}", f"Caller {i}") for i in range(3)]
+        await pilot.pause()
+        assert app.main.query_one(IncomingQueue).row_ids() == ["x@pbx", "x_pbx", "x.pbx"]
+        await calls[0].answer()
+        await calls[1].answer()
+        await pilot.pause()
+        assert set(panels(app)) == {"x@pbx", "x_pbx"}
