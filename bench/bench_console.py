@@ -490,7 +490,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument("--presses", type=int, default=60, help="navigation presses per run")
-    parser.add_argument("--idle", type=float, default=8.0, help="idle CPU window, s (0: off)")
+    parser.add_argument("--idle", type=float, default=20.0,
+                        help="idle CPU window, s (0: off); CPU time is counted in 10 ms ticks")
     parser.add_argument("--cols", type=int, default=120)
     parser.add_argument("--rows", type=int, default=40)
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
