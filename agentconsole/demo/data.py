@@ -22,6 +22,8 @@ READBACK = "601"
 CUSTOMER_LINES = ("9001", "9002", "9003", "9004")
 #: The in-call DTMF code that toggles PBX-side recording (the agent's ``feature_codes.start``).
 RECORD_CODE = "*1"
+#: The in-call DTMF code that pauses / resumes it (``feature_codes.pause`` / ``resume``).
+PAUSE_CODE = "*2"
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,6 @@ def account(user: str) -> Account | None:
 
 __all__ = [
     "ACCOUNTS", "AGENT", "COLLEAGUES", "CUSTOMERS", "CUSTOMER_LINES", "DEFAULT_PORT", "ECHO",
-    "QUEUES", "READBACK", "REALM", "RECORD_CODE", "TONES", "Account", "Customer", "Queue",
-    "account",
+    "PAUSE_CODE", "QUEUES", "READBACK", "REALM", "RECORD_CODE", "TONES", "Account", "Customer",
+    "Queue", "account",
 ]

@@ -1,5 +1,5 @@
 """The demo switch with real phones over loopback: registration, calls both ways (UDP and
-TCP), 404/480, the echo number, the DTMF read-back number and the record feature code."""
+TCP), 404/480, the echo number, the DTMF read-back number and the record and pause feature codes."""
 
 from __future__ import annotations
 
@@ -145,10 +145,10 @@ async def test_record_feature_code_reports_its_state(demo: DemoRunner,
     await talking(session)
     await wait_for(lambda: session.media.dtmf_payload_type is not None, 5)
     await frames_flow(session.media, 25)  # media settled before the digits
-    await session.dtmf("*1")
-    await wait_for(lambda: session.status.record_status == "recording", 10)
-    await session.dtmf("*1")
-    await wait_for(lambda: session.status.record_status == "stop", 10)
+    for code, state in (("*1", "recording"), ("*2", "pause"), ("*2", "recording"),
+                        ("*1", "stop")):
+        await session.dtmf(code)
+        await wait_for(lambda state=state: session.status.record_status == state, 10)
     session.hangup()
 
 

@@ -12,7 +12,7 @@ from textual.geometry import Region
 
 from agentconsole.ui.app import AgentConsoleApp
 from agentconsole.ui.widgets import CallPanel, IncomingQueue, KeyFooter
-from agentconsole.ui.widgets.queue import RING_X, QueueLine
+from agentconsole.ui.widgets.queue import QueueLine, column_widths, ring_x
 
 from .fakes import FakePhone, FakeSession
 
@@ -151,10 +151,23 @@ async def test_the_tick_repaints_only_the_ring_cells_of_a_queue_line(
         monkeypatch.setattr(QueueLine, "refresh", spy)
         app.main.refresh_timers()
         monkeypatch.setattr(QueueLine, "refresh", original)
-        assert refreshes == [(calls[1].call_id, (Region(RING_X, 0, 6, 1),))]
-        await pilot.pause()
         line = next(q for q in app.main.query(QueueLine) if q.row.call_id == calls[1].call_id)
-        assert str(line.render())[RING_X:RING_X + 5] == "00:12"
+        x = ring_x(line.size.width)
+        assert refreshes == [(calls[1].call_id, (Region(x, 0, 6, 1),))]
+        await pilot.pause()
+        assert str(line.render())[x:x + 5] == "00:12"
+
+
+def test_queue_columns_share_out_a_wide_terminal() -> None:
+    narrow = column_widths(75)  # the minimum: 80 columns less borders and a scrollbar
+    assert narrow == {"line": 3, "name": 16, "number": 14, "company": 14, "queue": 11,
+                      "ring": 6}
+    wide = column_widths(200)
+    assert wide["name"] == 32 and wide["company"] == 30 and wide["queue"] == 24
+    assert wide["number"] == 20 and wide["ring"] == 6
+    middle = column_widths(106)
+    assert sum(middle.values()) + 2 * 5 + 1 == 106  # every spare cell is used
+    assert middle["name"] > narrow["name"] and middle["company"] > narrow["company"]
 
 
 async def test_footer_drops_answer_while_the_answer_is_in_progress(make_app: MakeApp) -> None:

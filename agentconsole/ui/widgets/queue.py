@@ -11,6 +11,7 @@ panels, so the same keys move through ringing and connected calls alike.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
@@ -38,20 +39,57 @@ COLUMNS = (("line", "#", 3), ("name", "Caller", 16), ("number", "Number", 14),
            ("company", "Company", 14), ("queue", "Queue/DID", 11), ("ring", "Ring", 6))
 WIDTHS = {key: width for key, _label, width in COLUMNS}
 GAP = 2  # blank cells between two columns
-#: Where the Ring column starts on a line (the tick repaints from here on only).
-RING_X = 1 + sum(width + GAP for key, _label, width in COLUMNS if key != "ring")
+#: How a wider terminal's spare cells are shared out, and where a column stops growing.
+GROW = {"name": (3, 32), "company": (2, 30), "queue": (2, 24), "number": (1, 20)}
 
 
-def cell_text(row: QueueRow, key: str) -> str:
-    """What column ``key`` shows for ``row`` (before padding)."""
+@lru_cache(maxsize=32)
+def column_widths(width: int) -> dict[str, int]:
+    """Column widths for a line ``width`` cells wide: the minimum widths above, plus the
+    spare cells given to name, company, queue and number in the ``GROW`` shares."""
+    widths = dict(WIDTHS)
+    spare = width - (1 + sum(widths.values()) + GAP * (len(widths) - 1))
+    while spare > 0:
+        growing = [k for k, (_share, cap) in GROW.items() if widths[k] < cap]
+        if not growing:
+            break
+        total = sum(GROW[k][0] for k in growing)
+        given = 0
+        for key in growing:
+            step = min(GROW[key][1] - widths[key], max(1, spare * GROW[key][0] // total))
+            step = min(step, spare - given)
+            widths[key] += step
+            given += step
+        spare -= given
+        if given == 0:
+            break
+    return widths
+
+
+def ring_x(width: int) -> int:
+    """Where the Ring column starts on a line (the tick repaints from here on only)."""
+    widths = column_widths(width)
+    return 1 + sum(widths[key] + GAP for key, _label, _width in COLUMNS if key != "ring")
+
+
+def cell_text(row: QueueRow, key: str, width: int | None = None) -> str:
+    """What column ``key`` shows for ``row`` (before padding), cut to ``width`` cells."""
     if key == "line":
         return f"▶{row.line}" if row.selected else f" {row.line}"
-    return truncate(str(getattr(row, key)), WIDTHS[key])
+    return truncate(str(getattr(row, key)), width or WIDTHS[key])
 
 
-def _line(cells: list[str]) -> Content:
-    padded = [text.ljust(width) for text, (_key, _label, width) in zip(cells, COLUMNS, strict=True)]
+def _line(cells: dict[str, str], width: int) -> Content:
+    widths = column_widths(width)
+    padded = [cells[key].ljust(widths[key]) for key, _label, _width in COLUMNS]
     return Content(" " + (" " * GAP).join(padded))
+
+
+class QueueHeader(Widget):
+    """The column titles, laid out like the lines below them."""
+
+    def render(self) -> Content:
+        return _line({key: label for key, label, _width in COLUMNS}, self.size.width)
 
 
 class QueueLine(Widget):
@@ -70,11 +108,15 @@ class QueueLine(Widget):
         super().__init__()  # no DOM id: Call-IDs come from the network
         self.row = row
         self._content: Content | None = None
+        self._width = -1
         self.set_class(row.selected, "-selected")
 
     def render(self) -> Content:
-        if self._content is None:
-            self._content = _line([cell_text(self.row, key) for key in WIDTHS])
+        width = self.size.width
+        if self._content is None or width != self._width:
+            widths = column_widths(width)
+            cells = {key: cell_text(self.row, key, widths[key]) for key in WIDTHS}
+            self._content, self._width = _line(cells, width), width
         return self._content
 
     def show(self, row: QueueRow) -> None:
@@ -85,7 +127,7 @@ class QueueLine(Widget):
         if row.selected != old.selected:
             self.set_class(row.selected, "-selected")
         if replace(old, ring=row.ring) == row:  # the tick: repaint the Ring cells only
-            self.refresh(Region(RING_X, 0, WIDTHS["ring"], 1))
+            self.refresh(Region(ring_x(self.size.width), 0, WIDTHS["ring"], 1))
         else:
             self.refresh()
 
@@ -122,7 +164,7 @@ class IncomingQueue(Vertical):
         self._empty: bool | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(_line([label for _key, label, _width in COLUMNS]), classes="queue--header")
+        yield QueueHeader(classes="queue--header")
         yield QueueRows()
         yield Static("No calls waiting", classes="queue--empty")
 
@@ -143,7 +185,8 @@ class IncomingQueue(Vertical):
         return list(self._lines)
 
     def cell(self, call_id: str, key: str) -> str:
-        return cell_text(self._lines[call_id].row, key)
+        line = self._lines[call_id]
+        return cell_text(line.row, key, column_widths(line.size.width)[key])
 
     @property
     def cursor_row(self) -> int | None:
