@@ -96,7 +96,8 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
         self.recent_numbers: list[str] = []
         self.wrapups: list[WrapupRecord] = []
         self.mos_history: dict[str, deque[float]] = {}
-        self.pending_wrapup: CallFinished | None = None
+        #: Answered calls waiting for their wrap-up, oldest first (one form at a time).
+        self.pending_wrapups: list[CallFinished] = []
         self._listeners: dict[str, list[tuple[str, Callable[..., None]]]] = {}
         self._wrapup_open = False
         self.main = MainScreen(self.keymap)
@@ -354,8 +355,9 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
         finished = CallFinished(session.call_id, answered, cause, status.number, who(status))
         self._history_changed()
         self._changed(finished)
-        if answered and self._wrapup_enabled():
-            self.pending_wrapup = finished
+        # A consult leg is part of the customer's call: that call gets the wrap-up.
+        if answered and not status.is_transfer and self._wrapup_enabled():
+            self.pending_wrapups.append(finished)
             if self.agent_state.status is not AgentStatus.ACW:
                 self.agent_state = self.agent_state.enter_acw(self.clock.monotonic())
             self.open_wrapup()
@@ -396,6 +398,11 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
         wrapup = self.config.agent.wrapup
         return bool(wrapup.codes) or wrapup.required
 
+    @property
+    def pending_wrapup(self) -> CallFinished | None:
+        """The call whose wrap-up is asked for now (the oldest waiting)."""
+        return self.pending_wrapups[0] if self.pending_wrapups else None
+
     def open_wrapup(self) -> None:
         pending = self.pending_wrapup
         if pending is None:
@@ -429,8 +436,13 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
                 logger.exception("could not store the wrap-up")
                 self.notify(str(exc), title="Wrap-up not saved", severity="error")
             self._history_changed()
-        self.pending_wrapup = None
-        self.agent_state = self.agent_state.leave_acw(self.clock.monotonic())
+        self.pending_wrapups.pop(0)
+        now = self.clock.monotonic()
+        if self.pending_wrapups:  # the next call's wrap-up: a fresh ACW spell and form
+            self.agent_state = self.agent_state.enter_acw(now)
+            self.call_later(self.open_wrapup)
+        else:
+            self.agent_state = self.agent_state.leave_acw(now)
         self._changed(PhoneChanged())
 
     def _check_wrapup_timeout(self) -> None:
@@ -496,12 +508,16 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
                         title="Audio device", timeout=5)
 
     async def dial(self, number: str, transfer_parent: str | None = None) -> None:
+        """Call ``number`` (a consult leg of ``transfer_parent`` when given) and select the
+        new call: the agent is talking on it now, so the keys act on it."""
         self._remember(number)
         try:
             if transfer_parent is None:
-                await self.phone.call(number)
+                session = await self.phone.call(number)
             else:
-                await self.phone.call(number, transfer_parent=transfer_parent)
+                session = await self.phone.call(number, transfer_parent=transfer_parent)
+            if getattr(session, "call_id", None) is not None:
+                self.main.selected = session.call_id
         except AgentConsoleError as exc:
             self.notify(exc.message, title=exc.title, severity="error")
         except Exception as exc:  # noqa: BLE001

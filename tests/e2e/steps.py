@@ -84,12 +84,12 @@ def file_wrapup(term: TmuxTerm, code: str, notes: str,
     """In the open wrap-up form: highlight ``code`` with the arrows, choose it, type the
     notes, file. Each key waits for its effect: keys typed before the focus has moved to
     the notes field would land in the code list instead. ``codes`` are the form's codes
-    in order (the first one starts highlighted)."""
+    in order (none starts highlighted: the first Down highlights the first code)."""
     target = list(codes).index(code)
-    for _ in range(target):
-        highlighted = restyled(term, code)
+    for step in codes[:target + 1]:
+        highlighted = restyled(term, step)
         term.send("Down")
-        term.wait_for(highlighted, 3, f"{code} highlighted")
+        term.wait_for(highlighted, 3, f"{step} highlighted")
     focused = restyled(term, "notes (enter")
     term.send("Enter")  # choose the code; the form moves the focus to the notes
     term.wait_for(focused, 3, "notes field focused")

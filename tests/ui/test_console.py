@@ -265,10 +265,63 @@ async def test_wrapup_after_an_answered_call_returns_to_previous_state(
         assert app.agent_state.status is AgentStatus.ACW
         await pilot.press("ctrl+s")  # required: refused without a code
         assert isinstance(app.screen, WrapupForm)
-        await pilot.press("down", "enter")
+        await pilot.press("down", "down", "enter")
         await pilot.press("o", "k", "enter")
         await pilot.pause()
         assert app.wrapups[-1].code == "No sale" and app.wrapups[-1].notes == "ok"
+        assert app.agent_state.status is AgentStatus.AVAILABLE
+
+
+async def test_wrapup_files_the_highlighted_code(make_app: MakeApp) -> None:
+    """What the agent sees highlighted is what ctrl+s files, without pressing enter."""
+    config = make_config(agent={"wrapup": {"codes": ["Sale", "No sale", "Callback"]}})
+    app, phone = make_app(config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        session = phone.ring("5551", "Carol")
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        session.finish("ended", "Normal")
+        await pilot.pause()
+        await pilot.press("down", "down", "down", "up", "ctrl+s")
+        await pilot.pause()
+        assert app.wrapups[-1].code == "No sale"
+
+
+async def test_two_calls_ending_together_each_get_a_wrapup_and_consult_legs_none(
+        make_app: MakeApp) -> None:
+    config = make_config(agent={"wrapup": {"codes": ["Sale", "No sale"]}},
+                         calls={"max_calls": 3})
+    app, phone = make_app(config, session_class=InCallSession)
+    async with app.run_test(size=(100, 30)) as pilot:
+        first = phone.ring("5551", "Carol")
+        second = phone.ring("5552", "Dave")
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press("T", "1", "0", "0", "3", "enter")  # consult on Dave's call
+        await pilot.pause()
+        consult = next(s for s in phone.sessions.values() if s.status.is_transfer)
+        assert app.main.selected == consult.call_id  # keys now act on the new call
+        await consult.answer()
+        await pilot.pause()
+        consult.finish("ended", "Terminated")  # the colleague hangs up: no wrap-up
+        first.finish("ended", "Normal")
+        second.finish("ended", "Normal")
+        await pilot.pause()
+        assert isinstance(app.screen, WrapupForm)
+        assert "Carol" in str(app.screen.query_one("Label").render())
+        await pilot.press("down", "ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, WrapupForm)  # the next one, for Dave
+        assert "Dave" in str(app.screen.query_one("Label").render())
+        assert app.agent_state.status is AgentStatus.ACW
+        await pilot.press("down", "down", "ctrl+s")
+        await pilot.pause()
+        assert [(w.name, w.code) for w in app.wrapups] == [("Carol", "Sale"),
+                                                           ("Dave", "No sale")]
         assert app.agent_state.status is AgentStatus.AVAILABLE
 
 

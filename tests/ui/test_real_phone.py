@@ -117,7 +117,7 @@ async def test_take_a_call_hold_mute_hang_up_and_file_the_wrapup(
             await wait_for(lambda: out.is_ended and inbound.is_ended, 10)
             assert inbound.end_cause == "Terminated" and phone.sessions == {}
             await wait_for(lambda: isinstance(app.screen, WrapupForm), 5)
-            await pilot.press("down", "enter", *"callback", "enter")
+            await pilot.press("down", "down", "enter", *"callback", "enter")
             await pilot.pause()
             assert not isinstance(app.screen, WrapupForm)
 

@@ -102,7 +102,7 @@ async def test_wrapup_is_stored_in_the_history(make_app: MakeApp) -> None:
         await pilot.pause()
         session.finish("ended", "Terminated")
         await pilot.pause()
-        await pilot.press("enter", *"vip", "enter")
+        await pilot.press("down", "enter", *"vip", "enter")
         await pilot.pause()
         assert app.history is not None
         entry = app.history.get(session.call_id)

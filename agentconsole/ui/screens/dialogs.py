@@ -121,7 +121,17 @@ class WrapupForm(ModalScreen[WrapupResult | None]):
             yield Label("↑↓ code · enter next · ctrl+s file · esc later", classes="dialog--hint")
 
     def on_mount(self) -> None:
-        self.query_one(OptionList).focus()
+        codes = self.query_one(OptionList)
+        codes.focus()
+        # Nothing is chosen until the agent chooses: the highlight starts empty, and what
+        # is highlighted is what ctrl+s files (a required code is really asked for).
+        codes.highlighted = None
+        self.chosen = ""
+
+    @on(OptionList.OptionHighlighted)
+    def _code_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_list.highlighted == event.option_index:  # not a stale message
+            self.chosen = self.codes[event.option_index]
 
     @on(OptionList.OptionSelected)
     def _code_chosen(self, event: OptionList.OptionSelected) -> None:
