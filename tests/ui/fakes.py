@@ -308,3 +308,16 @@ def sound_card() -> list[DeviceInfo]:
         DeviceInfo(1, "Jabra EVOLVE 20 MS: USB Audio", "ALSA", 1, 2, 16000.0),
         DeviceInfo(2, "HDMI 0", "ALSA", 0, 8, 48000.0),
     ]
+
+
+async def answered_then_ended(phone: FakePhone, pilot: Any, cause: str = "Normal"
+                              ) -> FakeSession:
+    """Carol (5551) rings, the agent answers with ``a``, Carol hangs up: the state every
+    wrap-up test starts from."""
+    session = phone.ring("5551", "Carol")
+    await pilot.pause()
+    await pilot.press("a")
+    await pilot.pause()
+    session.finish("ended", cause)
+    await pilot.pause()
+    return session

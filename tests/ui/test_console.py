@@ -16,7 +16,7 @@ from agentconsole.ui.widgets import CallPanel, IncomingQueue, StatusHeader
 from tests.waiting import wait_until
 
 from .conftest import make_config
-from .fakes import FakePhone, InCallSession
+from .fakes import FakePhone, InCallSession, answered_then_ended
 
 MakeApp = Callable[..., tuple[AgentConsoleApp, FakePhone]]
 
@@ -255,12 +255,7 @@ async def test_wrapup_after_an_answered_call_returns_to_previous_state(
     config = make_config(agent={"wrapup": {"codes": ["Sale", "No sale"], "required": True}})
     app, phone = make_app(config)
     async with app.run_test(size=(80, 24)) as pilot:
-        session = phone.ring("5551", "Carol")
-        await pilot.pause()
-        await pilot.press("a")
-        await pilot.pause()
-        session.finish("ended", "Normal")  # the caller hangs up
-        await pilot.pause()
+        await answered_then_ended(phone, pilot)  # the caller hangs up
         assert isinstance(app.screen, WrapupForm)
         assert app.agent_state.status is AgentStatus.ACW
         await pilot.press("ctrl+s")  # required: refused without a code
@@ -277,12 +272,7 @@ async def test_wrapup_files_the_highlighted_code(make_app: MakeApp) -> None:
     config = make_config(agent={"wrapup": {"codes": ["Sale", "No sale", "Callback"]}})
     app, phone = make_app(config)
     async with app.run_test(size=(80, 24)) as pilot:
-        session = phone.ring("5551", "Carol")
-        await pilot.pause()
-        await pilot.press("a")
-        await pilot.pause()
-        session.finish("ended", "Normal")
-        await pilot.pause()
+        await answered_then_ended(phone, pilot)
         await pilot.press("down", "down", "down", "up", "ctrl+s")
         await pilot.pause()
         assert app.wrapups[-1].code == "No sale"

@@ -14,7 +14,7 @@ from agentconsole.ui.screens.trace import TraceBuffer, TraceScreen
 from agentconsole.ui.widgets import StatusHeader
 
 from .conftest import make_config
-from .fakes import FakePhone, FakeProbe, sound_card
+from .fakes import FakePhone, FakeProbe, answered_then_ended, sound_card
 
 MakeApp = Callable[..., tuple[AgentConsoleApp, FakePhone]]
 
@@ -96,12 +96,7 @@ async def test_wrapup_is_stored_in_the_history(make_app: MakeApp) -> None:
     config = make_config(agent={"wrapup": {"codes": ["Sale", "No sale"]}})
     app, phone = make_app(config)
     async with app.run_test(size=(80, 24)) as pilot:
-        session = phone.ring("5551", "Carol")
-        await pilot.pause()
-        await pilot.press("a")
-        await pilot.pause()
-        session.finish("ended", "Terminated")
-        await pilot.pause()
+        session = await answered_then_ended(phone, pilot, "Terminated")
         await pilot.press("down", "enter", *"vip", "enter")
         await pilot.pause()
         assert app.history is not None
