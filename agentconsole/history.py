@@ -369,6 +369,14 @@ class CallHistory:
             "GROUP BY number ORDER BY last DESC LIMIT ?", (limit,)).fetchall()
         return [(str(r["name"]), str(r["number"])) for r in rows]
 
+    def contact(self, number: str) -> tuple[str, str] | None:
+        """(name, company) last seen with ``number``, None if it never had a name: what a
+        call back shows before the other side says who it is."""
+        row = self.db.execute(
+            "SELECT name, company FROM calls WHERE number = ? AND name != '' AND name != number "
+            "ORDER BY started_at DESC LIMIT 1", (number,)).fetchone()
+        return (str(row["name"]), str(row["company"])) if row is not None else None
+
     # ----- following a phone ----------------------------------------------------------------
     def attach(self, phone: Any) -> None:
         """Record every call of ``phone`` (a Phone, or anything with its events)."""
@@ -405,6 +413,7 @@ class CallHistory:
         hooks = []
         for event, fn in (("accepted", self._on_accepted), ("ended", self._on_finished),
                           ("failed", self._on_finished), ("status_change", self._on_status),
+                          ("static_status_change", self._on_status),
                           ("update_timer", self._on_timer)):
             handler = self._safe(partial(fn, session))
             session.on(event, handler)

@@ -91,6 +91,17 @@ def test_row_exists_from_the_first_ring(history: CallHistory, clock: Clock) -> N
     assert entry.started_at == clock.now and entry.ended_at is None
 
 
+def test_contact_is_the_last_name_seen_with_a_number(history: CallHistory,
+                                                     clock: Clock) -> None:
+    history.start_call("c1", "inbound", "5551", name="Carol", company="Globex")
+    clock.now += 10
+    history.start_call("c2", "outbound", "5551", name="5551")  # a call back, unnamed
+    clock.now += 10
+    history.start_call("c3", "inbound", "5552", name="5552")
+    assert history.contact("5551") == ("Carol", "Globex")
+    assert history.contact("5552") is None and history.contact("5553") is None
+
+
 def test_completion_sets_times_duration_and_disposition(history: CallHistory,
                                                        clock: Clock) -> None:
     history.start_call("c1", "inbound", "5551")

@@ -8,6 +8,10 @@ and number the console shows), ``Contacts-Company``, ``X-Queue`` and a ``Diversi
 random patience when nobody answers, and after a random talk time once answered —
 counted across a transfer, since the customer is still on the phone.
 
+The agent can call a customer back (from the history, or by number): the switch asks
+:meth:`CustomerCaller.call_back_line` for an idle line, the line's party answers, and
+the customer talks for a while and hangs up, as on a customer-initiated call.
+
 Arrivals are a Poisson process (``rate`` calls a minute), the first one ``first_after``
 seconds after the agent registered, so a fresh ``agentconsole demo`` rings within
 seconds.
@@ -22,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import AgentConsoleError
-from .data import CUSTOMERS, QUEUES, Customer, Queue
+from .data import CUSTOMERS, QUEUES, Customer, Queue, customer_by_number
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -104,6 +108,40 @@ class CustomerCaller:
         self._calls.add(task)
         task.add_done_callback(self._calls.discard)
         return True
+
+    def call_back_line(self, number: str) -> str | None:
+        """The line that takes a call to customer ``number``, or None (not a customer,
+        or every line busy). The line is the customer's until the call is over."""
+        customer = customer_by_number(number)
+        idle = self.idle_lines()
+        if customer is None or not idle:
+            return None
+        line = self.rng.choice(idle)
+        call = CustomerCall(customer, self.rng.choice(QUEUES), self.rng.uniform(*self.patience),
+                            self.rng.uniform(*self.talk))
+        self.active[line.user] = call
+        logger.info("demo: the agent calls %s back on line %s", customer.name, line.user)
+        task = asyncio.get_running_loop().create_task(self._called_back(line, call))
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+        return line.user
+
+    async def _called_back(self, line: Party, call: CustomerCall) -> None:
+        """The line's party answers on its own; the customer talks, then hangs up."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10.0  # the INVITE is on its way through the switch
+        try:
+            while not call.sessions and loop.time() < deadline:
+                await asyncio.sleep(0.1)
+            if call.sessions:
+                await self._wait_answer(call.sessions[0], call)
+                if call.answered:
+                    await self._talk(call)
+        finally:
+            for session in call.sessions:
+                if not session.is_ended:
+                    session.hangup()
+            self.active.pop(line.user, None)
 
     def headers(self, call: CustomerCall) -> list[tuple[str, str]]:
         c, q = call.customer, call.queue

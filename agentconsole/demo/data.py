@@ -94,8 +94,15 @@ def account(user: str) -> Account | None:
     return next((a for a in ACCOUNTS if a.user == user), None)
 
 
+def customer_by_number(number: str) -> Customer | None:
+    """The customer with this number, however it is written (``+1 555-0100 101``)."""
+    digits = "".join(c for c in number if c.isdigit())
+    return next((c for c in CUSTOMERS if c.number.lstrip("+") == digits), None) \
+        if digits else None
+
+
 __all__ = [
     "ACCOUNTS", "AGENT", "COLLEAGUES", "CUSTOMERS", "CUSTOMER_LINES", "DEFAULT_PORT", "ECHO",
     "PAUSE_CODE", "QUEUES", "READBACK", "REALM", "RECORD_CODE", "TONES", "Account", "Customer",
-    "Queue", "account",
+    "Queue", "account", "customer_by_number",
 ]

@@ -70,6 +70,9 @@ class ProxyCore:
         #: Branches of INVITEs we answered ourselves: their ACKs stop here (§17.2.1).
         self._answered: OrderedDict[str, None] = OrderedDict()
         self.local_handler: LocalHandler | None = None
+        #: Maps a number that is no account here (a customer's, called back) to the
+        #: account that takes the call, or None: 404 as before.
+        self.resolve_number: Callable[[str], str | None] | None = None
 
     # ----- entry point ----------------------------------------------------------------------
     def receive(self, data: bytes, flow: Flow, now: float) -> list[Send]:
@@ -135,7 +138,10 @@ class ProxyCore:
                 return [Send(ok, flow)]
             return self._answer(req, flow, 404)
         if user not in self.users:
-            return self._answer(req, flow, 404)
+            target = self._resolve(req, user)
+            if target is None:
+                return self._answer(req, flow, 404)
+            user = target
         challenge = self._authorize(req, flow, now)
         if challenge is not None:
             return challenge
@@ -144,6 +150,13 @@ class ProxyCore:
             return self._answer(req, flow, 480)
         req.uri = binding.contact
         return self._forward(req, flow, binding.flow, now, authorized=True)
+
+    def _resolve(self, req: Request, user: str) -> str | None:
+        """A new INVITE to a number that is no account: ask ``resolve_number``."""
+        if req.method != "INVITE" or _has_to_tag(req) or self.resolve_number is None:
+            return None
+        target = self.resolve_number(user)
+        return target if target in self.users else None
 
     def _authorize(self, req: Request, flow: Flow, now: float) -> list[Send] | None:
         """407 unless the request is in a dialog, comes from a registered flow or carries

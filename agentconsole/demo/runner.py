@@ -83,6 +83,8 @@ class DemoRunner:
         self.caller = CustomerCaller(lines, AGENT, self.switch.domain, rate=self.options.rate,
                                      rng=random.Random(self.rng.getrandbits(64)),
                                      first_after=self.options.first_after)
+        if self.switch.core is not None:
+            self.switch.core.resolve_number = self.caller.call_back_line
         if self.options.customers:
             self._watch = asyncio.get_running_loop().create_task(self._start_customers())
         return self

@@ -111,6 +111,9 @@ def _network_type(address: str) -> str:
     return "unknown"
 
 
+#: How long a DTMF send waits for the media to connect (ICE + DTLS after the answer).
+DTMF_CONNECT_WAIT_S = 5.0
+
 class MediaSession:
     """The media of one call (one ``RTCPeerConnection``).
 
@@ -162,6 +165,7 @@ class MediaSession:
         self._events_in = EventReceiver()
         self._remote_taps: list[Callable[[av.AudioFrame], None]] = []
         self._close_hooks: list[Callable[[], None]] = []
+        self._connected = asyncio.Event()
         self._pc.on("connectionstatechange", self._on_state)
         self._pc.on("track", self._on_track)
 
@@ -193,6 +197,10 @@ class MediaSession:
     def _on_state(self) -> None:
         state = self._pc.connectionState
         log.debug("media connection %s", state)
+        if state == "connected":
+            self._connected.set()
+        else:
+            self._connected.clear()
         if self.on_connection_state is not None:
             self.on_connection_state(state)
 
@@ -427,6 +435,13 @@ class MediaSession:
         hooks, pt = self._hooks, self._event_pt
         if hooks is None or pt is None or self._closed:
             raise DtmfError("the remote did not negotiate telephone-event (RFC 4733)")
+        if not self._connected.is_set():
+            # The call is up at the 200 OK, the media a moment later (ICE, DTLS): a digit
+            # or feature code sent in between waits for it instead of being lost.
+            try:
+                await asyncio.wait_for(self._connected.wait(), DTMF_CONNECT_WAIT_S)
+            except TimeoutError:
+                raise DtmfError("the media is not connected") from None
         loop = asyncio.get_running_loop()
         start = loop.time()
         for item in schedule:

@@ -518,12 +518,28 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
                 session = await self.phone.call(number, transfer_parent=transfer_parent)
             if getattr(session, "call_id", None) is not None:
                 self.main.selected = session.call_id
+                self._show_contact(session, number)
         except AgentConsoleError as exc:
             self.notify(exc.message, title=exc.title, severity="error")
         except Exception as exc:  # noqa: BLE001
             logger.exception("dial failed")
             self.notify(str(exc), title="Dial failed", severity="error")
         self._changed(CallsChanged())
+
+    def _show_contact(self, session: Any, number: str) -> None:
+        """Name a call to a known number (directory, then history) from the start; the
+        far end may not say who it is, and the agent called a person, not a number."""
+        entry = next((e for e in self.config.directory if e.number == number), None)
+        contact = (entry.name, entry.company or "") if entry is not None else None
+        if contact is None and self.history is not None:
+            try:
+                contact = self.history.contact(number)
+            except Exception:  # noqa: BLE001 - a name is not worth a failed call
+                logger.exception("history lookup failed")
+        setter = getattr(session, "set_static_status", None)
+        if contact is not None and setter is not None:
+            name, company = contact
+            setter(name=name, company=company or None, manual=True)
 
     # ----- command palette ------------------------------------------------------------------
     def get_system_commands(self, screen: Screen[Any]) -> Iterator[SystemCommand]:

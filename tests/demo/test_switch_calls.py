@@ -111,6 +111,27 @@ async def test_unknown_number_is_404_and_unregistered_is_480(
         assert session.end_code == code
 
 
+async def test_calling_a_customer_back_reaches_an_idle_line(
+        demo: DemoRunner, make_phone: MakePhone) -> None:
+    """A number from the history (a customer's) rings one of the trunk lines, whose
+    customer answers; any other unknown number is still 404."""
+    assert demo.caller is not None
+    phone = await make_phone("1001")
+    session = await phone.call("+15550100111")
+    await talking(session)
+    (line, call), = demo.caller.active.items()
+    assert line in ("9001", "9002", "9003", "9004") and call.customer.name == "Kwame Mensah"
+    await wait_for(lambda: session.media.dtmf_payload_type is not None, 5)
+    await frames_flow(session.media, 25)
+    await session.dtmf("*1")  # the customer's line runs the record code too
+    await wait_for(lambda: session.status.record_status == "recording", 10)
+    session.hangup()
+    await wait_for(lambda: not demo.caller.active, 10)  # the line is free again
+    stranger = await phone.call("+15559999999")
+    await wait_for(lambda: stranger.is_ended, 10)
+    assert stranger.end_code == 404
+
+
 async def test_echo_number_returns_the_tone(demo: DemoRunner, make_phone: MakePhone,
                                             tmp_path: Path) -> None:
     phone = await make_phone("1001", tone_hz=697)

@@ -1,6 +1,8 @@
 """``agentconsole demo`` in a real terminal (tmux), driven only by keys: a customer rings
 within 10 s; answer, hold, resume, blind-transfer to a colleague, file the wrap-up; dial
-the DTMF read-back number, send digits and get them read back; hang up, file, quit.
+the DTMF read-back number, send digits and get them read back; hang up, file; find the
+customer in the history and call back, record with a pause (the switch's feature codes),
+hang up, file, quit.
 
 No rig: the demo switch and its simulated parties run inside the console's process on
 loopback (``--port 0``), so this runs wherever tmux does. Every step is asserted on the
@@ -32,14 +34,15 @@ from .term import TmuxTerm
 
 SEED = 6
 #: Customer calls a minute. The first customer rings 2 s after the agent registers
-#: whatever the rate; the gap to the next is at least a quarter of the mean (60 s here),
+#: whatever the rate; the gap to the next is at least a quarter of the mean (150 s here),
 #: so exactly one customer calls during the test.
-RATE = 0.25
+RATE = 0.1
 #: The demo agent's wrap-up codes, in the form's order (``demo.runner.agent_config``).
 CODES = ("Resolved", "Follow-up", "Escalated", "Wrong number")
 #: The whole walk-through, start to exit status (each step also has its own timeout).
-BUDGET_S = 60.0
+BUDGET_S = 90.0
 TRANSFERRED = re.compile(r"\btransferred \(2\d\d\)")
+REC = re.compile(r"\bREC\b(?!-)")
 
 
 class Budget:
@@ -161,14 +164,42 @@ def readback_digits(term: TmuxTerm, tmp: Path, budget: Budget) -> None:
     wait_log(term, console_log(tmp), "demo read-back number heard 42", budget(3))
 
 
-def hang_up(term: TmuxTerm, budget: Budget) -> None:
+def hang_up(term: TmuxTerm, budget: Budget, number: str = READBACK) -> None:
     term.send("h")
     term.wait_for("again to hang up", budget(3), "hang-up confirmation")
     term.send("h")
     screen = term.wait_for(lambda s: "Wrap-up" in s and "TALKING" not in s, budget(10),
                            "wrap-up form after hang-up")
-    assert f"({READBACK})" in screen, screen  # "<who> (601) · <how it ended>"
+    assert f"({number})" in screen, screen  # "<who> (601) · <how it ended>"
     term.snapshot("hung-up")
+
+
+def call_back_and_record(term: TmuxTerm, customer: Customer, budget: Budget) -> None:
+    """F3, search the customer, Enter, ``D``: the switch hands the call to an idle
+    customer line and the customer answers. Then ``R``, ``P``, ``P``, ``R`` send the
+    switch's record and pause codes; each badge follows the state the switch reports."""
+    term.send("F3")
+    term.wait_for(lambda s: s.lstrip().startswith("History"), budget(5), "history screen")
+    term.send("/")
+    term.send("-l", customer.name)
+    term.wait_for(lambda s: "1 call matching" in s, budget(5), "the customer's call found")
+    term.send("Enter")
+    term.wait_for(lambda s: "Call back" in s.splitlines()[-1], budget(3), "table focused")
+    term.send("D")
+    screen = term.wait_for(lambda s: "TALKING" in s and customer.number in s, budget(10),
+                           "talking to the customer called back")
+    term.snapshot("called-back")
+    for key, wanted, what in (("R", "REC", "recording"), ("P", "REC-PAUSED", "paused"),
+                              ("P", "REC", "recording again"), ("R", "", "stopped")):
+        term.send(key)
+
+        def shows(s: str, wanted: str = wanted) -> bool:
+            if wanted == "REC-PAUSED":
+                return "REC-PAUSED" in s
+            return bool(REC.search(s)) == bool(wanted) and "REC-PAUSED" not in s
+
+        screen = term.wait_for(shows, budget(10), what)
+    assert customer.number in screen, screen
 
 
 def wrap_up(term: TmuxTerm, code: str, notes: str, budget: Budget) -> None:
@@ -199,9 +230,13 @@ def test_demo_by_keys(tmp_path: Path, term_factory: Callable[..., TmuxTerm]) -> 
     readback_digits(term, tmp_path, budget)
     hang_up(term, budget)
     wrap_up(term, "Follow-up", "read back 42", budget)
+    call_back_and_record(term, customer, budget)
+    hang_up(term, budget, customer.number)
+    wrap_up(term, "Escalated", "called back", budget)
     term.snapshot("available")
     quit_console(term, budget)
     assert sorted(stored_wrapups(tmp_path, "demo-history.sqlite3")) == sorted([
         (customer.number, "Resolved", "sent to billing"),
         (READBACK, "Follow-up", "read back 42"),
+        (customer.number, "Escalated", "called back"),
     ])

@@ -264,6 +264,22 @@ async def test_media_sessions_exchange_digits_without_stalling_audio(
         await b.close()
 
 
+async def test_digits_sent_before_the_media_connects_wait_for_it() -> None:
+    """The call is "talking" at the 200 OK; ICE and DTLS finish a moment later. A feature
+    code sent in that window (an agent pressing Record at once) must not be lost."""
+    a, b, _arrivals = await _pair(("opus",))
+    got: list[str] = []
+    b.on_dtmf = lambda digit, _ms: got.append(digit)
+    try:
+        assert not a.connected  # straight after the answer: still connecting
+        await a.send_dtmf("*1")
+        await wait_until(lambda: len(got) == 2, 5, "both digits")
+        assert got == ["*", "1"]
+    finally:
+        await a.close()
+        await b.close()
+
+
 async def test_event_only_offer_is_refused_and_unsent_dtmf_raises() -> None:
     a = MediaSession(MediaConfig(host_addresses=("127.0.0.1",)), ToneBackend(440))
     b = MediaSession(MediaConfig(host_addresses=("127.0.0.1",)), ToneBackend(880))

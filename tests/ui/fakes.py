@@ -45,6 +45,14 @@ class FakeSession(AsyncIOEventEmitter):
         self.emit("status_change", self._status, old)
 
     # ----- the Session API ------------------------------------------------------------
+    def set_static_status(self, *, name: str | None = None, company: str | None = None,
+                          avatar: str | None = None, manual: bool = False) -> FakeSession:
+        self.actions.append(("set_static_status", (name, company)))
+        changes = {k: v for k, v in (("name", name), ("company", company)) if v is not None}
+        old, self._status = self._status, self._status.merged(**changes)
+        self.emit("static_status_change", self._status, old)
+        return self
+
     async def answer(self) -> FakeSession:
         self.actions.append(("answer", ()))
         for other in self.phone.sessions.values():  # the library's auto-hold policy

@@ -346,7 +346,8 @@ async def test_in_call_features_call_the_session_methods(make_app: MakeApp) -> N
         assert "Consult for" in str(panel(app, consult.call_id).render())
         await pilot.press("s", "c")
         await pilot.pause()
-        assert consult.actions == [("swap", ()), ("attended_transfer", ())]
+        assert consult.actions == [("set_static_status", ("Bob Sales", None)),  # directory
+                                   ("swap", ()), ("attended_transfer", ())]
 
 
 async def test_call_report_feeds_quality_and_sparkline(make_app: MakeApp) -> None:

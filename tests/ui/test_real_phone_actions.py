@@ -215,9 +215,13 @@ async def test_consult_swap_twice_then_cancel_resumes_the_customer(
                          "the swap to the customer")
         await wait_until(lambda: at_c.status.remote_hold and not out.status.remote_hold, 10,
                          "C held, B resumed on the wire")
+        await wait_until(lambda: app.main.selected == parent.call_id, 5,
+                         "the selection to follow the customer")
         keys(app, "s")
         await wait_until(lambda: parent.status.is_hold and not leg.status.is_hold, 10,
                          "the swap back to the colleague")
+        await wait_until(lambda: app.main.selected == leg.call_id, 5,
+                         "the selection to follow the colleague")
         keys(app, "X")
         await wait_until(lambda: leg.is_ended and at_c.is_ended, 10, "the consult to end")
         await wait_until(lambda: not parent.status.is_hold and not out.status.remote_hold, 10,

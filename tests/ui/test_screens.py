@@ -72,6 +72,11 @@ async def test_history_badge_search_details_and_call_back(make_app: MakeApp) -> 
         await pilot.pause()
         assert app.screen is app.main and phone.dialled == [("5551", None)]
         assert "missed" not in header_text(app)
+        back = phone.sessions[app.main.selected or ""]  # the call back, selected
+        assert (back.status.number, back.status.name, back.status.company) == (
+            "5551", "Carol Customer", "Globex")  # named from the history at once
+        entry = app.history.get(back.call_id)
+        assert entry is not None and entry.name == "Carol Customer"
 
 
 async def test_history_detail_call_back_and_escape_back(make_app: MakeApp) -> None:

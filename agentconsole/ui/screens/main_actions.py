@@ -218,9 +218,27 @@ class CallActions(_ScreenBase):
             self._call(leg, "cancel_transfer", "Cancel transfer")
 
     def action_call_swap(self) -> None:
+        """Swap caller and consulted party; the selection follows the one now talking."""
         leg = self._consult_leg()
-        if leg is not None:
-            self._call(leg, "swap", "Swap")
+        if leg is None:
+            return
+        swap = getattr(leg, "swap", None)
+        if swap is None:
+            self._call(leg, "swap", "Swap")  # the "not available" notice
+            return
+        parent = leg.status.transfer_parent
+        pair = {leg.call_id, parent.call_id if parent is not None else ""}
+
+        async def swap_and_follow() -> None:
+            result = swap()
+            if inspect.isawaitable(result):
+                await result
+            talking = [s.call_id for s in self.sessions()
+                       if s.call_id in pair and not s.status.is_hold]
+            if len(talking) == 1 and talking[0] != self.selected:
+                self.select_call(talking[0])
+
+        self._run(swap_and_follow, leg.call_id)
 
     def action_call_record(self) -> None:
         self._toggle("Recording", lambda status: status.record_status in ("recording", "pause"),
