@@ -7,6 +7,7 @@ subcommands never import Textual.
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from .errors import ConfigError
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
+LOG_MAX_BYTES = 5 * 2**20
+LOG_BACKUPS = 3
 
 
 def log_path(env: dict[str, str] | None = None) -> Path:
@@ -37,7 +40,9 @@ def logs_to_file(path: Path) -> Iterator[None]:
     file_handler: logging.Handler | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(path, encoding="utf-8")
+        # Rotated, so months of shifts never fill the disk: 5 MB, then console.log.1 .. .3.
+        file_handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
     except OSError:
         file_handler = None
     if file_handler is not None:
