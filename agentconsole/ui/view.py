@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rich.cells import cell_len, set_cell_size
+
 from .agent_state import fmt_duration
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -120,7 +122,16 @@ def short_notice(text: str, width: int = 24) -> str:
 
 
 def truncate(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+    """``text`` cut to ``width`` terminal cells with an ellipsis. Cells, not characters:
+    a CJK name takes two cells a character, and a column cut by ``len`` would spill."""
+    if cell_len(text) <= width:
+        return text
+    return set_cell_size(text, max(0, width - 1)).rstrip() + "…"
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` truncated and padded to exactly ``width`` cells (a table column)."""
+    return set_cell_size(truncate(text, width), width)
 
 
 # ----- which calls are where (the main screen's bookkeeping, kept pure) ---------------------

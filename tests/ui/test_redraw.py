@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 from textual.geometry import Region
 
 from agentconsole.ui.app import AgentConsoleApp
@@ -213,3 +214,20 @@ async def test_call_ids_that_look_alike_do_not_collide(make_app: MakeApp,
         await calls[1].answer()
         await pilot.pause()
         assert set(panels(app)) == {"x@pbx", "x_pbx"}
+
+
+async def test_wide_characters_keep_the_queue_columns_aligned(make_app: MakeApp) -> None:
+    """Column widths are terminal cells: a CJK name (two cells a character) is cut to
+    its column like any other, so every line's Ring time starts in the same cell."""
+    app, phone = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        phone.ring("3001", "山田太郎山田太郎山田太郎山田太郎", "株式会社テスト商事ホールディングス")
+        phone.ring("3002", "Ann", "Acme")
+        await pilot.pause()
+        lines = list(app.main.query(QueueLine))
+        x = ring_x(lines[0].size.width)
+        for line in lines:
+            text = line.render()
+            assert text.cell_length <= line.size.width
+            cells = "".join(ch + ("\0" if cell_len(ch) == 2 else "") for ch in str(text))
+            assert cells[x:x + 5] == "00:00", str(text)

@@ -20,7 +20,7 @@ from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ..view import truncate
+from ..view import fit, truncate
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def cell_text(row: QueueRow, key: str, width: int | None = None) -> str:
 
 def _line(cells: dict[str, str], width: int) -> Content:
     widths = column_widths(width)
-    padded = [cells[key].ljust(widths[key]) for key, _label, _width in COLUMNS]
+    padded = [fit(cells[key], widths[key]) for key, _label, _width in COLUMNS]
     return Content(" " + (" " * GAP).join(padded))
 
 
