@@ -33,7 +33,10 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 DISPOSITIONS = ("answered", "missed", "rejected", "busy", "failed", "canceled",
-                "transferred", "interrupted")
+                "transferred", "interrupted", "refused")
+#: Inbound calls the agent did not take and may want to call back (the missed badge):
+#: rang out or was given up, or turned away by the agent state before it rang.
+UNSEEN = "disposition IN ('missed', 'refused') AND seen=0"
 #: How often a running call's ``last_seen`` is written (seconds): the precision of the
 #: end time of a call whose process was killed.
 HEARTBEAT_S = 5.0
@@ -256,6 +259,18 @@ class CallHistory:
         self._beat[call_id] = now
         return row_id
 
+    def record_refused(self, call_id: str, number: str, *, name: str = "", code: int = 0,
+                       reason: str = "", at: float | None = None) -> None:
+        """A call turned away before it rang (the phone's ``refused`` event): one closed
+        row, so the agent can see who called while Away or in DND and call back."""
+        now = self.clock() if at is None else at
+        self.db.execute(
+            "INSERT INTO calls (call_id, direction, number, name, started_at, ended_at, "
+            "last_seen, disposition, end_cause, end_code, pid) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (call_id, "inbound", number, name, now, now, now, "refused", reason, code or None,
+             os.getpid()))
+
     def _row_id(self, call_id: str) -> int | None:
         row_id = self._open.get(call_id)
         if row_id is not None:
@@ -321,7 +336,7 @@ class CallHistory:
 
     def mark_seen(self) -> int:
         """The agent looked at the history: missed calls stop counting for the badge."""
-        cur = self.db.execute("UPDATE calls SET seen=1 WHERE seen=0 AND disposition='missed'")
+        cur = self.db.execute(f"UPDATE calls SET seen=1 WHERE {UNSEEN}")
         return int(cur.rowcount)
 
     # ----- reading ------------------------------------------------------------------------
@@ -355,7 +370,7 @@ class CallHistory:
 
     def missed_count(self, since: float | None = None) -> int:
         """Missed inbound calls not yet seen (optionally only those started since)."""
-        sql = "SELECT COUNT(*) FROM calls WHERE disposition='missed' AND seen=0"
+        sql = f"SELECT COUNT(*) FROM calls WHERE {UNSEEN}"
         args: tuple[Any, ...] = ()
         if since is not None:
             sql += " AND started_at >= ?"
@@ -413,7 +428,7 @@ class CallHistory:
         hooks = []
         for event, fn in (("accepted", self._on_accepted), ("ended", self._on_finished),
                           ("failed", self._on_finished), ("status_change", self._on_status),
-                          ("static_status_change", self._on_status),
+                          ("static_status_change", self._on_static),
                           ("update_timer", self._on_timer)):
             handler = self._safe(partial(fn, session))
             session.on(event, handler)
@@ -430,6 +445,15 @@ class CallHistory:
                    if getattr(new, key) != getattr(old, key)}
         if new.record_status != old.record_status:
             changed["recording_path"] = getattr(session, "recording_path", None)
+        if changed:
+            self.update_call(session.call_id, **changed)
+
+    def _on_static(self, session: Any, new: Any = None, old: Any = None, *_: Any) -> None:
+        """A name or company set on the call (the console names a call back)."""
+        if new is None or old is None:
+            return
+        changed = {key: getattr(new, key) or "" for key in ("name", "company")
+                   if getattr(new, key) != getattr(old, key)}
         if changed:
             self.update_call(session.call_id, **changed)
 

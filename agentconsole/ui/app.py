@@ -20,7 +20,6 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -36,11 +35,12 @@ from .actions import ACTIONS, describe_keys, resolve_keymap
 from .agent_state import LIBRARY_STATES, AgentState, AgentStatus, menu_choices
 from .clock import Clock, SystemClock
 from .messages import CallFinished, CallReportUpdated, CallsChanged, PhoneChanged, Tick
-from .screens.dialogs import AgentStateMenu, ConfirmQuit, StateChoice, WrapupForm, WrapupResult
+from .screens.dialogs import AgentStateMenu, ConfirmQuit, StateChoice, WrapupResult
 from .screens.main import MainScreen
 from .screens.trace import TraceBuffer
 from .themes import DEFAULT_THEME, load_themes
 from .view import who
+from .wrapup_flow import WrapupFlow, WrapupRecord
 
 logger = logging.getLogger(__name__)
 
@@ -50,17 +50,7 @@ MOS_HISTORY = 16
 STOP_TIMEOUT_S = 5.0
 
 
-@dataclass(frozen=True)
-class WrapupRecord:
-    call_id: str
-    number: str
-    name: str
-    code: str
-    notes: str
-    timed_out: bool = False
-
-
-class AgentConsoleApp(App[int], inherit_bindings=False):
+class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
     """The agent console. ``AgentConsoleApp(config, phone=None, clock=None)``.
 
     Raises :class:`~agentconsole.errors.ConfigError` at construction when
@@ -100,6 +90,9 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
         self.pending_wrapups: list[CallFinished] = []
         self._listeners: dict[str, list[tuple[str, Callable[..., None]]]] = {}
         self._wrapup_open = False
+        self._wrapup_since = 0.0  # when the open wrap-up form appeared (its timeout)
+        #: What the agent entered before "later", per call, shown again on reopening.
+        self._wrapup_drafts: dict[str, WrapupResult] = {}
         self.main = MainScreen(self.keymap)
         self._install_themes(theme_dirs)
         self.trace = TraceBuffer()
@@ -228,6 +221,7 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
         on("incoming", self._ev_incoming)
         on("delete_session", self._ev_delete_session)
         on("agent_state_change", self._ev_agent_state_change)
+        on("refused", self._ev_refused)
         self.audio_notice = getattr(self.phone, "audio_notice", None)
         for session in list(self.phone.sessions.values()):
             self._ev_new_session(session)
@@ -321,6 +315,24 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
         if not self.is_headless and self._driver is not None:
             self._driver.write(osc9_sequence(text))
 
+    def _ev_refused(self, info: Any = None, *_: Any) -> None:
+        """A call the phone turned away before it rang (DND, Away, after-call work, all
+        lines busy): the agent still learns who called, and the history keeps it."""
+        if not isinstance(info, dict):
+            return
+        name, number = str(info.get("name") or ""), str(info.get("number") or "")
+        caller = f"{name} ({number})" if name and name != number else number or "A caller"
+        self.notify(f"{caller}: {info.get('reason', '')} ({info.get('code', '')})",
+                    title="Call turned away", timeout=6)
+        if self.history is not None:
+            try:
+                self.history.record_refused(str(info.get("call_id") or ""), number, name=name,
+                                            code=int(info.get("code") or 0),
+                                            reason=str(info.get("reason") or ""))
+            except Exception:  # noqa: BLE001 - the notice was shown; history is best effort
+                logger.exception("could not record a refused call")
+            self._history_changed()
+
     def _ev_delete_session(self, info: Any = None, *_: Any) -> None:
         call_id = info.get("call_id") if isinstance(info, dict) else None
         if call_id:
@@ -355,12 +367,16 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
         finished = CallFinished(session.call_id, answered, cause, status.number, who(status))
         self._history_changed()
         self._changed(finished)
+        if not answered and status.communication_type == "outbound" \
+                and not getattr(session, "is_canceled_by_us", False) and cause not in (
+                    "Canceled", "Terminated", "Transferred"):
+            code = getattr(session, "end_code", None)
+            self.notify(f"{who(status)}: {cause}" + (f" ({code})" if code else ""),
+                        title="Call failed", severity="warning")
         # A consult leg is part of the customer's call: that call gets the wrap-up.
         if answered and not status.is_transfer and self._wrapup_enabled():
             self.pending_wrapups.append(finished)
-            if self.agent_state.status is not AgentStatus.ACW:
-                self.agent_state = self.agent_state.enter_acw(self.clock.monotonic())
-            self.open_wrapup()
+        self._start_wrapups(session.call_id)
 
     def _unwire(self, call_id: str) -> None:
         session = self.phone.sessions.get(call_id)
@@ -393,67 +409,6 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
 
         self.push_screen(AgentStateMenu(menu_choices(self.config.agent),
                                         self.agent_state.label), chosen)
-
-    def _wrapup_enabled(self) -> bool:
-        wrapup = self.config.agent.wrapup
-        return bool(wrapup.codes) or wrapup.required
-
-    @property
-    def pending_wrapup(self) -> CallFinished | None:
-        """The call whose wrap-up is asked for now (the oldest waiting)."""
-        return self.pending_wrapups[0] if self.pending_wrapups else None
-
-    def open_wrapup(self) -> None:
-        pending = self.pending_wrapup
-        if pending is None:
-            self.notify("No call is waiting for a wrap-up.", severity="warning")
-            return
-        if self._wrapup_open:
-            return
-        wrapup = self.config.agent.wrapup
-        self._wrapup_open = True
-
-        def filed(result: WrapupResult | None) -> None:
-            self._wrapup_open = False
-            if result is not None:
-                self.file_wrapup(result.code, result.notes)
-
-        about = f"{pending.name} ({pending.number}) · {pending.cause}"
-        self.push_screen(WrapupForm(wrapup.codes, wrapup.required, about), filed)
-
-    def file_wrapup(self, code: str, notes: str, *, timed_out: bool = False) -> None:
-        pending = self.pending_wrapup
-        if pending is None:
-            return
-        record = WrapupRecord(pending.call_id, pending.number, pending.name, code, notes,
-                              timed_out)
-        self.wrapups.append(record)
-        logger.info("wrap-up filed for %s: %s", pending.call_id, code or "(no code)")
-        if self.history is not None:
-            try:
-                self.history.set_wrapup(pending.call_id, code, notes)
-            except Exception as exc:  # noqa: BLE001 - the wrap-up is kept in memory
-                logger.exception("could not store the wrap-up")
-                self.notify(str(exc), title="Wrap-up not saved", severity="error")
-            self._history_changed()
-        self.pending_wrapups.pop(0)
-        now = self.clock.monotonic()
-        if self.pending_wrapups:  # the next call's wrap-up: a fresh ACW spell and form
-            self.agent_state = self.agent_state.enter_acw(now)
-            self.call_later(self.open_wrapup)
-        else:
-            self.agent_state = self.agent_state.leave_acw(now)
-        self._changed(PhoneChanged())
-
-    def _check_wrapup_timeout(self) -> None:
-        timeout = self.config.agent.wrapup.timeout_s
-        state = self.agent_state
-        if timeout is None or self.pending_wrapup is None or state.status is not AgentStatus.ACW:
-            return
-        if state.elapsed(self.clock.monotonic()) >= timeout:
-            if self._wrapup_open and isinstance(self.screen, WrapupForm):
-                self.screen.dismiss(None)
-            self.file_wrapup("", "", timed_out=True)
 
     # ----- dialling -------------------------------------------------------------------------
     def directory_pairs(self) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pyee.asyncio import AsyncIOEventEmitter
 
-from agentconsole.call_status import CallStatus, TimerType, TransferParent
+from agentconsole.call_status import CallStatus, StaticCallStatus, TimerType, TransferParent
 from agentconsole.config import Config
 from agentconsole.errors import AgentConsoleError, PhoneError
 from agentconsole.media.audio_sd import DeviceInfo
@@ -49,8 +49,10 @@ class FakeSession(AsyncIOEventEmitter):
                           avatar: str | None = None, manual: bool = False) -> FakeSession:
         self.actions.append(("set_static_status", (name, company)))
         changes = {k: v for k, v in (("name", name), ("company", company)) if v is not None}
-        old, self._status = self._status, self._status.merged(**changes)
-        self.emit("static_status_change", self._status, old)
+        before = StaticCallStatus(self._status.name, self._status.avatar, self._status.company)
+        self._status = self._status.merged(**changes)
+        after = StaticCallStatus(self._status.name, self._status.avatar, self._status.company)
+        self.emit("static_status_change", after, before)  # what the real Session emits
         return self
 
     async def answer(self) -> FakeSession:

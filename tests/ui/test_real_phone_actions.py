@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from textual import events
+from textual._xterm_parser import XTermParser
 from textual.keys import _character_to_key
 from textual.widgets import Input
 
@@ -309,12 +310,19 @@ async def test_select_calls_by_arrow_tab_and_line_number(
             await pilot.press(key)
             await pilot.pause()
             assert main.selected == expected, key
-        # A terminal sends alt+2 as ESC 2: key "alt+2" with character "2". It is a line
-        # key, not a DTMF digit that would open the dial bar.
-        app.post_message(events.Key("alt+2", "2"))
+        # A terminal (xterm, tmux, SSH) sends alt+2 as ESC 2, which Textual's parser reads
+        # as the character macOS types for Option+2 ("™"). It is a line key, not a DTMF
+        # digit that would open the dial bar; fed through the real parser here.
+        for event in XTermParser().feed("\x1b2"):
+            app.post_message(event)
         await pilot.pause()
         assert main.selected == line2
         assert not main.query_one(DialBar).has_class("-active")
+        for event in XTermParser().feed("\x1b1"):
+            app.post_message(event)
+        await pilot.pause()
+        assert main.selected == line1
+        await pilot.press("alt+2")
         # The selected ringing call is the one answered.
         await pilot.press("a")
         await wait_until(lambda: a.sessions[line2].status.call_status == "talking", 10,

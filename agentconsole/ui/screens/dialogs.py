@@ -94,21 +94,29 @@ class AgentStateMenu(ModalScreen[StateChoice | None]):
 class WrapupResult:
     code: str
     notes: str
+    #: False when the agent chose "later": a draft to show again, not a filed wrap-up.
+    filed: bool = True
 
 
 class WrapupForm(ModalScreen[WrapupResult | None]):
-    """Wrap-up code (from ``agent.wrapup.codes``) and free notes; code required if set."""
+    """Wrap-up code (from ``agent.wrapup.codes``) and free notes; code required if set.
+
+    ``escape`` ("later") keeps what was entered as a draft (a :class:`WrapupResult` with
+    ``filed=False``); the form opened again for the same call starts from it.
+    """
 
     DEFAULT_CSS = DIALOG_CSS.format(name="WrapupForm") + """
     WrapupForm OptionList { height: auto; max-height: 10; }
     """
     BINDINGS = [Binding("escape", "later", "Later"), Binding("ctrl+s", "file", "File")]
 
-    def __init__(self, codes: tuple[str, ...], required: bool, about: str) -> None:
+    def __init__(self, codes: tuple[str, ...], required: bool, about: str,
+                 draft: WrapupResult | None = None) -> None:
         super().__init__(id="wrapup")
         self.codes = codes
         self.required = required
         self.about = about
+        self.draft = draft
         self.chosen = ""
 
     def compose(self) -> ComposeResult:
@@ -116,17 +124,22 @@ class WrapupForm(ModalScreen[WrapupResult | None]):
             box.border_title = "Wrap-up"
             yield Label(self.about)
             yield OptionList(*self.codes, id="wrapup-codes")
-            yield Input(placeholder="notes (enter files the wrap-up)", id="wrapup-notes")
+            yield Input(self.draft.notes if self.draft else "",
+                        placeholder="notes (enter files the wrap-up)", id="wrapup-notes")
             yield Label("", classes="dialog--error", id="wrapup-error")
-            yield Label("↑↓ code · enter next · ctrl+s file · esc later", classes="dialog--hint")
+            code = "code" if self.required else "code (optional)"
+            yield Label(f"↑↓ {code} · enter next · ctrl+s file · esc later (kept)",
+                        classes="dialog--hint")
 
     def on_mount(self) -> None:
         codes = self.query_one(OptionList)
         codes.focus()
-        # Nothing is chosen until the agent chooses: the highlight starts empty, and what
-        # is highlighted is what ctrl+s files (a required code is really asked for).
-        codes.highlighted = None
-        self.chosen = ""
+        # Nothing is chosen until the agent chooses: the highlight starts empty (or on the
+        # draft's code), and what is highlighted is what ctrl+s files, so a required code
+        # is really asked for.
+        drafted = self.draft.code if self.draft else ""
+        codes.highlighted = self.codes.index(drafted) if drafted in self.codes else None
+        self.chosen = drafted if drafted in self.codes else ""
 
     @on(OptionList.OptionHighlighted)
     def _code_highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -150,4 +163,5 @@ class WrapupForm(ModalScreen[WrapupResult | None]):
         self.dismiss(WrapupResult(code, self.query_one(Input).value.strip()))
 
     def action_later(self) -> None:
-        self.dismiss(None)
+        self.dismiss(WrapupResult(self.chosen, self.query_one(Input).value.strip(),
+                                  filed=False))

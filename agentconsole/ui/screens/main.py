@@ -51,6 +51,12 @@ if TYPE_CHECKING:
     from ..app import AgentConsoleApp
 
 DTMF_KEYS = frozenset("0123456789*#")
+#: Alt+digit as Textual reports it from a terminal that sends ESC + digit (xterm, tmux,
+#: SSH): Textual reads those bytes as the characters macOS types for Option+digit, so
+#: both arrive here as the same characters. They select lines when ``call.line`` is
+#: bound to ``alt+N`` (the default).
+ALT_DIGIT_CHARACTERS = {"¡": 1, "™": 2, "£": 3, "¢": 4, "∞": 5, "§": 6, "¶": 7, "•": 8,
+                        "ª": 9, "º": 0}
 AGENT_STYLE = {AgentStatus.AVAILABLE: "success", AgentStatus.AWAY: "warning",
                AgentStatus.ACW: "accent", AgentStatus.DND: "error",
                AgentStatus.OFFLINE: "foreground-muted"}
@@ -219,7 +225,15 @@ class MainScreen(CallActions, Screen[None]):
             agent_style=AGENT_STYLE[state.status],
             agent_timer=fmt_duration(state.elapsed(app.clock.monotonic())),
             clock=app.clock.now().strftime("%H:%M:%S"),
-            notice=short_notice(app.audio_notice or ""), missed=app.missed)
+            notice=short_notice(app.audio_notice or ""), missed=app.missed,
+            wrapups=self._wrapups_hint())
+
+    def _wrapups_hint(self) -> str:
+        waiting = len(self.console.pending_wrapups)
+        if not waiting or self.console._wrapup_open:  # the form says it already
+            return ""
+        noun = "wrap-up" if waiting == 1 else "wrap-ups"
+        return f"{waiting} {noun} ({self.key_for('wrapup')})"
 
     def _queue_row(self, line: int, session: Any) -> QueueRow:
         status = session.status
@@ -287,6 +301,13 @@ class MainScreen(CallActions, Screen[None]):
         A modified digit (``alt+1``: the terminal sends ESC 1, read as key ``alt+1`` with
         character ``1``) is not a digit: it is left to the bindings (``call.line``)."""
         char = event.character
+        if char in ALT_DIGIT_CHARACTERS and not isinstance(self.focused, Input):
+            line_keys = self.keymap["call.line"]
+            key = f"alt+{ALT_DIGIT_CHARACTERS[char]}"
+            if key in line_keys:
+                event.stop()
+                self.action_call_line(line_keys.index(key) + 1)
+            return
         if char is None or char not in DTMF_KEYS or isinstance(self.focused, Input) \
                 or "+" in event.key:
             return

@@ -98,6 +98,13 @@ class CallActions(_ScreenBase):
         return [s for s in self.sessions()
                 if is_ringing_in(s) and s.call_id not in self._answering]
 
+    def _selected_ringing(self) -> Any | None:
+        selected = self.selected_session()
+        if selected is not None and is_ringing_in(selected) \
+                and selected.call_id not in self._answering:
+            return selected
+        return None
+
     def _ring_target(self) -> Any | None:
         selected = self.selected_session()
         if selected is not None and is_ringing_in(selected) \
@@ -125,20 +132,27 @@ class CallActions(_ScreenBase):
         selected = self.selected_session()
         state = call_state(selected.status) if selected is not None else None
         connected = state in ("TALKING", "HELD", "CONSULT")
-        if action in ("call_answer", "call_reject"):
+        if action == "call_answer":
             return bool(self._ringing())
+        if action == "call_reject":
+            return self._selected_ringing() is not None
         if action == "call_hangup":
             return selected is not None
         if action in ("call_hold", "call_mute", "call_record"):
             return connected
-        if action in ("call_transfer", "call_consult"):
+        if action == "call_transfer":
             return connected and not selected.status.is_transfer  # type: ignore[union-attr]
+        if action == "call_consult":  # one consult at a time: complete or cancel it first
+            return connected and selected is not None and not selected.status.is_transfer \
+                and self._consult_leg() is None
         if action in ("call_complete_transfer", "call_cancel_transfer", "call_swap"):
             return self._consult_leg() is not None
         if action == "call_pause_record":
             return connected and selected.status.record_status in ("recording", "pause")  # type: ignore[union-attr]
         if action in ("call_next", "call_prev"):
-            return len(self.sessions()) > 1  # else Tab keeps Textual's focus cycling
+            # With a call on screen Tab stays on the calls (it would otherwise move the
+            # focus into the dial bar and the next key would be typed there).
+            return bool(self.sessions())
         if action == "call_line":
             line = parameters[0] if parameters else 1
             return isinstance(line, int) and 1 <= line <= len(self.sessions())
@@ -167,9 +181,13 @@ class CallActions(_ScreenBase):
         self._run(answer, call_id)
 
     def action_call_reject(self) -> None:
-        session = self._ring_target()
-        if session is not None:
-            self._run(session.reject, session.call_id)
+        """Reject the selected ringing call only: unlike answering, a reject is not undone,
+        so it never falls back to another call the agent did not pick."""
+        session = self._selected_ringing()
+        if session is None:
+            self.notify("Select the ringing call to reject.", severity="warning")
+            return
+        self._run(session.reject, session.call_id)
 
     def action_call_hangup(self) -> None:
         session = self.selected_session()
@@ -204,6 +222,10 @@ class CallActions(_ScreenBase):
             self.query_one(DialBar).open("transfer")
 
     def action_call_consult(self) -> None:
+        if self._consult_leg() is not None:
+            self.notify("Complete, cancel or swap the consult under way first.",
+                        severity="warning")
+            return
         if self._talking_selected("consult") is not None:
             self.query_one(DialBar).open("consult")
 

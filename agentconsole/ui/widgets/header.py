@@ -22,6 +22,7 @@ class HeaderView:
     clock: str
     notice: str = ""  # e.g. "no audio device"
     missed: int = 0  # missed calls not yet seen in the history screen
+    wrapups: str = ""  # e.g. "2 wrap-ups (w)": filed after the calls are over
 
 
 class StatusHeader(Static):
@@ -62,7 +63,7 @@ class StatusHeader(Static):
     @classmethod
     def fitted(cls, v: HeaderView, width: int) -> Content:
         left = _left(v.account, v.registration, v.registration_ok, v.transport) + \
-            _agent(v.agent_style, v.agent, v.agent_timer) + _tail(v.missed, v.notice)
+            _agent(v.agent_style, v.agent, v.agent_timer) + _tail(v.missed, v.notice, v.wrapups)
         tail = Content(f" │ {v.clock}")
         room = width - tail.cell_length
         if width > 0 and left.cell_length > room:
@@ -89,8 +90,10 @@ def _agent(style: str, agent: str, timer: str) -> Content:
 
 
 @lru_cache(maxsize=64)
-def _tail(missed: int, notice: str) -> Content:
+def _tail(missed: int, notice: str, wrapups: str = "") -> Content:
     parts = []
+    if wrapups:
+        parts.append(f" │ [$accent]✎ {escape(wrapups)}[/]")
     if missed:
         parts.append(f" │ [$error]✆ {missed} missed[/]")
     if notice:

@@ -6,6 +6,9 @@ set of usable bindings changes. On the main screen that set follows the selected
 arrow press between two calls paid for a full re-mount. This footer draws the same keys
 as one line of text: a change of bindings costs the render of one line. A click on a
 key presses it, as in Textual's footer.
+
+Under a pop-up (the wrap-up form, the quit question) the footer shows the pop-up's keys:
+the screen behind it is still drawn, and its keys would not work.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from functools import lru_cache
 from textual import events
 from textual.content import Content
 from textual.markup import escape
+from textual.screen import Screen
 from textual.widget import Widget
 
 
@@ -46,9 +50,11 @@ class KeyFooter(Widget, can_focus=False):
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self.app.screen_change_signal.subscribe(self, self._bindings_changed)
 
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
+        self.app.screen_change_signal.unsubscribe(self)
 
     def _bindings_changed(self, _screen: object) -> None:
         self._content = None
@@ -66,7 +72,7 @@ class KeyFooter(Widget, can_focus=False):
         items: list[tuple[str, str, Content, bool]] = []
         palette: tuple[str, str, Content, bool] | None = None
         seen: set[str] = set()
-        for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
+        for _node, binding, enabled, _tooltip in self._shown_screen().active_bindings.values():
             if binding.action == "command_palette" and app.ENABLE_COMMAND_PALETTE \
                     and binding.key == app.COMMAND_PALETTE_BINDING:
                 palette = (binding.key, binding.action,
@@ -97,6 +103,12 @@ class KeyFooter(Widget, can_focus=False):
             line = Content.assemble(line, " " * pad, ("▏", "$foreground 20%"), palette[2])
         self._spans = spans
         return line
+
+    def _shown_screen(self) -> Screen[object]:
+        """This footer's screen, or the pop-up on top of it (whose keys are the live ones)."""
+        top = self.app.screen
+        return top if top is not self.screen and self.screen in self.app.screen_stack \
+            else self.screen
 
     def shown(self) -> list[tuple[str, str, bool]]:
         """(key, action, enabled) of each key on the line, left to right."""
