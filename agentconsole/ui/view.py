@@ -178,7 +178,8 @@ def footer_state(calls: list[Any], selected: str | None,
     chosen = next((s for s in calls if s.call_id == selected), None)
     status = chosen.status if chosen is not None else None
     return (any(is_ringing_in(s) and s.call_id not in answering for s in calls),
-            len(calls) > 1,
+            len(calls) > 1, bool(calls),
+            None if status is None else bool(status.is_mute),  # "Mute" / "Unmute"
             None if status is None else call_state(status),
             None if status is None else bool(status.is_transfer),
             None if status is None else getattr(status, "record_status", None),

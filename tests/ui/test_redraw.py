@@ -111,11 +111,16 @@ async def test_a_status_change_redraws_that_call_and_keeps_the_footer(
         original = footer._build
         footer._build = lambda width: builds.append(width) or original(width)  # type: ignore[method-assign]
         before = panels(app)[first.call_id].view
+        second.report(4.1, loss=0.01, jitter=3)  # a call report: the panel only
+        await pilot.pause()
+        assert "MOS 4.1" in str(panels(app)[second.call_id].render())
+        assert footer.shown() == keys_before and builds == []  # same bindings: not rebuilt
         await pilot.press("m")
         await pilot.pause()
         assert "MUTED" in str(panels(app)[second.call_id].render())
         assert panels(app)[first.call_id].view == before
-        assert footer.shown() == keys_before and builds == []  # same bindings: not rebuilt
+        assert footer.shown() == keys_before and len(builds) == 1  # "Mute" -> "Unmute"
+        assert "Unmute" in str(footer.render())
 
 
 async def test_queue_rows_are_reused_when_a_call_leaves(make_app: MakeApp) -> None:

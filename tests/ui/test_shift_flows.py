@@ -157,3 +157,21 @@ async def test_a_named_call_back_keeps_its_name_in_the_history(make_app: MakeApp
         assert app.history is not None
         entry: Any = app.history.get(session.call_id)
         assert entry.name == "Dana Ortiz"
+
+
+async def test_toggle_keys_say_what_they_do_now(make_app: MakeApp) -> None:
+    app, phone = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        phone.ring("5551", "Carol")
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        footer = app.main.query_one(KeyFooter)
+
+        def line() -> str:
+            return str(footer.render())
+
+        assert "Hold" in line() and "Mute" in line() and "Unmute" not in line()
+        await pilot.press("m", "space")
+        await pilot.pause()
+        assert "Unmute" in line() and "Resume" in line()

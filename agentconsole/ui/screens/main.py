@@ -213,6 +213,19 @@ class MainScreen(CallActions, Screen[None]):
             self._footer = state
             self.refresh_bindings()
 
+    def footer_label(self, action: str) -> str | None:
+        """The footer's word for a toggle key, from the selected call's state."""
+        session = self.selected_session()
+        if session is None:
+            return None
+        status = session.status
+        record = getattr(status, "record_status", None)
+        labels = {"call_hold": "Resume" if status.is_hold else None,
+                  "call_mute": "Unmute" if status.is_mute else None,
+                  "call_record": "Stop rec" if record in ("recording", "pause") else None,
+                  "call_pause_record": "Resume rec" if record == "pause" else None}
+        return labels.get(action)
+
     def header_view(self) -> HeaderView:
         app = self.console
         acc = app.config.account

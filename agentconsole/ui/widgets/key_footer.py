@@ -72,7 +72,10 @@ class KeyFooter(Widget, can_focus=False):
         items: list[tuple[str, str, Content, bool]] = []
         palette: tuple[str, str, Content, bool] | None = None
         seen: set[str] = set()
-        for _node, binding, enabled, _tooltip in self._shown_screen().active_bindings.values():
+        shown = self._shown_screen()
+        # A screen may name a key after what it does now ("Unmute" on a muted call).
+        label_for = getattr(shown, "footer_label", None)
+        for _node, binding, enabled, _tooltip in shown.active_bindings.values():
             if binding.action == "command_palette" and app.ENABLE_COMMAND_PALETTE \
                     and binding.key == app.COMMAND_PALETTE_BINDING:
                 palette = (binding.key, binding.action,
@@ -82,9 +85,9 @@ class KeyFooter(Widget, can_focus=False):
             if not binding.show or binding.action in seen:
                 continue
             seen.add(binding.action)
+            label = (label_for(binding.action) if label_for else None) or binding.description
             items.append((binding.key, binding.action,
-                          _item(app.get_key_display(binding), binding.description, enabled),
-                          enabled))
+                          _item(app.get_key_display(binding), label, enabled), enabled))
         spans: list[tuple[int, int, str, str, bool]] = []
         parts: list[Content] = []
         x = 0
