@@ -77,6 +77,7 @@ class AgentStateMenu(ModalScreen[StateChoice | None]):
             box.border_title = f"Agent state (now: {self.current})"
             yield OptionList(*(Option(label, id=str(i))
                                for i, (label, _s, _r) in enumerate(self.choices)))
+            yield Label("↑↓ choose · enter set · esc back", classes="dialog--hint")
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
