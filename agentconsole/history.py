@@ -398,6 +398,9 @@ class CallHistory:
         handler = self._safe(self._on_new_session)
         phone.on("new_session", handler)
         self._attached.append((phone, "new_session", handler))
+        refused = self._safe(self._on_refused)
+        phone.on("refused", refused)
+        self._attached.append((phone, "refused", refused))
         for session in list(getattr(phone, "sessions", {}).values()):
             handler(session)
 
@@ -434,6 +437,13 @@ class CallHistory:
             session.on(event, handler)
             hooks.append((session, event, handler))
         self._session_handlers[call_id] = hooks
+
+    def _on_refused(self, info: Any = None, *_: Any) -> None:
+        if isinstance(info, dict):
+            self.record_refused(str(info.get("call_id") or ""), str(info.get("number") or ""),
+                                name=str(info.get("name") or ""),
+                                code=int(info.get("code") or 0),
+                                reason=str(info.get("reason") or ""))
 
     def _on_accepted(self, session: Any, *_: Any) -> None:
         self.answer_call(session.call_id)

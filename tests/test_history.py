@@ -246,6 +246,12 @@ async def test_attach_follows_a_phone(history: CallHistory, clock: Clock) -> Non
     assert entries[out.call_id].disposition == "busy"
     assert entries[out.call_id].direction == "outbound"
     assert history.missed_count() == 1
+    phone.emit("refused", {"call_id": "r-1", "number": "5555", "name": "Erin", "code": 480,
+                           "reason": "Away (Lunch)"})  # turned away before it rang
+    refused = history.get("r-1")
+    assert refused is not None and (refused.disposition, refused.end_code, refused.end_cause) \
+        == ("refused", 480, "Away (Lunch)") and not refused.is_open
+    assert history.missed_count() == 2  # a call back is owed to Erin too
     history.detach()
     late = phone.ring("5554")
     assert history.get(late.call_id) is None

@@ -22,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import AgentConsoleError
 from .data import CUSTOMERS, QUEUES, Customer, Queue, customer_by_number
@@ -104,9 +105,7 @@ class CustomerCaller:
         call = CustomerCall(customer or self.rng.choice(free), self.rng.choice(QUEUES),
                             self.rng.uniform(*self.patience), self.rng.uniform(*self.talk))
         self.active[line.user] = call
-        task = asyncio.get_running_loop().create_task(self._place(line, call))
-        self._calls.add(task)
-        task.add_done_callback(self._calls.discard)
+        self._spawn(self._place(line, call))
         return True
 
     def call_back_line(self, number: str) -> str | None:
@@ -121,10 +120,13 @@ class CustomerCaller:
                             self.rng.uniform(*self.talk))
         self.active[line.user] = call
         logger.info("demo: the agent calls %s back on line %s", customer.name, line.user)
-        task = asyncio.get_running_loop().create_task(self._called_back(line, call))
+        self._spawn(self._called_back(line, call))
+        return line.user
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._calls.add(task)
         task.add_done_callback(self._calls.discard)
-        return line.user
 
     async def _called_back(self, line: Party, call: CustomerCall) -> None:
         """The line's party answers on its own; the customer talks, then hangs up."""
@@ -138,10 +140,7 @@ class CustomerCaller:
                 if call.answered:
                     await self._talk(call)
         finally:
-            for session in call.sessions:
-                if not session.is_ended:
-                    session.hangup()
-            self.active.pop(line.user, None)
+            self._release(line, call)
 
     def headers(self, call: CustomerCall) -> list[tuple[str, str]]:
         c, q = call.customer, call.queue
@@ -166,10 +165,14 @@ class CustomerCaller:
         except AgentConsoleError as exc:
             logger.info("demo: customer call from %s failed: %s", line.user, exc)
         finally:
-            for session in call.sessions:
-                if not session.is_ended:
-                    session.hangup()
-            self.active.pop(line.user, None)
+            self._release(line, call)
+
+    def _release(self, line: Party, call: CustomerCall) -> None:
+        """The customer hangs up whatever is left, and the line is free again."""
+        for session in call.sessions:
+            if not session.is_ended:
+                session.hangup()
+        self.active.pop(line.user, None)
 
     async def _wait_answer(self, session: Session, call: CustomerCall) -> None:
         done = asyncio.get_running_loop().create_future()

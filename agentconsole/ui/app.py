@@ -317,21 +317,15 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
 
     def _ev_refused(self, info: Any = None, *_: Any) -> None:
         """A call the phone turned away before it rang (DND, Away, after-call work, all
-        lines busy): the agent still learns who called, and the history keeps it."""
+        lines busy): the agent still learns who called. The history, attached to the phone
+        before this handler, has its row already; the missed badge follows."""
         if not isinstance(info, dict):
             return
         name, number = str(info.get("name") or ""), str(info.get("number") or "")
         caller = f"{name} ({number})" if name and name != number else number or "A caller"
         self.notify(f"{caller}: {info.get('reason', '')} ({info.get('code', '')})",
                     title="Call turned away", timeout=6)
-        if self.history is not None:
-            try:
-                self.history.record_refused(str(info.get("call_id") or ""), number, name=name,
-                                            code=int(info.get("code") or 0),
-                                            reason=str(info.get("reason") or ""))
-            except Exception:  # noqa: BLE001 - the notice was shown; history is best effort
-                logger.exception("could not record a refused call")
-            self._history_changed()
+        self._history_changed()
 
     def _ev_delete_session(self, info: Any = None, *_: Any) -> None:
         call_id = info.get("call_id") if isinstance(info, dict) else None
@@ -368,8 +362,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         self._history_changed()
         self._changed(finished)
         if not answered and status.communication_type == "outbound" \
-                and not getattr(session, "is_canceled_by_us", False) and cause not in (
-                    "Canceled", "Terminated", "Transferred"):
+                and cause not in ("Canceled", "Terminated", "Transferred"):
             code = getattr(session, "end_code", None)
             self.notify(f"{who(status)}: {cause}" + (f" ({code})" if code else ""),
                         title="Call failed", severity="warning")

@@ -88,6 +88,11 @@ class WrapupFlow(_AppBase):
         return bool(wrapup.codes) or wrapup.required
 
     @property
+    def wrapup_open(self) -> bool:
+        """A wrap-up form is on screen."""
+        return self._wrapup_open
+
+    @property
     def pending_wrapup(self) -> CallFinished | None:
         """The call whose wrap-up is asked for now (the oldest waiting)."""
         return self.pending_wrapups[0] if self.pending_wrapups else None

@@ -243,7 +243,7 @@ class MainScreen(CallActions, Screen[None]):
 
     def _wrapups_hint(self) -> str:
         waiting = len(self.console.pending_wrapups)
-        if not waiting or self.console._wrapup_open:  # the form says it already
+        if not waiting or self.console.wrapup_open:  # the form says it already
             return ""
         noun = "wrap-up" if waiting == 1 else "wrap-ups"
         return f"{waiting} {noun} ({self.key_for('wrapup')})"
