@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from ..interop.conftest import kamailio_rtpengine  # noqa: F401  (re-exported fixture)
-from ..interop.rig import USERS, require
-from ..interop.test_calls_baresip import write_tone
+from ..interop.media_check import agent_yaml
+from ..interop.rig import require
 from .term import TmuxTerm
 
 ARTIFACTS = Path("/tmp/agentconsole-e2e")
@@ -28,31 +28,10 @@ def console_binary() -> Path:
 
 def console_yaml(tmp: Path, *, backend: str = "file", user: str = "1004") -> Path:
     """1004 over WS to the rig, wrap-up codes Sale/Support, a loopback-only media host."""
-    if backend == "file":
-        source = tmp / "agent-tone.wav"
-        write_tone(source, 660)
-        audio = (f'  backend: file\n  file_in: "{source}"\n'
-                 f'  file_out: "{tmp / "agent-heard.wav"}"\n')
-    else:
-        audio = f"  backend: {backend}\n"
+    audio = None if backend == "file" else f"  backend: {backend}\n"
     path = tmp / f"console-{backend}.yaml"
-    path.write_text(f"""\
-account:
-  aor: "sip:{user}@127.0.0.1"
-  password: "{USERS[user]}"
-  transport: ws
-  ws_url: "ws://127.0.0.1:8080/ws"
-sip:
-  local_host: 127.0.0.1
-calls:
-  dial_rate_limit_s: 0
-media:
-  host_addresses: ["127.0.0.1"]
-audio:
-{audio}agent:
-  wrapup:
-    codes: [Sale, Support]
-""")
+    path.write_text(agent_yaml(tmp, user=user, tone_hz=660, audio=audio,
+                               extra="agent:\n  wrapup:\n    codes: [Sale, Support]\n"))
     return path
 
 

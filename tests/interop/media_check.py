@@ -182,16 +182,27 @@ def tone(wav: Wav, channel: int, start_s: float, length_s: float = 0.25) -> tupl
 
 
 # ----- agentconsole configuration ----------------------------------------------------------
+def agent_heard(tmp: Path, user: str = "1004") -> Path:
+    """Where :func:`agent_yaml`'s file backend writes what the agent heard."""
+    return tmp / f"agent-{user}-heard.wav"
+
+
 def agent_yaml(tmp: Path, *, user: str = "1004", tone_hz: int = 440,
                codecs: tuple[str, ...] | None = None, dtmf_mode: str = "auto",
-               recording_dir: Path | None = None) -> str:
-    """agentconsole over WS (aiortc media through rtpengine) playing a looped tone."""
+               recording_dir: Path | None = None, audio: str | None = None,
+               extra: str = "") -> str:
+    """agentconsole over WS (aiortc media through rtpengine) playing a looped tone into
+    :func:`agent_heard`; ``audio`` replaces that ``audio:`` section's body, ``extra``
+    is appended (more top-level sections). The one config every rig test starts from."""
     from .rig import USERS
     from .test_calls_baresip import write_tone
 
-    source = tmp / f"agent-{tone_hz}.wav"
-    if not source.exists():
-        write_tone(source, tone_hz)
+    if audio is None:
+        source = tmp / f"agent-{tone_hz}.wav"
+        if not source.exists():
+            write_tone(source, tone_hz)
+        audio = (f'  backend: file\n  file_in: "{source}"\n'
+                 f'  file_out: "{agent_heard(tmp, user)}"\n')
     media = [f"  dtmf_mode: {dtmf_mode}", '  host_addresses: ["127.0.0.1"]']
     if codecs:
         media.append(f"  codecs: [{', '.join(codecs)}]")
@@ -210,7 +221,4 @@ calls:
 media:
 {media_lines}
 audio:
-  backend: file
-  file_in: "{source}"
-  file_out: "{tmp / f'agent-{user}-heard.wav'}"
-{recording}"""
+{audio}{recording}{extra}"""

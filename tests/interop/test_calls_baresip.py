@@ -36,27 +36,10 @@ def write_tone(path: Path, hz: float, seconds: float = 2.0, rate: int = 48000) -
 
 
 def agent_config(tmp: Path, *, tone_hz: int = 440) -> tuple[str, Path]:
-    tone = tmp / f"agent-{tone_hz}.wav"
-    write_tone(tone, tone_hz)
-    heard = tmp / "agent-heard.wav"
-    text = f"""
-account:
-  aor: "sip:1004@127.0.0.1"
-  password: "pass1004"
-  transport: ws
-  ws_url: "ws://127.0.0.1:8080/ws"
-sip:
-  local_host: 127.0.0.1
-calls:
-  dial_rate_limit_s: 0
-media:
-  host_addresses: ["127.0.0.1"]
-audio:
-  backend: file
-  file_in: "{tone}"
-  file_out: "{heard}"
-"""
-    return text, heard
+    """1004's config playing ``tone_hz``, and the file of what it hears."""
+    from .media_check import agent_heard, agent_yaml
+
+    return agent_yaml(tmp, tone_hz=tone_hz), agent_heard(tmp)
 
 
 async def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> None:
