@@ -26,6 +26,7 @@ from .steps import (
     file_wrapup,
     header,
     queue_row,
+    restyled,
     stored_wrapups,
     talk_seconds,
     wait_exit,
@@ -180,7 +181,9 @@ def call_back_and_record(term: TmuxTerm, customer: Customer, budget: Budget) -> 
     switch's record and pause codes; each badge follows the state the switch reports."""
     term.send("F3")
     term.wait_for(lambda s: s.lstrip().startswith("History"), budget(5), "history screen")
+    focused = restyled(term, "search number")
     term.send("/")
+    term.wait_for(focused, budget(3), "search field focused")  # else keys go to the table
     term.send("-l", customer.name)
     term.wait_for(lambda s: "1 call matching" in s, budget(5), "the customer's call found")
     term.send("Enter")
