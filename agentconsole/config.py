@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import paths
 from ._validate import (
     _BAD,
     _bool,
@@ -64,8 +65,7 @@ CODECS = ("opus", "G722", "PCMU", "PCMA")
 
 
 def _default_recording_dir() -> str:
-    data = os.environ.get("XDG_DATA_HOME") or str(Path("~/.local/share").expanduser())
-    return str(Path(data) / "agentconsole" / "recordings")
+    return str(paths.recordings_dir())
 
 
 # ----- the schema ------------------------------------------------------------------------------
@@ -333,12 +333,7 @@ class Config:
     @staticmethod
     def default_path(env: Mapping[str, str] | None = None) -> Path:
         """``$AGENTCONSOLE_CONFIG``, else ``$XDG_CONFIG_HOME/agentconsole/config.yaml``."""
-        env = os.environ if env is None else env
-        explicit = env.get("AGENTCONSOLE_CONFIG")
-        if explicit:
-            return Path(explicit).expanduser()
-        base = env.get("XDG_CONFIG_HOME") or str(Path("~/.config").expanduser())
-        return Path(base) / "agentconsole" / "config.yaml"
+        return paths.default_config_path(env)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, env: Mapping[str, str] | None = None,

@@ -30,6 +30,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from . import paths
+
 logger = logging.getLogger(__name__)
 
 DISPOSITIONS = ("answered", "missed", "rejected", "busy", "failed", "canceled",
@@ -117,9 +119,7 @@ _COLUMNS = ", ".join(f.name for f in fields(HistoryEntry))
 
 def default_path(env: Mapping[str, str] | None = None) -> Path:
     """``$XDG_DATA_HOME/agentconsole/history.sqlite3`` (``~/.local/share`` by default)."""
-    env = os.environ if env is None else env
-    base = env.get("XDG_DATA_HOME") or str(Path("~/.local/share").expanduser())
-    return Path(base) / "agentconsole" / "history.sqlite3"
+    return paths.history_db_path(env)
 
 
 def disposition_for(direction: str, established: bool, cause: str, code: int | None) -> str:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
+from . import paths
 from .config import Config
 from .errors import ConfigError
 
@@ -25,9 +25,7 @@ LOG_BACKUPS = 3
 
 def log_path(env: dict[str, str] | None = None) -> Path:
     """``$XDG_STATE_HOME/agentconsole/console.log`` (default ``~/.local/state/...``)."""
-    env = dict(os.environ) if env is None else env
-    base = env.get("XDG_STATE_HOME") or str(Path("~/.local/state").expanduser())
-    return Path(base) / "agentconsole" / "console.log"
+    return paths.log_file_path(env)
 
 
 @contextmanager

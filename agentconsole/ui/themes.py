@@ -11,7 +11,6 @@ a colour must not keep an agent from taking calls.
 from __future__ import annotations
 
 import logging
-import os
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
@@ -20,6 +19,8 @@ from typing import Any
 
 from textual.color import ColorParseError
 from textual.theme import Theme
+
+from .. import paths
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +34,7 @@ def shipped_dir() -> Path:
 
 
 def user_dir(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    base = env.get("XDG_CONFIG_HOME") or str(Path("~/.config").expanduser())
-    return Path(base) / "agentconsole" / "themes"
+    return paths.user_themes_dir(env)
 
 
 def parse_theme(data: Mapping[str, object], source: str) -> Theme:
