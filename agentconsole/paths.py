@@ -63,6 +63,21 @@ def user_themes_dir(env: Mapping[str, str] | None = None) -> Path:
     return config_home(env) / "themes"
 
 
+def bundled_themes_dir() -> Path:
+    """The themes that ship with agentconsole.
+
+    An installed wheel carries them as ``agentconsole/themes/`` (package data); a source
+    checkout keeps them in the repository's top-level ``themes/``, beside
+    ``pyproject.toml`` (the editable install used for development reads them there).
+    """
+    package = Path(__file__).resolve().parent
+    installed = package / "themes"
+    checkout = package.parent / "themes"
+    if not installed.is_dir() and (package.parent / "pyproject.toml").is_file():
+        return checkout
+    return installed
+
+
 def history_db_path(env: Mapping[str, str] | None = None) -> Path:
     return data_home(env) / "history.sqlite3"
 

@@ -1,4 +1,4 @@
-"""Theme files: TOML documents in ``agentconsole/themes/`` (shipped) and the user's config dir.
+"""Theme files: TOML documents in the bundled ``themes/`` folder and the user's config dir.
 
 A theme file holds the fields of a Textual :class:`~textual.theme.Theme` (``name``,
 ``primary``, ``background`` ...) and an optional ``[variables]`` table. Widgets use
@@ -29,8 +29,8 @@ _FIELDS = {f.name for f in fields(Theme)} - {"variables"}
 
 
 def shipped_dir() -> Path:
-    """``agentconsole/themes/``: shipped inside the package so a wheel carries them."""
-    return Path(__file__).resolve().parents[1] / "themes"
+    """The bundled themes: top-level ``themes/`` in a checkout, package data in a wheel."""
+    return paths.bundled_themes_dir()
 
 
 def user_dir(env: Mapping[str, str] | None = None) -> Path:
