@@ -1,7 +1,10 @@
-"""Audio backends on a machine without a sound card; WAV I/O; tone helpers."""
+"""Audio backends with PortAudio hidden or present and no sound card; WAV I/O; tones."""
 
 from __future__ import annotations
 
+import ctypes.util
+import sys
+import types
 import wave
 from pathlib import Path
 
@@ -20,36 +23,87 @@ from agentconsole.media.tone import (
 )
 from agentconsole.media.tracks import make_frame
 
+# ----- PortAudio hidden or present, never "whatever this machine has" ---------------------
+# libportaudio2 is a system package (.ci/system-packages.txt) and there is no sound card in
+# CI; a developer may have neither or both. Every verdict below is fixed by the fixtures.
 
-def test_auto_without_sound_card_is_null_with_notice(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(audio_sd, "list_devices", lambda: [])
+
+@pytest.fixture
+def portaudio_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The machine without libportaudio2: the next ``import sounddevice`` runs afresh and
+    its library lookup finds nothing, so it raises OSError as on such a machine."""
+    real_find = ctypes.util.find_library
+    monkeypatch.setattr(ctypes.util, "find_library",
+                        lambda name: None if "portaudio" in name else real_find(name))
+    monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
+
+
+class _NoCardSounddevice:
+    """``sounddevice`` over a PortAudio that loaded and found no device."""
+
+    default = types.SimpleNamespace(device=(-1, -1))
+
+    @staticmethod
+    def query_devices() -> list[object]:
+        return []
+
+    @staticmethod
+    def query_hostapis() -> list[object]:
+        return [{"name": "ALSA"}]
+
+
+@pytest.fixture(params=["stand-in", "libportaudio2"])
+def portaudio_present(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """PortAudio loads and the machine has no sound card: a stand-in module everywhere, and
+    the real library (a system package) with its device list emptied."""
+    if request.param == "stand-in":
+        monkeypatch.setattr(audio_sd, "_sounddevice", lambda: _NoCardSounddevice)
+        return "stand-in"
+    if ctypes.util.find_library("portaudio") is None:
+        pytest.skip("libportaudio2 is not installed (a system package: `make test` installs "
+                    "it as root, or prints the command)")
+    assert audio_sd._sounddevice().__name__ == "sounddevice"  # the real module imports
+    monkeypatch.setattr(audio_sd, "list_devices", lambda: [])  # a sound card would be hidden
+    return "libportaudio2"
+
+
+def test_auto_without_sound_card_is_null_with_notice(portaudio_present: str) -> None:
     backend = open_backend(AudioConfig(backend="auto"))
     assert isinstance(backend, NullBackend)
-    assert backend.notice is not None and "no sound card" in backend.notice
+    assert backend.notice == audio_sd.NO_CARD and "no sound card" in backend.notice
+
+
+def test_explicit_sounddevice_without_card_falls_back(
+    portaudio_present: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = open_backend(AudioConfig(backend="sounddevice"))
+    assert isinstance(backend, NullBackend) and backend.notice == audio_sd.NO_CARD
+    assert any(r.levelname == "WARNING" and "no sound card" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_missing_portaudio_is_null_with_notice(portaudio_hidden: None) -> None:
+    with pytest.raises(OSError, match="PortAudio library not found"):
+        audio_sd._sounddevice()
+    backend = open_backend(AudioConfig(backend="auto"))
+    assert isinstance(backend, NullBackend) and backend.notice == audio_sd.NO_PORTAUDIO
+    assert "libportaudio2" in backend.notice
+    assert audio_sd.list_devices() == []
+
+
+def test_explicit_sounddevice_without_portaudio_falls_back(
+    portaudio_hidden: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = open_backend(AudioConfig(backend="sounddevice"))
+    assert isinstance(backend, NullBackend) and backend.notice == audio_sd.NO_PORTAUDIO
+    assert any(r.levelname == "WARNING" and "libportaudio2" in r.getMessage()
+               for r in caplog.records)
 
 
 def test_auto_on_this_machine_never_raises() -> None:
     backend = open_backend(AudioConfig(backend="auto"))
     if isinstance(backend, NullBackend):
         assert backend.notice and "no audio device" in backend.notice
-
-
-def test_explicit_sounddevice_without_card_falls_back(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    monkeypatch.setattr(audio_sd, "list_devices", lambda: [])
-    backend = open_backend(AudioConfig(backend="sounddevice"))
-    assert isinstance(backend, NullBackend) and backend.notice
-    assert any(r.levelname == "WARNING" for r in caplog.records)
-
-
-def test_missing_portaudio_is_null_with_notice(monkeypatch: pytest.MonkeyPatch) -> None:
-    def boom() -> object:
-        raise OSError("PortAudio library not found")
-
-    monkeypatch.setattr(audio_sd, "_sounddevice", boom)
-    backend = open_backend(AudioConfig(backend="auto"))
-    assert isinstance(backend, NullBackend) and "libportaudio2" in (backend.notice or "")
 
 
 def test_resolve_device_by_name_index_default() -> None:
