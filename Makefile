@@ -4,10 +4,11 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit interop clean venv
+.PHONY: demo test lint typecheck unit interop clean venv system-packages
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV) || { echo "cannot create $(VENV): install python3-venv" \
+	  "(sudo apt-get install python3-venv), or run 'make test' as root"; exit 1; }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
@@ -18,9 +19,16 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/agentconsole demo
 
-## test: set up and run every check: lint, types, unit, transport and interop tests
-test: $(STAMP) lint typecheck
+## test: set up and run every check: system packages, lint, types, unit, transport and
+## interop tests. Ends with the skipped tests by reason, and the command that installs
+## any missing system package.
+test: system-packages $(STAMP) lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## system-packages: install the Debian packages the tests need (root or passwordless sudo),
+## or print the command that would (.ci/system-packages, list in .ci/system-packages.txt)
+system-packages:
+	@.ci/system-packages install
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check agentconsole tests bench

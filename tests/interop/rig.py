@@ -17,31 +17,46 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
 RIG_DIR = Path(__file__).parent / "rig"
+RIG_LOCK = "/tmp/agentconsole-rig.lock"
 KAMAILIO_PORTS = {"udp": 5060, "tcp": 5060, "ws": 8080, "wss": 8443}
 USERS = {"1001": "pass1001", "1002": "pass1002", "1003": "pass1003", "1004": "pass1004"}
 
 
 def require(binary: str) -> str:
     """Path of ``binary``, or skip (fail in CI) with a one-line reason."""
-    path = shutil.which(binary) or (f"/usr/sbin/{binary}" if Path(f"/usr/sbin/{binary}").exists()
-                                    else None)
+    sbin = f"/usr/sbin/{binary}"  # not on a non-root user's PATH
+    path = shutil.which(binary) or (sbin if os.access(sbin, os.X_OK) else None)
     if path is None:
-        reason = f"{binary} is not installed (apt-get install the rig packages; see .ci/run)"
+        reason = (f"{binary} is not installed (a system package: `make test` installs it as "
+                  "root, or prints the command)")
         if os.environ.get("AGENTCONSOLE_INTEROP_REQUIRED") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
     return path
 
 
+def _open_lock_file(path: str) -> IO[bytes]:
+    """The machine-wide lock file, whoever created it: flock needs no write access, and
+    every user on the machine shares the rig's fixed ports, so a new file is made 0666."""
+    try:
+        fd = os.open(path, os.O_RDONLY)  # no O_CREAT: /tmp's protected_regular refuses it
+    except FileNotFoundError:            # on another user's file
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, 0o666)
+    return os.fdopen(fd, "rb")
+
+
 @contextlib.contextmanager
 def rig_lock(timeout: float = 900.0) -> Iterator[None]:
     """Hold the rig's fixed ports (5060, 8080, 8443, 2223, baresip's, SIPp's) for one
     test module: another pytest process on this machine waits instead of colliding."""
-    with open("/tmp/agentconsole-rig.lock", "w") as handle:
+    with _open_lock_file(RIG_LOCK) as handle:
         deadline = time.monotonic() + timeout
         while True:
             try:
