@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from . import cli_register
+from . import __version__, cli_completion, cli_help, cli_locate, cli_register
 from .config import Config, ConfigError, load_config
 
 EXIT_OK = 0
@@ -112,6 +112,10 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                        _demo_arguments),
     "register": Subcommand("register the account, print what happens, un-register",
                            cli_register.run, cli_register.add_arguments),
+    "locate": Subcommand("print where the config, themes, history, recordings, log and "
+                         "control socket are", cli_locate.run, cli_locate.add_arguments),
+    "completion": Subcommand("print the shell completion script (bash, zsh or fish)",
+                             cli_completion.run, cli_completion.add_arguments),
 }
 
 #: What runs without a subcommand.
@@ -120,8 +124,10 @@ DEFAULT_COMMAND: Callable[[argparse.Namespace, TextIO, TextIO], int] = _console
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="agentconsole", description="A terminal softphone for call-centre agents."
+        prog="agentconsole", description="A terminal softphone for call-centre agents.",
+        epilog=cli_help.epilog(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"agentconsole {__version__}")
     parser.add_argument("--config", metavar="PATH", help="config file to use")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log more (-v info, -vv debug)")
