@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit interop clean venv system-packages
+.PHONY: demo test lint typecheck unit interop clean venv system-packages screenshot
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV) || { echo "cannot create $(VENV): install python3-venv" \
@@ -41,6 +41,10 @@ unit: $(STAMP)
 
 interop: $(STAMP)
 	$(PY) -m pytest -m interop $(PYTEST_ARGS)
+
+## screenshot: the README's picture is the console's snapshot test (tests/test_readme.py checks)
+screenshot:
+	cp "tests/ui/__snapshots__/test_snapshots/test_talking_and_held[120x40].svg" docs/console.svg
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
