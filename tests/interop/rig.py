@@ -17,7 +17,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, NoReturn
 
 import pytest
 
@@ -27,16 +27,21 @@ KAMAILIO_PORTS = {"udp": 5060, "tcp": 5060, "ws": 8080, "wss": 8443}
 USERS = {"1001": "pass1001", "1002": "pass1002", "1003": "pass1003", "1004": "pass1004"}
 
 
+def missing_system_package(what: str) -> NoReturn:
+    """Skip the test for want of a system package (.ci/system-packages.txt); in CI
+    (``AGENTCONSOLE_INTEROP_REQUIRED=1``) fail instead, since CI installs them all."""
+    reason = f"{what} is not installed (a system package; make test installs it as root)"
+    if os.environ.get("AGENTCONSOLE_INTEROP_REQUIRED") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def require(binary: str) -> str:
     """Path of ``binary``, or skip (fail in CI) with a one-line reason."""
     sbin = f"/usr/sbin/{binary}"  # not on a non-root user's PATH
     path = shutil.which(binary) or (sbin if os.access(sbin, os.X_OK) else None)
     if path is None:
-        reason = (f"{binary} is not installed (a system package: `make test` installs it as "
-                  "root, or prints the command)")
-        if os.environ.get("AGENTCONSOLE_INTEROP_REQUIRED") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        missing_system_package(binary)
     return path
 
 

@@ -23,6 +23,8 @@ from agentconsole.media.tone import (
 )
 from agentconsole.media.tracks import make_frame
 
+from ..interop.rig import missing_system_package
+
 # ----- PortAudio hidden or present, never "whatever this machine has" ---------------------
 # libportaudio2 is a system package (.ci/system-packages.txt) and there is no sound card in
 # CI; a developer may have neither or both. Every verdict below is fixed by the fixtures.
@@ -62,8 +64,7 @@ def portaudio_present(request: pytest.FixtureRequest, monkeypatch: pytest.Monkey
     try:
         assert audio_sd._sounddevice().__name__ == "sounddevice"  # the real module loads
     except OSError:
-        pytest.skip("libportaudio2 is not installed (a system package: `make test` installs "
-                    "it as root, or prints the command)")
+        missing_system_package("libportaudio2")
     monkeypatch.setattr(audio_sd, "list_devices", lambda: [])  # a sound card would be hidden
     return "libportaudio2"
 
