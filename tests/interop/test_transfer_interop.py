@@ -76,6 +76,16 @@ def progress_of(session: Session) -> list[dict[str, Any]]:
     return seen
 
 
+def steps(progress: list[dict[str, Any]]) -> list[tuple[str, int | None]]:
+    """(state, status) of each progress event. The first "trying" is the REFER's 202, or
+    the NOTIFY's 100 when that NOTIFY overtakes the 202 on its way through the proxy (the
+    session then takes the late 202 as no news): both read ("trying", 202) here."""
+    seen = [(p["state"], p["status"]) for p in progress]
+    if seen[:1] == [("trying", 100)]:
+        seen[0] = ("trying", 202)
+    return seen
+
+
 def last_received_tone(peer: Baresip) -> tuple[float, float]:
     """(dominant Hz, RMS) of what ``peer`` heard in its newest call (sndfile ``*dec.wav``,
     complete once that call has ended)."""
@@ -107,7 +117,7 @@ async def test_blind_transfer_of_baresip_call_to_sipp_target(agent: Agent,
 
         assert await session.blind_transfer("1003", hangup_after="notify")
         await wait_for(lambda: session.is_ended, 10)
-        assert [(p["state"], p["status"]) for p in progress] == [
+        assert steps(progress) == [
             ("trying", 202), ("succeeded", 200)], agent.evidence()
         assert all(p["call_id"] == session.call_id for p in progress)
         assert ended == [{"call_id": session.call_id, "cause": "Transferred"}], ended
@@ -148,7 +158,7 @@ async def test_blind_transfer_to_busy_sipp_target_keeps_the_call(agent: Agent,
 
         assert await session.blind_transfer("1003", hangup_after="notify")
         await wait_for(lambda: any(p["state"] == "failed" for p in progress), 10)
-        assert [(p["state"], p["status"]) for p in progress] == [
+        assert steps(progress) == [
             ("trying", 202), ("failed", 486)], agent.evidence()
         rc = await uas.wait(10)
         assert rc == 0, uas.trace()
@@ -204,7 +214,7 @@ async def test_attended_transfer_leaves_the_two_baresips_talking(agent: Agent, t
 
     assert await consult.attended_transfer(via=via)
     await wait_for(lambda: parent.is_ended and consult.is_ended, 10)
-    assert [(p["state"], p["status"]) for p in progress] == [
+    assert steps(progress) == [
         ("trying", 202), ("succeeded", 200)], agent.evidence()
     assert other_progress == progress
     causes = (parent.end_cause, consult.end_cause)
