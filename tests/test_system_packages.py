@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / ".ci" / "system-packages"
 
@@ -25,10 +27,10 @@ def stub(directory: Path, name: str, body: str) -> None:
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
 
 
-def run_as_user(tmp_path: Path, installed: set[str], *args: str,
-                known: bool = True) -> subprocess.CompletedProcess[str]:
-    """The script as a user without root or sudo, on a machine where only ``installed``
-    is there (dpkg-query, apt-cache, id and sudo are stand-ins on PATH)."""
+def run_as_user(tmp_path: Path, installed: set[str], *args: str, known: bool = True,
+                uid: int = 1000, apt_get: str = "exit 1") -> subprocess.CompletedProcess[str]:
+    """The script as user ``uid`` (no sudo), on a machine where only ``installed`` is
+    there: dpkg-query, apt-cache, apt-get, id and sudo are stand-ins on PATH."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     names = " ".join(sorted(installed)) or "-"
@@ -36,7 +38,8 @@ def run_as_user(tmp_path: Path, installed: set[str], *args: str,
                                 'printf "install ok installed" && exit 0; done; exit 1')
     stub(bin_dir, "apt-cache", 'echo "$2:"; echo "  Candidate: ' +
          ('1.0-1"' if known else '(none)"'))
-    stub(bin_dir, "id", "echo 1000")
+    stub(bin_dir, "apt-get", apt_get)
+    stub(bin_dir, "id", f"echo {uid}")
     stub(bin_dir, "sudo", "exit 1")  # asks for a password
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True,
@@ -96,3 +99,32 @@ def test_the_run_ends_with_the_skips_grouped_by_reason(tmp_path: Path) -> None:
     assert lines[head + 1:head + 3] == ["    3  kamailio is not installed",
                                         "    1  baresip is not installed"]
     assert "1 passed, 4 skipped" in lines[-1]  # then pytest's own closing line
+
+
+def test_as_root_it_installs_and_updates_the_lists_only_when_the_install_fails(
+        tmp_path: Path) -> None:
+    calls = tmp_path / "apt-get.calls"
+    # the first install fails as on a fresh machine's empty package lists, then works
+    apt_get = (f'echo "$*" >> {calls}; case "$*" in *update*) touch {tmp_path}/updated;; '
+               f'*install*) [ -e {tmp_path}/updated ];; esac')
+    done = run_as_user(tmp_path, {"python3-venv"}, "install", uid=0, apt_get=apt_get)
+    assert done.returncode == 0, done.stdout + done.stderr
+    missing = " ".join(n for n in wanted() if n != "python3-venv")
+    install = f"install -y --no-install-recommends {missing}"
+    options = "-o DPkg::Lock::Timeout=600 -o Acquire::Retries=3"
+    assert calls.read_text().splitlines() == [f"{options} {install}", f"{options} update",
+                                              f"{options} {install}"]
+    calls.unlink()
+    (tmp_path / "updated").unlink()
+    done = run_as_user(tmp_path, {"python3-venv"}, "install", uid=0,
+                       apt_get=f'echo "$*" >> {calls}')  # works at once: no update
+    assert done.returncode == 0 and calls.read_text().splitlines() == [f"{options} {install}"]
+
+
+def test_in_ci_a_failed_install_stops_the_run(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AGENTCONSOLE_INTEROP_REQUIRED", raising=False)
+    assert run_as_user(tmp_path, set(), "install", uid=0).returncode == 0  # skips later
+    monkeypatch.setenv("AGENTCONSOLE_INTEROP_REQUIRED", "1")
+    done = run_as_user(tmp_path, set(), "install", uid=0)
+    assert done.returncode != 0 and "the install failed" in done.stderr
