@@ -13,7 +13,7 @@ from .config import Config, load_config, parse_config
 from .errors import AgentConsoleError, ConfigError, PhoneError
 
 if TYPE_CHECKING:
-    from .phone import Phone
+    from .softphone.phone import Phone
 
 __version__ = "0.1.0"
 
@@ -30,7 +30,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "Phone":
-        from .phone import Phone
+        from .softphone.phone import Phone
 
         return Phone
     raise AttributeError(name)

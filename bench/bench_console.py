@@ -78,8 +78,8 @@ def _instrument(app: Any, scrollers: Any) -> None:
 
 def child_console(ringing: int, talking: int) -> None:
     sys.path.insert(0, str(ROOT))
-    from agentconsole.call_status import TimerType, advance_timer
     from agentconsole.config import parse_config
+    from agentconsole.softphone.status import TimerType, advance_timer
     from agentconsole.ui.app import AgentConsoleApp
     from agentconsole.ui.widgets import CallList, IncomingQueue
     from tests.ui.fakes import FakePhone, FakeProbe, FakeSession

@@ -39,7 +39,7 @@ def test_sip_core_imports_no_other_layer_of_the_package() -> None:
     added = {m for m in modules - baseline if m.startswith("agentconsole.")}
     assert added and all(m.startswith("agentconsole.sip") for m in added), sorted(added)
     assert not any(m.startswith(("agentconsole.transport", "agentconsole.media",
-                                 "agentconsole.ui", "agentconsole.phone")) for m in modules)
+                                 "agentconsole.ui", "agentconsole.softphone")) for m in modules)
 
 
 def test_package_import_stays_light() -> None:

@@ -25,9 +25,9 @@ from agentconsole.media.audio import (
 from agentconsole.media.ringer import RING_TONES
 from agentconsole.media.tone import sine
 from agentconsole.media.tracks import make_frame
-from agentconsole.session import Session
 from agentconsole.sip.message import Headers
 from agentconsole.sip.uri import parse_name_addr
+from agentconsole.softphone.session import Session
 from agentconsole.transport.driver import TraceEntry
 from tests.media.test_ringer import DEVICES, FakeSounddevice, install_fake_sounddevice
 from tests.test_two_phones import make_pair

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from agentconsole import AgentConsoleError, parse_config
-from agentconsole.phone import Phone
-from agentconsole.phone_transfer import TransferRequest
-from agentconsole.session import Session
+from agentconsole.softphone.phone import Phone
+from agentconsole.softphone.session import Session
+from agentconsole.softphone.transfer_in import TransferRequest
 from tests.interop.baresip import wav_peak
 from tests.test_two_phones import phone_config
 from tests.waiting import frames_flow, wait_until

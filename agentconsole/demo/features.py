@@ -19,11 +19,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ..session_media import RECORD_STATUS_TYPE
+from ..softphone.call_media import RECORD_STATUS_TYPE
 from .data import PAUSE_CODE, RECORD_CODE
 
 if TYPE_CHECKING:
-    from ..session import Session
+    from ..softphone.session import Session
 
 logger = logging.getLogger(__name__)
 

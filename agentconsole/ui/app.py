@@ -3,7 +3,7 @@
 The app owns the phone, the agent state and the one 1 Hz tick; it turns the phone's and
 sessions' pyee events into Textual messages for the main screen. It accepts any object
 with the Phone API (``start/stop``, ``sessions``, ``call``, the events), so tests drive it
-with a fake and the lead's loopback tests with a real :class:`~agentconsole.phone.Phone`.
+with a fake and the lead's loopback tests with a real :class:`~agentconsole.softphone.phone.Phone`.
 
 The agent state is handed to ``Phone.set_agent_state``: DND / Away / Offline refuse a new
 call with ``agent.dnd_code`` / ``agent.away_code`` before it rings.
@@ -31,8 +31,8 @@ from textual.screen import Screen
 from ..config import Config
 from ..errors import AgentConsoleError
 from ..history import CallHistory, HistoryError
+from ..softphone.agent import LIBRARY_STATES, AgentState, AgentStatus, menu_choices
 from .actions import ACTIONS, describe_keys, resolve_keymap
-from .agent_state import LIBRARY_STATES, AgentState, AgentStatus, menu_choices
 from .clock import Clock, SystemClock
 from .messages import CallFinished, CallReportUpdated, CallsChanged, PhoneChanged, Tick
 from .screens.dialogs import AgentStateMenu, ConfirmQuit, StateChoice, WrapupResult
@@ -74,7 +74,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         super().__init__()
         self.config = config
         if phone is None:
-            from ..phone import Phone
+            from ..softphone.phone import Phone
 
             phone = Phone(config)
         self.phone = phone
@@ -101,7 +101,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         self.history_pairs: list[tuple[str, str]] = []
         self.missed = 0
         if audio_probe is None:
-            from .audio_probe import AudioProbe
+            from ..softphone.devices import AudioProbe
 
             audio_probe = AudioProbe()
         self.audio_probe = audio_probe

@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.cells import cell_len, set_cell_size
 
-from .agent_state import fmt_duration
+from ..softphone.agent import fmt_duration
 
 SPARK = "▁▂▃▄▅▆▇█"
 #: CSS class / theme variable per state, used by the panel and queue styles.

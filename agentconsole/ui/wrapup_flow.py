@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 
-from .agent_state import AgentState, AgentStatus
+from ..softphone.agent import AgentState, AgentStatus
 from .messages import CallFinished, PhoneChanged
 from .screens.dialogs import WrapupForm, WrapupResult
 from .view import is_ringing_in

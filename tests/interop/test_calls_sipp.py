@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from agentconsole import Phone, parse_config
-from agentconsole.session import Session
+from agentconsole.softphone.session import Session
 
 from .rig import USERS, Kamailio
 from .sipp import SCENARIOS, Sipp, SippStats, register, render

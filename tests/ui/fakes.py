@@ -11,11 +11,11 @@ from typing import Any
 
 from pyee.asyncio import AsyncIOEventEmitter
 
-from agentconsole.call_status import CallStatus, StaticCallStatus, TimerType, TransferParent
 from agentconsole.config import Config
 from agentconsole.errors import AgentConsoleError, PhoneError
 from agentconsole.media.audio_sd import DeviceInfo
 from agentconsole.media.stats import Report
+from agentconsole.softphone.status import CallStatus, StaticCallStatus, TimerType, TransferParent
 
 
 class FakeSession(AsyncIOEventEmitter):
@@ -250,7 +250,7 @@ class FakePhone(AsyncIOEventEmitter):
         return session
 
     def fail_registration(self, cause: str) -> None:
-        from agentconsole.phone import RegistrationFailure
+        from agentconsole.softphone.phone import RegistrationFailure
 
         self.is_registered = False
         self.emit("registration_failed", RegistrationFailure(403, cause))

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from agentconsole.errors import ConfigError
-from agentconsole.ui.agent_state import AgentStatus
+from agentconsole.softphone.agent import AgentStatus
 from agentconsole.ui.app import AgentConsoleApp
 from agentconsole.ui.screens.dialogs import AgentStateMenu, ConfirmQuit, WrapupForm
 from agentconsole.ui.screens.help import HelpScreen

@@ -1,4 +1,4 @@
-"""The console driving a real :class:`~agentconsole.phone.Phone` over loopback UDP.
+"""The console driving a real :class:`~agentconsole.softphone.phone.Phone` over loopback UDP.
 
 Phone A is the agent's (the app starts it); phone B, in the same process, plays the
 caller. Keys go in through Pilot; the assertions read the Phone/Session state on both
@@ -18,7 +18,7 @@ import pytest
 
 from agentconsole import Phone, parse_config
 from agentconsole.history import CallHistory
-from agentconsole.session import Session
+from agentconsole.softphone.session import Session
 from agentconsole.ui.app import AgentConsoleApp
 from agentconsole.ui.screens.dialogs import WrapupForm
 from agentconsole.ui.screens.history import HistoryScreen

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from agentconsole.ui.agent_state import AgentStatus
+from agentconsole.softphone.agent import AgentStatus
 from agentconsole.ui.app import AgentConsoleApp
 from agentconsole.ui.screens.dialogs import WrapupForm
 from agentconsole.ui.widgets import KeyFooter, StatusHeader

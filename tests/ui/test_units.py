@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from agentconsole.call_status import CallStatus, TimerType
 from agentconsole.config import AgentConfig
 from agentconsole.errors import ConfigError
+from agentconsole.softphone.agent import AgentState, AgentStatus, fmt_duration, menu_choices
+from agentconsole.softphone.status import CallStatus, TimerType
 from agentconsole.ui.actions import ACTION_IDS, ACTIONS, build_bindings, resolve_keymap
-from agentconsole.ui.agent_state import AgentState, AgentStatus, fmt_duration, menu_choices
 from agentconsole.ui.themes import DEFAULT_THEME, load_themes, shipped_dir
 from agentconsole.ui.view import badges, call_state, sparkline, timers_text
 from agentconsole.ui.widgets.dial_bar import resolve, suggest

@@ -22,7 +22,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...media.audio_sd import DeviceInfo
-from ..audio_probe import Meter, meter_bar
+from ...softphone.devices import Meter, meter_bar
 from ..widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:

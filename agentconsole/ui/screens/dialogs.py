@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from ..agent_state import AgentStatus
+from ...softphone.agent import AgentStatus
 
 DIALOG_CSS = """
 {name} {{ align: center middle; }}

@@ -17,8 +17,8 @@ from textual.binding import BindingsMap
 from textual.screen import Screen
 from textual.widgets import Input
 
+from ...softphone.agent import AgentStatus, fmt_duration
 from ..actions import build_bindings, describe_keys
-from ..agent_state import AgentStatus, fmt_duration
 from ..messages import CallFinished, CallReportUpdated, CallsChanged, PhoneChanged, Tick
 from ..view import (
     Quality,

@@ -17,22 +17,22 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pyee.asyncio import AsyncIOEventEmitter
 
+from ..config import Config
+from ..errors import AgentConsoleError, PhoneError
+from ..sip.events import IncomingRequest, MessageDropped, RegistrationStateChanged, UAEvent
+from ..sip.message import make_response
+from ..sip.timers import TimerConfig
+from ..sip.ua import UAConfig, UserAgent
+from ..sip.uri import SipUri, parse_uri
+from ..transport.base import Transport, TransportError, TransportSettings, TransportState
+from ..transport.driver import Driver, TraceHook
+from ..transport.factory import create_transport
 from .calls import CallsMixin
-from .config import Config
-from .errors import AgentConsoleError, PhoneError
-from .phone_transfer import PhoneTransferMixin
-from .sip.events import IncomingRequest, MessageDropped, RegistrationStateChanged, UAEvent
-from .sip.message import make_response
-from .sip.timers import TimerConfig
-from .sip.ua import UAConfig, UserAgent
-from .sip.uri import SipUri, parse_uri
-from .transport.base import Transport, TransportError, TransportSettings, TransportState
-from .transport.driver import Driver, TraceHook
-from .transport.factory import create_transport
+from .transfer_in import PhoneTransferMixin
 
 if TYPE_CHECKING:
-    from .media.audio import AudioBackend, DeviceInfo, DeviceSelection, LevelListener
-    from .media.peer import MediaSession
+    from ..media.audio import AudioBackend, DeviceInfo, DeviceSelection, LevelListener
+    from ..media.peer import MediaSession
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -256,7 +256,7 @@ class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
 
     def _open_audio(self) -> None:
         if self.audio_backend is None:
-            from .media.audio import open_backend  # sounddevice loads only when needed
+            from ..media.audio import open_backend  # sounddevice loads only when needed
 
             self.audio_backend = open_backend(self.config.audio)
             for listener in self._level_listeners:
@@ -274,7 +274,7 @@ class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
     # ----- audio devices and levels --------------------------------------------------------
     def audio_devices(self) -> list[DeviceInfo]:
         """Every sound device PortAudio sees; empty without PortAudio or a sound card."""
-        from .media.audio_sd import list_devices
+        from ..media.audio_sd import list_devices
 
         return list_devices()
 
@@ -305,7 +305,7 @@ class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
         when no call is up, so the headset works without a restart. Blocking (PortAudio
         re-initialisation): a UI calls it from a worker thread.
         """
-        from .media import audio_sd
+        from ..media import audio_sd
 
         backend = self.audio_backend
         if backend is not None and isinstance(backend, audio_sd.SounddeviceBackend):
@@ -321,7 +321,7 @@ class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
         return audio_sd.list_devices()
 
     def _retry_sound_card(self) -> None:
-        from .media import audio_sd
+        from ..media import audio_sd
 
         audio = self.config.audio
         card, notice = audio_sd.open_sounddevice(audio.input, audio.output, audio.ring)
@@ -352,7 +352,7 @@ class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
             self.audio_backend.remove_level_listener(listener)
 
     def _new_media(self) -> MediaSession:
-        from .media.peer import MediaSession  # aiortc costs ~260 ms: load it on first call
+        from ..media.peer import MediaSession  # aiortc costs ~260 ms: load it on first call
 
         self._open_audio()
         assert self.audio_backend is not None

@@ -28,7 +28,7 @@ Transferor side:
   holds whichever of the pair is active and resumes the other.
 
 Transferee side: a REFER becomes ``transfer_request`` with a
-:class:`~agentconsole.phone_transfer.TransferRequest` (``accept()``/``reject()``);
+:class:`~agentconsole.softphone.transfer_in.TransferRequest` (``accept()``/``reject()``);
 it is accepted without asking only when it comes from ``calls.trusted_refer_sources``.
 """
 
@@ -39,17 +39,17 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import AgentConsoleError, PhoneError
-from .phone_transfer import TransferRequest, end_transferred, is_trusted_source
-from .sip import events as ev
-from .sip.errors import LocalProtocolError
-from .sip.refer import Replaces
+from ..errors import AgentConsoleError, PhoneError
+from ..sip import events as ev
+from ..sip.errors import LocalProtocolError
+from ..sip.refer import Replaces
+from .transfer_in import TransferRequest, end_transferred, is_trusted_source
 
 if TYPE_CHECKING:
-    from .call_status import CallStatus
+    from ..sip.invite import CallLeg
     from .phone import Phone
     from .session import Session
-    from .sip.invite import CallLeg
+    from .status import CallStatus
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class OutgoingTransfer:
 
 
 class SessionTransferMixin:
-    """REFER-based blind and attended transfer for :class:`~agentconsole.session.Session`."""
+    """REFER-based blind and attended transfer for :class:`.session.Session`."""
 
     _transfer_out: OutgoingTransfer | None = None
     #: Set on a call that replaced another (RFC 3891): that call's id.

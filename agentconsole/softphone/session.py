@@ -8,7 +8,7 @@ report, and emits the SDK's events in snake_case: ``progress``, ``accepted``,
 ``stream_added``.
 
 Policies that involve other calls (auto-hold, max calls, consult legs) live in
-:class:`~agentconsole.phone.Phone`; a Session only knows its own call.
+:class:`~agentconsole.softphone.phone.Phone`; a Session only knows its own call.
 """
 
 from __future__ import annotations
@@ -21,18 +21,18 @@ from typing import TYPE_CHECKING, Any
 
 from pyee.asyncio import AsyncIOEventEmitter
 
-from .call_status import CallStatus, SessionTicker, StaticCallStatus, TimerType
-from .errors import AgentConsoleError, PhoneError
-from .media.sdp import MediaNegotiationError, audio_direction, is_hold_direction
-from .media.stats import Report
-from .session_media import SessionMediaMixin
-from .session_transfer import SessionTransferMixin
-from .sip import events as ev
+from ..errors import AgentConsoleError, PhoneError
+from ..media.sdp import MediaNegotiationError, audio_direction, is_hold_direction
+from ..media.stats import Report
+from ..sip import events as ev
+from .call_media import SessionMediaMixin
+from .status import CallStatus, SessionTicker, StaticCallStatus, TimerType
+from .transfer import SessionTransferMixin
 
 if TYPE_CHECKING:
-    from .media.peer import MediaSession
+    from ..media.peer import MediaSession
+    from ..sip.invite import CallLeg
     from .phone import Phone
-    from .sip.invite import CallLeg
 
 logger = logging.getLogger(__name__)
 

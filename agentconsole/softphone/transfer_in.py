@@ -24,9 +24,9 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .errors import AgentConsoleError, PhoneError
-from .sip import events as ev
-from .sip.uri import SipUri, parse_uri
+from ..errors import AgentConsoleError, PhoneError
+from ..sip import events as ev
+from ..sip.uri import SipUri, parse_uri
 
 if TYPE_CHECKING:
     from .session import Session
@@ -196,8 +196,8 @@ def is_trusted_source(event: ev.ReferReceived, trusted: Any) -> bool:
 
 
 class PhoneTransferMixin:
-    """Replaces handling for :class:`~agentconsole.phone.Phone`; put it before
-    :class:`~agentconsole.calls.CallsMixin` in the bases."""
+    """Replaces handling for :class:`~agentconsole.softphone.phone.Phone`; put it before
+    :class:`~agentconsole.softphone.calls.CallsMixin` in the bases."""
 
     _replacing: bool = False
 

@@ -1,6 +1,6 @@
 """The phone's call policies: dialling, incoming calls, auto-hold, limits, the 1 Hz tick.
 
-Kept apart from :mod:`agentconsole.phone` (registration and transport) so each file
+Kept apart from :mod:`agentconsole.softphone.phone` (registration and transport) so each file
 has one job. The rules are the SDK's (``reference/sdk-parity.md`` §3.2–3.4), each
 configurable under ``calls:`` where a call centre would want another policy:
 
@@ -28,19 +28,19 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .call_status import CallStatus, TransferParent
-from .errors import AgentConsoleError, PhoneError
+from ..errors import AgentConsoleError, PhoneError
+from ..sip import events as ev
 from .identity import caller_identity
 from .session import Session
-from .sip import events as ev
+from .status import CallStatus, TransferParent
 
 if TYPE_CHECKING:
-    from .config import Config, DirectoryEntry
+    from ..config import Config, DirectoryEntry
+    from ..media.audio import AudioBackend
+    from ..media.ringer import Ringer
+    from ..sip.invite import CallLeg
+    from ..sip.ua import UserAgent
     from .identity import CallerIdentity
-    from .media.audio import AudioBackend
-    from .media.ringer import Ringer
-    from .sip.invite import CallLeg
-    from .sip.ua import UserAgent
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ MISSED_CALL_REASON = "Missed call"
 
 
 class CallsMixin:
-    """Call handling for :class:`~agentconsole.phone.Phone` (uses its UA and emitter)."""
+    """Call handling for :class:`~agentconsole.softphone.phone.Phone` (uses its UA and emitter)."""
 
     config: Config
     emit: Callable[..., Any]
@@ -175,7 +175,7 @@ class CallsMixin:
             self._emit_refused(leg, refusal, self._refusal_reason(refusal))
             return
         if leg.remote_sdp:
-            from .media.sdp import MediaNegotiationError, check_offer_supported
+            from ..media.sdp import MediaNegotiationError, check_offer_supported
 
             try:
                 check_offer_supported(leg.remote_sdp.decode("utf-8", "replace"))
@@ -336,7 +336,7 @@ class CallsMixin:
         if ringer is None:
             if not want or self.audio_backend is None:
                 return
-            from .media.ringer import Ringer
+            from ..media.ringer import Ringer
 
             ringer = self._ringer = Ringer(self.audio_backend, self.config.audio.ring_tone)
         ringer.update(want)

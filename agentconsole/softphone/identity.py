@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .sip.errors import ParseError
-from .sip.message import Headers
-from .sip.uri import NameAddr, SipUri, parse_name_addr, unescape_user
+from ..sip.errors import ParseError
+from ..sip.message import Headers
+from ..sip.uri import NameAddr, SipUri, parse_name_addr, unescape_user
 
 QUEUE_HEADERS = ("X-Queue", "X-Call-Queue", "X-CID-Queue", "X-Queue-Name")
 COMPANY_HEADERS = ("Contacts-Company", "X-Company")

@@ -23,8 +23,8 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from .errors import AgentConsoleError, PhoneError
-from .media.dtmf import (
+from ..errors import AgentConsoleError, PhoneError
+from ..media.dtmf import (
     DEFAULT_DURATION_MS,
     DEFAULT_GAP_MS,
     INFO_RELAY,
@@ -35,15 +35,15 @@ from .media.dtmf import (
     parse_info,
     plan,
 )
-from .media.recorder import LiveRecording, RecordingError, create_file, recording_name
-from .sip import events as ev
+from ..media.recorder import LiveRecording, RecordingError, create_file, recording_name
+from ..sip import events as ev
 
 if TYPE_CHECKING:
-    from .call_status import CallStatus
-    from .media.peer import MediaSession
+    from ..media.peer import MediaSession
+    from ..sip.invite import CallLeg
+    from ..sip.ua import UserAgent
     from .phone import Phone
-    from .sip.invite import CallLeg
-    from .sip.ua import UserAgent
+    from .status import CallStatus
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ RECORD_STATES = ("stop", "recording", "pause")
 
 
 class SessionMediaMixin:
-    """DTMF (RFC 4733 / SIP INFO) and recording for :class:`~agentconsole.session.Session`."""
+    """DTMF (RFC 4733 / SIP INFO) and recording for :class:`.session.Session`."""
 
     if TYPE_CHECKING:
         phone: Phone
