@@ -288,7 +288,7 @@ def refused_by(p: Phone, event: SimpleNamespace) -> tuple[list[dict[str, Any]], 
     refused: list[dict[str, Any]] = []
     p.on("refused", refused.append)
     actions: list[Any] = []
-    p._ua_do = actions.append  # type: ignore[method-assign, assignment]
+    p.signal = actions.append  # type: ignore[method-assign, assignment]
     p._on_call_incoming(event)
     return refused, actions
 
@@ -383,7 +383,7 @@ async def test_no_answer_is_missed_and_makes_the_agent_away(tmp_path: Path) -> N
         failed: list[dict[str, Any]] = []
         out, ringing = await ringing_call(a, b, target)
         out.on("failed", failed.append)
-        assert ringing._no_answer is not None  # calls.no_answer_s armed the timer
+        assert ringing.no_answer_armed  # calls.no_answer_s armed the timer
         b._no_answer(ringing)  # what the timer does when it fires
         assert missed[0]["cause"] == "No Answer" and missed[0]["call_id"] == ringing.call_id
         assert (b.agent_state, b.agent_reason) == ("away", "Missed call")

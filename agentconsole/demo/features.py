@@ -59,8 +59,7 @@ class RecordFeature:
         if session.is_ended:
             return
         body = self.state.encode()
-        session.phone._ua_do(
-            lambda ua, now: ua.send_info(session.leg, RECORD_STATUS_TYPE, body, now))
+        session.send_info(RECORD_STATUS_TYPE, body)
 
 
 __all__ = ["RECORD_STATUS_TYPE", "RecordFeature"]

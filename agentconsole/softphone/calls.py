@@ -74,7 +74,7 @@ class CallsMixin:
     def clock(self) -> float:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def _ua_do(self, action: Callable[[UserAgent, float], Any]) -> Any:  # pragma: no cover
+    def signal(self, action: Callable[[UserAgent, float], Any]) -> Any:  # pragma: no cover
         raise NotImplementedError
 
     def _new_media(self) -> Any:  # pragma: no cover - overridden
@@ -121,7 +121,7 @@ class CallsMixin:
         media = self._new_media()
         offer = await media.create_offer()
         headers = [_header_pair(h) for h in extra_headers]
-        leg: CallLeg = self._ua_do(
+        leg: CallLeg = self.signal(
             lambda ua, now: ua.invite(number.strip(), offer.encode(), now, extra_headers=headers))
         entry = self._directory_entry(_number_of(leg))
         status = CallStatus(
@@ -133,7 +133,7 @@ class CallsMixin:
             is_transfer=parent is not None,
             transfer_parent=_snapshot(parent) if parent is not None else None,
         )
-        session = Session(self, leg, media, status)  # type: ignore[arg-type]
+        session = Session(self, leg, media, status)
         self._add(session, leg)
         self._current_id = session.call_id
         return session
@@ -171,7 +171,7 @@ class CallsMixin:
         leg = event.leg
         refusal = self._incoming_refusal()
         if refusal is not None:
-            self._ua_do(lambda ua, now: ua.reject(leg, refusal, now))
+            self.signal(lambda ua, now: ua.reject(leg, refusal, now))
             self._emit_refused(leg, refusal, self._refusal_reason(refusal))
             return
         if leg.remote_sdp:
@@ -181,7 +181,7 @@ class CallsMixin:
                 check_offer_supported(leg.remote_sdp.decode("utf-8", "replace"))
             except MediaNegotiationError as exc:
                 code, warning = exc.status, f'399 agentconsole "{exc.warning}"'
-                self._ua_do(lambda ua, now: ua.reject(leg, code, now, warning=warning))
+                self.signal(lambda ua, now: ua.reject(leg, code, now, warning=warning))
                 self._emit_refused(leg, code, f"Incompatible media: {exc.warning}")
                 return
         ident = _identity(leg)
@@ -191,9 +191,9 @@ class CallsMixin:
             communication_type="inbound", call_status="connecting", is_ring=True,
             call_start_time=_ms_now(), audio_device=self._audio_name(),
         )
-        session = Session(self, leg, self._new_media(), status)  # type: ignore[arg-type]
+        session = Session(self, leg, self._new_media(), status)
         self._add(session, leg)
-        self._ua_do(lambda ua, now: ua.ring(leg, now))
+        self.signal(lambda ua, now: ua.ring(leg, now))
         if self.config.calls.no_answer_s > 0:
             session.arm_no_answer(self.config.calls.no_answer_s,
                                   lambda: self._no_answer(session))
@@ -256,10 +256,7 @@ class CallsMixin:
     def _no_answer(self, session: Session) -> None:
         """``calls.no_answer_s`` ran out while the call rang: 480, and maybe auto-Away."""
         if session.status.is_ring and not session.is_ended:
-            # Finish first: the core reports its own reject as "Rejected" at once, which
-            # would file a call nobody answered as one the agent declined.
-            session._finish("failed", "No Answer", 480)
-            self._ua_do(lambda ua, now: ua.reject(session.leg, 480, now))
+            session.expire_unanswered(480)
             if self.config.agent.auto_away_on_missed \
                     and self._agent_state in ("available", "acw"):
                 self.set_agent_state("away", MISSED_CALL_REASON)
@@ -268,6 +265,20 @@ class CallsMixin:
         if any(s.status.communication_type == "outbound" and not s.established
                and s is not session for s in self.sessions.values()):
             raise AgentConsoleError.from_code(PhoneError.CURRENT_CALL_HAS_NOT_CONNECTED)
+
+    # ----- what a Session may ask of its phone (host.CallHost) ------------------------------
+    async def before_answer(self, session: Session) -> None:
+        self._check_can_answer(session)
+        await self._auto_hold(except_session=session)
+
+    async def before_resume(self, session: Session) -> None:
+        await self._auto_hold(except_session=session)
+
+    def session_confirmed(self, session: Session) -> None:
+        self._current_id = session.call_id
+
+    def session_finished(self, session: Session, cause: str) -> None:
+        self._session_finished(session, cause)
 
     # ----- bookkeeping ---------------------------------------------------------------------
     def _add(self, session: Session, leg: CallLeg) -> None:

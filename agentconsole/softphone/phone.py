@@ -235,7 +235,7 @@ class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
     def _on_incoming(self, event: IncomingRequest) -> None:
         """Requests the core passed up that no layer handles yet (MESSAGE ...)."""
         response = make_response(event.request, 501, to_tag=uuid.uuid4().hex[:10])
-        self._ua_do(lambda ua, now: ua.send_response(event.transaction,  # type: ignore[arg-type]
+        self.signal(lambda ua, now: ua.send_response(event.transaction,  # type: ignore[arg-type]
                                                      response, now))
 
     # ----- hooks for the calls layer ------------------------------------------------------
@@ -243,7 +243,7 @@ class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
         """Monotonic seconds (the loop's clock): timers and rate limits use it."""
         return asyncio.get_running_loop().time()
 
-    def _ua_do(self, action: Callable[[UserAgent, float], T]) -> T:
+    def signal(self, action: Callable[[UserAgent, float], T]) -> T:
         """Run ``action(ua, now)`` on the sans-IO core, then flush what it queued."""
         driver = self._driver
         if driver is None:

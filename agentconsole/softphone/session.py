@@ -1,14 +1,17 @@
 """``Session``: one call, as the SDK's Session (``reference/sdk-parity.md`` §1.3, §3).
 
-A Session joins one SIP call leg of the sans-IO core to one media session (an aiortc
+A Session joins one SIP call leg of the sans-IO core to one media engine (an aiortc
 peer connection). It keeps ``status`` true, runs the timer and the 3-second call
 report, and emits the SDK's events in snake_case: ``progress``, ``accepted``,
 ``confirmed``, ``ended``, ``failed``, ``client_error``, ``reinvite``,
 ``status_change``, ``static_status_change``, ``update_timer``, ``call_report``,
 ``stream_added``.
 
-Policies that involve other calls (auto-hold, max calls, consult legs) live in
-:class:`~agentconsole.softphone.phone.Phone`; a Session only knows its own call.
+It is made of two parts with their own state: :class:`~.call_media.CallMedia` (DTMF
+and recording) and :class:`~.transfer.CallTransfer` (REFER, both directions); the
+Session hands each SIP event to the one part that handles it (:meth:`on_call_event`).
+Policies that involve other calls (auto-hold, max calls, consult legs) belong to the
+phone, which the Session reaches only through the :class:`~.host.CallHost` protocol.
 """
 
 from __future__ import annotations
@@ -22,17 +25,17 @@ from typing import TYPE_CHECKING, Any
 from pyee.asyncio import AsyncIOEventEmitter
 
 from ..errors import AgentConsoleError, PhoneError
+from ..media.dtmf import DEFAULT_DURATION_MS, DEFAULT_GAP_MS
 from ..media.sdp import MediaNegotiationError, audio_direction, is_hold_direction
 from ..media.stats import Report
 from ..sip import events as ev
-from .call_media import SessionMediaMixin
+from .call_media import CallMedia
 from .status import CallStatus, SessionTicker, StaticCallStatus, TimerType
-from .transfer import SessionTransferMixin
+from .transfer import DEFAULT_POLICY, CallTransfer
 
 if TYPE_CHECKING:
-    from ..media.peer import MediaSession
     from ..sip.invite import CallLeg
-    from .phone import Phone
+    from .host import CallHost, MediaEngine
 
 logger = logging.getLogger(__name__)
 
@@ -41,19 +44,18 @@ REPORT_INTERVAL_S = 3.0
 LOCAL_CAUSES = {"hangup": "Terminated", "reject": "Rejected", "terminate": "Terminated"}
 
 
-class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
+class Session(AsyncIOEventEmitter):
     """One call. Create calls with :meth:`Phone.call`; inbound ones arrive as events."""
 
-    def __init__(self, phone: Phone, leg: CallLeg, media: MediaSession,
+    def __init__(self, host: CallHost, leg: CallLeg, media: MediaEngine,
                  status: CallStatus, *, manual_name: bool = False) -> None:
         super().__init__()
-        self.phone = phone
+        self.host = host
         self.leg = leg
         self.media = media
         self._status = status
         self._static_manual = manual_name
-        now = phone.clock()
-        self._ticker = SessionTicker(started_at=now)
+        self._ticker = SessionTicker(started_at=host.clock())
         self.call_report = Report.empty(status.call_id, status.number)
         self._report_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -64,9 +66,13 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
         self.established = False
         self._no_answer: asyncio.TimerHandle | None = None
         self._media_up = False
+        #: Set on a call that replaced another (RFC 3891): that call's id.
+        self.replaced_call_id: str | None = None
         media.call_id = status.call_id
         media.extension = status.number
         media.on_connection_state = self._on_media_state
+        self.call_media = CallMedia(self, media)
+        self.transfer = CallTransfer(self)
 
     # ----- read-only state ------------------------------------------------------------
     @property
@@ -87,7 +93,12 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
 
     @property
     def incoming_list(self) -> list[Session]:
-        return self.phone.incoming_list
+        return self.host.incoming_list
+
+    @property
+    def recording_path(self) -> str | None:
+        """Path of the current or last local recording of this call, None before."""
+        return self.call_media.recording_path
 
     # ----- status -------------------------------------------------------------------------
     def set_status(self, **changes: Any) -> Session:
@@ -95,7 +106,9 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
         self._status = self._status.merged(**changes)
         return self
 
-    def _update(self, **changes: Any) -> None:
+    def update_status(self, **changes: Any) -> None:
+        """Merge fields into the status and emit ``status_change(new, old)`` if it changed
+        (what the call's own parts use to report)."""
         old = self._status
         new = old.merged(**changes)
         if new != old:
@@ -125,7 +138,7 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
         if name and not self._static_manual:
             changes["name"] = name
         if changes:
-            self._update(**changes)
+            self.update_status(**changes)
 
     # ----- timer ---------------------------------------------------------------------------
     def tick(self, now: float) -> None:
@@ -136,7 +149,7 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
         self.emit("update_timer", timer)
 
     def stop_timer(self) -> Session:
-        self._ticker.tick(self.phone.clock(), self._status)
+        self._ticker.tick(self.host.clock(), self._status)
         self._ticker.stopped = True
         return self
 
@@ -148,8 +161,7 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
                                               "there is no ringing call to answer")
         if not self._status.is_ring:
             return self
-        self.phone._check_can_answer(self)
-        await self.phone._auto_hold(except_session=self)
+        await self.host.before_answer(self)
         offer = self.leg.remote_sdp
         try:
             if offer:
@@ -158,16 +170,16 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
                 sdp = await self.media.create_offer()
         except MediaNegotiationError as exc:
             code = exc.status
-            self.phone._ua_do(lambda ua, now: ua.reject(self.leg, code, now))
+            self.host.signal(lambda ua, now: ua.reject(self.leg, code, now))
             self._finish("failed", "Incompatible SDP", code)
             raise AgentConsoleError(f"cannot answer: {exc.warning}", title="Incompatible media",
                                     code=PhoneError.UNKNOWN_ERROR) from exc
         if self._ended:
             return self
         self._cancel_no_answer()
-        self.phone._ua_do(lambda ua, now: ua.answer(self.leg, sdp.encode(), now))
-        self._update(is_ring=False, call_status="talking", answer_time=_ms_now(),
-                     codec=self.media.codec or "")
+        self.host.signal(lambda ua, now: ua.answer(self.leg, sdp.encode(), now))
+        self.update_status(is_ring=False, call_status="talking", answer_time=_ms_now(),
+                           codec=self.media.codec or "")
         self.established = True
         self.emit("accepted", self)
         self._start_reports()
@@ -184,24 +196,43 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
         """End the call in whatever state it is: CANCEL, reject, or BYE."""
         if self._ended:
             return False
-        status = code or self.phone.config.calls.reject_code
+        status = code or self.host.config.calls.reject_code
         inbound_ringing = self._status.communication_type == "inbound" and self._status.is_ring
         if inbound_ringing:
-            self.phone._ua_do(lambda ua, now: ua.reject(self.leg, status, now))
+            self.host.signal(lambda ua, now: ua.reject(self.leg, status, now))
         else:
-            self.phone._ua_do(lambda ua, now: ua.hangup(self.leg, now))
+            self.host.signal(lambda ua, now: ua.hangup(self.leg, now))
         cause = "Rejected" if inbound_ringing else ("Canceled" if not self.established
                                                     else LOCAL_CAUSES.get(kind, "Terminated"))
         self._finish("ended" if self.established else "failed", cause,
                      status if inbound_ringing else None)
         return True
 
+    def end_transferred(self) -> None:
+        """End the call because it was handed over: BYE, cause "Transferred" (so history
+        and wrap-up can tell a hand-over from a hang-up)."""
+        if self._ended:
+            return
+        self.host.signal(lambda ua, now: ua.hangup(self.leg, now))
+        self._finish("ended", "Transferred", None)
+
+    def expire_unanswered(self, code: int = 480) -> None:
+        """Nobody answered in time (``calls.no_answer_s``): "No Answer", then ``code``.
+
+        Finished first: the core reports its own reject as "Rejected" at once, which
+        would file a call nobody answered as one the agent declined.
+        """
+        if self._ended:
+            return
+        self._finish("failed", "No Answer", code)
+        self.host.signal(lambda ua, now: ua.reject(self.leg, code, now))
+
     async def hold(self) -> Session:
         """Put the call on hold (re-INVITE with a=sendonly; inactive if held by the peer)."""
         return await self._set_hold(True)
 
     async def unhold(self) -> Session:
-        await self.phone._auto_hold(except_session=self)
+        await self.host.before_resume(self)
         return await self._set_hold(False)
 
     async def _set_hold(self, hold: bool) -> Session:
@@ -226,7 +257,7 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
         answer_dir = audio_direction(result.sdp.decode("utf-8", "replace"))
         held = answer_dir in ("recvonly", "inactive")
         self.media.set_sending(not held)
-        self._update(is_hold=held)
+        self.update_status(is_hold=held)
         return self
 
     async def _reinvite(self, sdp: bytes) -> ev.ReinviteResult:
@@ -238,7 +269,7 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[ev.ReinviteResult] = loop.create_future()
         self._reinvite_waiter = waiter
-        self.phone._ua_do(lambda ua, now: ua.reinvite(self.leg, sdp, now))
+        self.host.signal(lambda ua, now: ua.reinvite(self.leg, sdp, now))
         try:
             return await asyncio.wait_for(asyncio.shield(waiter), 40.0)
         except (asyncio.CancelledError, TimeoutError):
@@ -253,12 +284,12 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
     def mute(self) -> Session:
         """The agent's audio is replaced by silence; no signalling (SDK §3.11)."""
         self.media.set_muted(True)
-        self._update(is_mute=True)
+        self.update_status(is_mute=True)
         return self
 
     def unmute(self) -> Session:
         self.media.set_muted(False)
-        self._update(is_mute=False)
+        self.update_status(is_mute=False)
         return self
 
     def destroy(self) -> None:
@@ -267,8 +298,61 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
         self._teardown()
         self.remove_all_listeners()
 
+    # ----- DTMF, recording, transfer: the parts do the work ------------------------------
+    def send_info(self, content_type: str, body: bytes) -> None:
+        """Send a SIP INFO in this call (RFC 6086), e.g. a PBX-specific notification."""
+        leg = self.leg
+        self.host.signal(lambda ua, now: ua.send_info(leg, content_type, body, now))
+
+    def dtmf_method(self) -> str:
+        """"rfc4733" or "info": how the next :meth:`dtmf` goes (see :mod:`.call_media`)."""
+        return self.call_media.dtmf_method()
+
+    async def dtmf(self, digits: str, *, duration_ms: int = DEFAULT_DURATION_MS,
+                   gap_ms: int = DEFAULT_GAP_MS) -> bool:
+        """Send ``digits`` (0-9 * # A-D, ',' = 2 s pause); returns when all are sent."""
+        return await self.call_media.dtmf(digits, duration_ms=duration_ms, gap_ms=gap_ms)
+
+    async def start_record(self) -> bool:
+        """Start recording (local file or the PBX's feature code); False if not started."""
+        return await self.call_media.start_record()
+
+    async def pause_record(self) -> bool:
+        return await self.call_media.pause_record()
+
+    async def resume_record(self) -> bool:
+        return await self.call_media.resume_record()
+
+    async def stop_record(self) -> bool:
+        return await self.call_media.stop_record()
+
+    def pbx_record_feedback(self, state: str) -> None:
+        """The PBX told us the true recording state (feature-code mode)."""
+        self.call_media.pbx_record_feedback(state)
+
+    async def blind_transfer(self, target: str, *, hangup_after: str | None = DEFAULT_POLICY,
+                             hold: bool = False) -> bool:
+        """REFER this call to ``target`` (see :mod:`.transfer`)."""
+        return await self.transfer.blind(target, hangup_after=hangup_after, hold=hold)
+
+    async def attended_transfer(self, *, target: str | None = None, via: str = "parent",
+                                ringing: str = "replaces",
+                                hangup_after: str | None = DEFAULT_POLICY) -> bool:
+        """Complete an attended transfer from this consult leg (see :mod:`.transfer`)."""
+        return await self.transfer.attended(target=target, via=via, ringing=ringing,
+                                            hangup_after=hangup_after)
+
+    async def cancel_transfer(self) -> None:
+        """End this consult leg and resume its parent."""
+        await self.transfer.cancel()
+
+    async def swap(self) -> None:
+        """Between a consult leg and its parent: hold the active one, resume the other."""
+        await self.transfer.swap()
+
     # ----- events from the SIP core (called by the phone) ------------------------------------
-    def on_call_event(self, event: object) -> None:
+    def on_call_event(self, event: ev.CallEvent) -> None:
+        """One event of this call's leg, handed to whoever handles it."""
         if isinstance(event, ev.ReinviteResult) and self._reinvite_waiter is not None \
                 and not self._reinvite_waiter.done():
             self._reinvite_waiter.set_result(event)  # even when the call just ended
@@ -287,30 +371,33 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
             self._finish("ended" if self.established else "failed", event.cause, event.status)
         elif isinstance(event, ev.ReinviteReceived):
             self._spawn(self._on_reinvite(event))
-        elif isinstance(event, ev.ReinviteResult):
-            pass  # nobody waits for it (delivered above when someone does)
-        else:
-            self._on_extra_event(event)
+        elif isinstance(event, ev.InfoReceived):
+            self.call_media.on_info(event)
+        elif isinstance(event, ev.ReferReceived):
+            self.transfer.on_refer_received(event)
+        elif isinstance(event, ev.ReferAccepted | ev.ReferFailed | ev.TransferProgress):
+            self.transfer.on_refer_event(event)
 
     def _on_progress(self, event: ev.CallProgress) -> None:
         self.emit("progress", event.status)
         if event.status in (180, 183) and self._status.call_status == "calling":
-            self._update(call_status="ringing")
+            self.update_status(call_status="ringing")
 
     async def _on_answered(self, event: ev.CallAnswered) -> None:
         if event.sdp:
             await self.media.accept_answer(event.sdp.decode("utf-8", "replace"))
         self.established = True
-        self._update(call_status="talking", answer_time=_ms_now(), codec=self.media.codec or "")
+        self.update_status(call_status="talking", answer_time=_ms_now(),
+                           codec=self.media.codec or "")
         self.emit("accepted", self)
-        self.phone._set_current(self)
+        self.host.session_confirmed(self)
         self.emit("confirmed", self)  # the core sent the ACK with the 2xx
         self._start_reports()
 
     async def _on_confirmed(self, event: ev.CallConfirmed) -> None:
         if event.sdp:  # answer to the offer we made in an offerless INVITE's 200
             await self.media.accept_answer(event.sdp.decode("utf-8", "replace"))
-        self.phone._set_current(self)
+        self.host.session_confirmed(self)
         self.emit("confirmed", self)
 
     async def _on_reinvite(self, event: ev.ReinviteReceived) -> None:
@@ -318,15 +405,15 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
             if event.sdp:
                 text = event.sdp.decode("utf-8", "replace")
                 answer = await self.media.accept_reoffer(text)
-                self._update(remote_hold=is_hold_direction(audio_direction(text)))
+                self.update_status(remote_hold=is_hold_direction(audio_direction(text)))
             else:
                 answer = await self.media.create_reoffer(
                     "sendonly" if self._status.is_hold else "sendrecv")
         except MediaNegotiationError as exc:
             code = exc.status
-            self.phone._ua_do(lambda ua, now: ua.answer_reinvite(self.leg, None, now, code))
+            self.host.signal(lambda ua, now: ua.answer_reinvite(self.leg, None, now, code))
             return
-        self.phone._ua_do(lambda ua, now: ua.answer_reinvite(self.leg, answer.encode(), now))
+        self.host.signal(lambda ua, now: ua.answer_reinvite(self.leg, answer.encode(), now))
         self.emit("reinvite", self)
 
     def _on_media_state(self, state: str) -> None:
@@ -357,6 +444,8 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
             await asyncio.sleep(REPORT_INTERVAL_S)
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
+        """Run ``coro`` as this call's task: cancelled when the call ends, and a failure
+        (a media error) ends this call only, with ``client_error``."""
         task = asyncio.get_running_loop().create_task(self._guard(coro))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -367,11 +456,16 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
         except Exception as exc:  # noqa: BLE001 - a media failure ends this call only
             logger.exception("call %s: media error", self.call_id)
             self.emit("client_error", {"call_id": self.call_id, "cause": f"WebRTC Error: {exc}"})
-            self.phone._ua_do(lambda ua, now: ua.hangup(self.leg, now))
+            self.host.signal(lambda ua, now: ua.hangup(self.leg, now))
             self._finish("ended" if self.established else "failed", "WebRTC Error", None)
 
     def arm_no_answer(self, seconds: float, on_expiry: Callable[[], None]) -> None:
         self._no_answer = asyncio.get_running_loop().call_later(seconds, on_expiry)
+
+    @property
+    def no_answer_armed(self) -> bool:
+        """The ``calls.no_answer_s`` timer is running (the call rings, unanswered)."""
+        return self._no_answer is not None
 
     def _cancel_no_answer(self) -> None:
         if self._no_answer is not None:
@@ -386,13 +480,13 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
         self.end_cause = cause
         self.end_code = code
         self.stop_timer()
-        self._update(call_status="ended", is_ring=False)
+        self.update_status(call_status="ended", is_ring=False)
         self._teardown()
         if kind == "failed":
             self.emit("failed", {"call_id": self.call_id, "cause": cause, "code": code})
         else:
             self.emit("ended", {"call_id": self.call_id, "cause": cause})
-        self.phone._session_finished(self, cause)
+        self.host.session_finished(self, cause)
 
     def _teardown(self) -> None:
         self._cancel_no_answer()

@@ -67,7 +67,7 @@ class TransferRequest:
             return False
         self._decided = True
         leg = self.session.leg
-        return bool(self.session.phone._ua_do(
+        return bool(self.session.host.signal(
             lambda ua, now: ua.reject_refer(leg, status, now)))
 
     async def accept(self) -> Session:
@@ -77,9 +77,9 @@ class TransferRequest:
                                     title="Transfer", code=PhoneError.UNKNOWN_ERROR)
         self._decided = True
         original = self.session
-        phone = original.phone
+        host = original.host
         leg = original.leg
-        if not phone._ua_do(lambda ua, now: ua.accept_refer(leg, now)):
+        if not host.signal(lambda ua, now: ua.accept_refer(leg, now)):
             raise AgentConsoleError("the transfer request is no longer pending",
                                     title="Transfer", code=PhoneError.UNKNOWN_ERROR)
         was_held = original.status.is_hold
@@ -90,7 +90,7 @@ class TransferRequest:
         if self.replaces:
             headers.append(("Replaces", self.replaces))
         try:
-            new = await phone.call(self.target, extra_headers=headers)
+            new = await host.call(self.target, extra_headers=headers)
         except AgentConsoleError as exc:
             self._notify(503, "Service Unavailable")
             await self._resume(was_held)
@@ -103,7 +103,7 @@ class TransferRequest:
     def _notify(self, status: int, reason: str) -> None:
         leg = self.session.leg
         if not self.session.is_ended:
-            self.session.phone._ua_do(
+            self.session.host.signal(
                 lambda ua, now: ua.notify_refer_progress(leg, status, reason, now))
 
     async def _resume(self, was_held: bool) -> None:
@@ -126,7 +126,7 @@ class TransferRequest:
 
         def on_accepted(_: object) -> None:
             self._notify(200, "OK")
-            end_transferred(self.session)
+            self.session.end_transferred()
 
         def on_failed(info: dict[str, Any]) -> None:
             code = info.get("code")
@@ -148,7 +148,7 @@ async def _hold_quietly(session: Session) -> None:
     cancels its waiter or is never answered. Run in its own task so that neither can
     leak into ours."""
     if session.is_ended or session.status.is_hold \
-            or not session.phone.config.calls.auto_hold:
+            or not session.host.config.calls.auto_hold:
         return
     task = asyncio.get_running_loop().create_task(session.hold())
     while not task.done() and not session.is_ended:
@@ -159,15 +159,6 @@ async def _hold_quietly(session: Session) -> None:
     if task.cancelled() or task.exception() is not None:
         logger.info("could not hold %s before the transfer (ended: %s)", session.call_id,
                     session.is_ended)
-
-
-def end_transferred(session: Session) -> None:
-    """End ``session`` because it was handed over: BYE, cause "Transferred"."""
-    if session.is_ended:
-        return
-    leg = session.leg
-    session.phone._ua_do(lambda ua, now: ua.hangup(leg, now))
-    session._finish("ended", "Transferred", None)
 
 
 def is_trusted_source(event: ev.ReferReceived, trusted: Any) -> bool:
@@ -204,7 +195,7 @@ class PhoneTransferMixin:
     # provided by Phone / CallsMixin
     _by_leg: dict[str, Session]
     emit: Any
-    _ua_do: Any
+    signal: Any
     _on_call_incoming: Any
 
     def _dispatch_call_event(self, event: Any) -> None:
@@ -223,7 +214,7 @@ class PhoneTransferMixin:
         leg = event.leg
         old = self._by_leg.get(event.leg.replaces.id)
         if old is None or old.is_ended:
-            self._ua_do(lambda ua, now: ua.reject(leg, 481, now))
+            self.signal(lambda ua, now: ua.reject(leg, 481, now))
             return True
         self._replacing = True
         try:
@@ -259,4 +250,4 @@ class PhoneTransferMixin:
             self.emit("replaced", {"call_id": new.call_id, "replaced_call_id": old.call_id})
 
 
-__all__ = ["PhoneTransferMixin", "TransferRequest", "end_transferred", "is_trusted_source"]
+__all__ = ["PhoneTransferMixin", "TransferRequest", "is_trusted_source"]
