@@ -69,7 +69,7 @@ class Party:
         self.rng = rng or random.Random()
         self.phone = phone_class(config, rng=random.Random(self.rng.getrandbits(64)))
         if backend is not None:
-            self.phone.audio_backend = backend  # used instead of config.audio
+            self.phone.devices.use(backend)  # instead of config.audio
         self.record_features: dict[str, RecordFeature] = {}
         self.transfers_accepted = 0
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -1,4 +1,8 @@
-"""In-call media features of a Session: DTMF and recording (issue 4, items 3 and 6).
+"""The media part of a Session: stream state, call reports, DTMF, recording.
+
+The media connection coming up is ``stream_added``, its failure ``client_error``;
+once the call is answered a ``call_report`` (:class:`~agentconsole.media.stats.Report`)
+comes at once and every 3 seconds (seed §3.5).
 
 DTMF (seed §3.9): ``await session.dtmf("12#")`` sends RFC 4733 events in the audio
 stream or SIP INFO ``application/dtmf-relay`` (RFC 6086), per ``media.dtmf_mode``:
@@ -36,6 +40,7 @@ from ..media.dtmf import (
     plan,
 )
 from ..media.recorder import LiveRecording, RecordingError, create_file, recording_name
+from ..media.stats import Report
 from ..sip import events as ev
 
 if TYPE_CHECKING:
@@ -47,6 +52,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RECORD_STATES = ("stop", "recording", "pause")
+#: The seed's call-report interval (§3.5).
+REPORT_INTERVAL_S = 3.0
 
 
 class CallMedia:
@@ -65,12 +72,52 @@ class CallMedia:
         self._record_feedback = 0
         #: Path of the current or last local recording of this call, None before.
         self.recording_path: str | None = None
+        #: The last call-quality report (seed §3.5), refreshed every 3 s once answered.
+        self.report = Report.empty(session.status.call_id, session.status.number)
+        self._report_task: asyncio.Task[None] | None = None
+        self._stream_up = False
+        engine.on_connection_state = self._on_connection_state
         engine.on_dtmf = self._on_rfc4733_digit
         engine.add_close_hook(self._on_media_closed)
 
     @property
     def _config(self) -> RecordingConfig:
         return self.session.host.config.recording
+
+    # ----- the media connection and its reports -----------------------------------------
+    def _on_connection_state(self, state: str) -> None:
+        """ICE + DTLS came up (``stream_added``) or failed (``client_error``)."""
+        session = self.session
+        if session.is_ended:
+            return
+        if state == "connected" and not self._stream_up:
+            self._stream_up = True
+            session.emit("stream_added", {
+                "call_id": session.call_id,
+                "communication_type": session.status.communication_type})
+        elif state == "failed":
+            session.emit("client_error", {"call_id": session.call_id,
+                                          "cause": "WebRTC Error: media connection failed"})
+
+    def start_reports(self) -> None:
+        """The call is answered: a ``call_report`` now and every 3 s until it ends."""
+        if self._report_task is None:
+            self._report_task = asyncio.get_running_loop().create_task(self._report_loop())
+
+    def stop_reports(self) -> None:
+        if self._report_task is not None:
+            self._report_task.cancel()
+            self._report_task = None
+
+    async def _report_loop(self) -> None:
+        while not self.session.is_ended:
+            try:
+                self.report = await self.engine.report(self.report)
+            except Exception:  # noqa: BLE001 - stats must never end a call
+                log.exception("call report failed")
+            else:
+                self.session.emit("call_report", self.report)
+            await asyncio.sleep(REPORT_INTERVAL_S)
 
     # ----- DTMF ---------------------------------------------------------------------------
     def dtmf_method(self) -> str:

@@ -1,8 +1,19 @@
 """``Phone``: the softphone object scripts, integrations and the console use.
 
-It mirrors the SDK's PhoneOperator (``start``/``stop``, ``is_registered`` and the
-``connected``/``disconnected``/``registered``/``registration_failed`` events) on top of
-the sans-IO user agent, one transport and the driver that joins them.
+It mirrors the SDK's PhoneOperator (``reference/sdk-parity.md`` §1.2): ``start`` /
+``stop``, ``is_registered``, the call list and the events. A Phone is made of parts,
+each with its own state and a small interface:
+
+* :class:`~.connection.SipConnection` — the sans-IO user agent, the transport and
+  the driver that joins them;
+* :class:`~.calls.CallList` — the calls by id and by SIP leg, the current call, the
+  1 Hz tick;
+* :class:`~.policy.CallPolicy` — dial guards, max calls, auto-hold, refusals;
+* :class:`~.agent.Agent` — the agent's state, which refuses calls before they ring;
+* :class:`~.devices.AudioDevices` — the audio backend, devices, level meters, ring tone;
+* :class:`~.transfer_in.Replacements` — INVITEs with Replaces (RFC 3891).
+
+The Phone wires them together and is the :class:`~.host.CallHost` of its Sessions.
 """
 
 from __future__ import annotations
@@ -11,7 +22,7 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -19,20 +30,33 @@ from pyee.asyncio import AsyncIOEventEmitter
 
 from ..config import Config
 from ..errors import AgentConsoleError, PhoneError
-from ..sip.events import IncomingRequest, MessageDropped, RegistrationStateChanged, UAEvent
+from ..sip import events as ev
 from ..sip.message import make_response
-from ..sip.timers import TimerConfig
-from ..sip.ua import UAConfig, UserAgent
-from ..sip.uri import SipUri, parse_uri
-from ..transport.base import Transport, TransportError, TransportSettings, TransportState
-from ..transport.driver import Driver, TraceHook
-from ..transport.factory import create_transport
-from .calls import CallsMixin
-from .transfer_in import PhoneTransferMixin
+from ..transport.base import TransportState
+from ..transport.driver import TraceHook
+from .agent import Agent, AgentStatus
+from .calls import (
+    MISSED_CAUSES,
+    CallList,
+    header_pairs,
+    identity_of,
+    inbound_status,
+    number_of,
+    outbound_status,
+)
+from .connection import FirstOutcome, SipConnection
+from .devices import AudioDevices
+from .policy import CallPolicy
+from .session import Session
+from .transfer_in import Replacements
 
 if TYPE_CHECKING:
-    from ..media.audio import AudioBackend, DeviceInfo, DeviceSelection, LevelListener
-    from ..media.peer import MediaSession
+    from ..media.audio_base import AudioBackend
+    from ..sip.invite import CallLeg
+    from ..sip.ua import UserAgent
+    from ..transport.base import Transport
+    from .host import ExtraHeader, MediaEngine
+    from .status import CallStatus
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -50,7 +74,7 @@ class RegistrationFailure:
     retry_in: float | None = None
 
 
-class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
+class Phone(AsyncIOEventEmitter):
     """One SIP account and its calls (the SDK's PhoneOperator).
 
     Events: ``connected`` (the transport is up), ``disconnected`` (reason: str),
@@ -58,24 +82,30 @@ class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
     ``unregistered``, ``new_session`` (Session), ``incoming`` (Session),
     ``delete_session`` ({"call_id", "cause"}), ``refused`` ({"call_id", "number", "name",
     "code", "reason"}: turned away before any Session), ``missed`` ({"call_id", "number",
-    "name", "cause"}: an inbound call ended unanswered), ``agent_state_change`` (state,
-    reason), ``audio_notice`` (str).
+    "name", "cause"}: an inbound call ended unanswered), ``replaced`` ({"call_id",
+    "replaced_call_id"}), ``agent_state_change`` (status, reason), ``audio_notice`` (str).
     """
 
     def __init__(self, config: Config, *, trace: TraceHook | None = None,
                  rng: random.Random | None = None) -> None:
         super().__init__()
         self.config = config
-        self._trace_hooks: list[TraceHook] = [trace] if trace is not None else []
-        self._rng = rng or random.Random()
-        self._is_registered = False
-        self._driver: Driver | None = None
-        self._first_outcome: asyncio.Future[RegistrationStateChanged] | None = None
-        self.instance_id = f"urn:uuid:{uuid.UUID(int=self._rng.getrandbits(128), version=4)}"
+        rng = rng or random.Random()
+        self.instance_id = f"urn:uuid:{uuid.UUID(int=rng.getrandbits(128), version=4)}"
         self.last_failure: RegistrationFailure | None = None
-        self.audio_backend: AudioBackend | None = None
-        self._level_listeners: list[LevelListener] = []
-        self._init_calls()
+        self._is_registered = False
+        self._first_outcome: FirstOutcome | None = None
+        self.connection = SipConnection(config, instance_id=self.instance_id, rng=rng,
+                                        on_event=self._on_ua_event,
+                                        on_transport_state=self._on_transport_state,
+                                        trace=trace)
+        self.agent = Agent(config.agent, self.emit)
+        self.devices = AudioDevices(config.audio, self.emit)
+        self.calls = CallList(self.clock)
+        self.policy = CallPolicy(config.calls, self.calls.sessions, self.agent, self.clock)
+        self._replacements = Replacements(self, self.calls,
+                                          lambda event: self._ring(event, replacing=True),
+                                          self.emit)
 
     # ----- state ----------------------------------------------------------------------
     @property
@@ -84,24 +114,77 @@ class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
 
     @property
     def ua(self) -> UserAgent | None:
-        return self._driver.ua if self._driver else None
+        return self.connection.ua
 
     @property
     def transport(self) -> Transport | None:
-        return self._driver.transport if self._driver else None
+        return self.connection.transport
+
+    @property
+    def sessions(self) -> dict[str, Session]:
+        """Every call by call id (the SIP Call-ID), oldest first."""
+        return self.calls.sessions
+
+    @property
+    def incoming_list(self) -> list[Session]:
+        """Inbound calls not answered yet, oldest first."""
+        return self.calls.ringing
+
+    @property
+    def current_session(self) -> Session | None:
+        return self.calls.current
+
+    @property
+    def is_max_call(self) -> bool:
+        return self.policy.is_max_call
+
+    def get_session(self, call_id: str) -> Session:
+        """The call with ``call_id``; raises AgentConsoleError -211 when there is none."""
+        session = self.sessions.get(call_id)
+        if session is None:
+            raise AgentConsoleError.from_code(PhoneError.NOT_FOUND_CALL_ID,
+                                              f"no call with id {call_id!r}")
+        return session
+
+    def set_current_session(self, call_id: str) -> None:
+        self.calls.current_id = self.get_session(call_id).call_id
+
+    @property
+    def ringing(self) -> bool:
+        """True while the ring tone is wanted (some inbound call rings, a tone is set)."""
+        return self.devices.ringing
+
+    @property
+    def audio_backend(self) -> AudioBackend | None:
+        return self.devices.backend
+
+    @property
+    def audio_notice(self) -> str | None:
+        """Why there is no audio (e.g. no sound card), for the UI to show; None if fine."""
+        return self.devices.notice
+
+    @property
+    def agent_state(self) -> AgentStatus:
+        """available | away | acw | dnd | offline (see :mod:`.agent`)."""
+        return self.agent.status
+
+    @property
+    def agent_reason(self) -> str | None:
+        return self.agent.reason
+
+    def set_agent_state(self, state: AgentStatus | str, reason: str | None = None) -> None:
+        """Change the agent state; DND, Away and after-call work refuse new calls
+        (``agent.dnd_code`` / ``away_code`` / ``acw_code``), Offline refuses with 480.
+        Emits ``agent_state_change``."""
+        self.agent.set(state, reason)
 
     def add_trace_hook(self, hook: TraceHook) -> None:
         """Observe every SIP message sent and received (credentials redacted)."""
-        self._trace_hooks.append(hook)
+        self.connection.add_trace_hook(hook)
 
     def remove_trace_hook(self, hook: TraceHook) -> None:
-        """Stop calling ``hook`` (compared by ``==``, so a bound method works); unknown
-        hooks are ignored. The list is replaced, not mutated, so a hook may remove
-        itself while the driver is calling the hooks."""
-        hooks = [h for h in self._trace_hooks if h != hook]
-        self._trace_hooks = hooks
-        if self._driver is not None:
-            self._driver.trace_hooks = hooks
+        """Stop calling ``hook``; unknown hooks are ignored; a hook may remove itself."""
+        self.connection.remove_trace_hook(hook)
 
     # ----- lifecycle ------------------------------------------------------------------
     async def start(self, timeout: float = 10.0) -> Phone:
@@ -112,112 +195,112 @@ class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
         transient failure (timeout, 5xx) does not raise: the phone keeps retrying and
         emits ``registration_failed`` each time.
         """
-        self._open_audio()
-        ua = UserAgent(self._ua_config(), rng=self._rng)
-        transport = self._make_transport()
-        self._driver = Driver(ua, transport, on_event=self._on_ua_event,
-                              on_transport_state=self._on_transport_state)
-        self._driver.trace_hooks = self._trace_hooks  # shared: hooks added later apply too
-        loop = asyncio.get_running_loop()
-        self._first_outcome = loop.create_future()
-        try:
-            await self._driver.start()
-        except TransportError as exc:
-            self._driver = None
-            raise AgentConsoleError(f"cannot reach the SIP server: {exc}",
-                                    title="Connection failed",
-                                    code=PhoneError.REGISTRY_FAILED) from exc
+        self.devices.open()
+        self._first_outcome = FirstOutcome()
+        await self.connection.start()
         if not self.config.account.register:
             return self
-        try:
-            outcome = await asyncio.wait_for(asyncio.shield(self._first_outcome), timeout)
-        except TimeoutError:
-            return self
-        if not outcome.registered and outcome.status in AUTH_FAILURES:
+        outcome = await self._first_outcome.wait(timeout)
+        if outcome is not None and not outcome.registered \
+                and outcome.status in AUTH_FAILURES:
             raise AgentConsoleError(
                 f"registration refused: {outcome.status} {outcome.reason}",
                 title="Registration failed", code=PhoneError.REGISTRY_FAILED)
         return self
 
     async def stop(self) -> None:
-        """Un-REGISTER and close the transport."""
-        await self._end_all_calls()
-        if self._ringer is not None:
-            await self._ringer.close()
-            self._ringer = None
-        driver, self._driver = self._driver, None
-        if driver is not None:
-            await driver.stop()  # the transport reports CLOSED → "disconnected"
+        """Hang up every call, un-REGISTER and close the transport."""
+        for session in list(self.sessions.values()):
+            session.hangup()
+        self.calls.stop()
+        await self.connection.stop()  # the transport reports CLOSED → "disconnected"
         self._is_registered = False
-        if self.audio_backend is not None:
-            await self.audio_backend.close()
-            self.audio_backend = None
+        await self.devices.close()
 
-    # ----- wiring ---------------------------------------------------------------------
-    def _ua_config(self) -> UAConfig:
-        acc = self.config.account
-        sip = self.config.sip
-        password = acc.password.reveal() if acc.password is not None else None
-        return UAConfig(
-            aor=acc.aor_uri,
-            registrar=acc.registrar_uri,
-            transport=acc.transport,
-            display_name=acc.display_name,
-            auth_user=acc.effective_auth_user,
-            password=password,
-            realm=acc.realm,
-            outbound_proxy=acc.outbound_proxy_uri,
-            expires=acc.expires,
-            register=acc.register,
-            timers=TimerConfig.from_ms(sip.t1_ms, sip.t2_ms, sip.t4_ms),
-            user_agent=acc.user_agent,
-            instance_id=self.instance_id,
-            retry_min_s=sip.register_retry_s,
-            retry_max_s=max(sip.register_retry_s, 300.0),
-            accept_invites=True,
-            session_expires=sip.session_expires,
-            min_se=sip.min_se,
-        )
+    # ----- dialling ------------------------------------------------------------------------
+    async def call(self, number: str, *, extra_headers: Sequence[ExtraHeader] = (),
+                   transfer_parent: str | None = None) -> Session:
+        """Dial ``number`` (a user, number or SIP URI); returns the new Session at once.
 
-    def _make_transport(self) -> Transport:
-        acc = self.config.account
-        sip = self.config.sip
-        settings = TransportSettings(
-            local_host=sip.local_host,
-            local_port=sip.local_port,
-            keepalive_s=sip.keepalive_s,
-            reconnect_min_s=sip.reconnect_min_s,
-            reconnect_max_s=sip.reconnect_max_s,
-            max_message_size=sip.max_message_size,
-            tls_ca_file=acc.tls.ca_file,
-            tls_verify=acc.tls.verify,
-        )
-        target = acc.outbound_proxy_uri or acc.registrar_uri
-        default_port = 5061 if acc.transport == "tls" else 5060
-        server = (target.host, target.port or default_port)
-        return create_transport(acc.transport, server, settings, ws_url=acc.ws_url,
-                                server_hostname=target.host)
+        ``transfer_parent`` (the call id of the talking call) makes a consult leg for an
+        attended transfer: the parent is held and the leg is exempt from max_calls.
+        """
+        parent = self.policy.check_dial(number, transfer_parent,
+                                        started=self.connection.started)
+        headers = header_pairs(extra_headers)
+        await self.policy.auto_hold(except_session=None)
+        self.policy.dialled()
+        media = self._new_media()
+        offer = await media.create_offer()
+        leg: CallLeg = self.signal(
+            lambda ua, now: ua.invite(number.strip(), offer.encode(), now, extra_headers=headers))
+        number_dialled = number_of(leg)
+        entry = next((e for e in self.config.directory if e.number == number_dialled), None)
+        session = Session(self, leg, media,
+                          outbound_status(leg, entry, parent, self.devices.name))
+        self._add(session)
+        self.calls.current_id = session.call_id
+        return session
 
+    def _new_media(self) -> MediaEngine:
+        from ..media.peer import MediaSession  # aiortc costs ~260 ms: load it on first call
+
+        return MediaSession(self.config.media, self.devices.open())
+
+    # ----- what a Session may ask of its phone (host.CallHost) ------------------------------
+    def clock(self) -> float:
+        """Monotonic seconds (the loop's clock): timers and rate limits use it."""
+        return asyncio.get_running_loop().time()
+
+    def signal(self, action: Callable[[UserAgent, float], T]) -> T:
+        """Run ``action(ua, now)`` on the sans-IO core, then send what it queued."""
+        return self.connection.signal(action)
+
+    async def before_answer(self, session: Session) -> None:
+        self.policy.check_answer(session)
+        await self.policy.auto_hold(except_session=session)
+
+    async def before_resume(self, session: Session) -> None:
+        await self.policy.auto_hold(except_session=session)
+
+    def session_confirmed(self, session: Session) -> None:
+        self.calls.current_id = session.call_id
+
+    def session_finished(self, session: Session, cause: str) -> None:
+        self.calls.remove(session)
+        for consult in self.calls.consults_of(session):  # a parent's hang-up ends them
+            consult.hangup()
+        status = session.status
+        if status.communication_type == "inbound" and not session.established \
+                and cause in MISSED_CAUSES:
+            self.emit("missed", {"call_id": session.call_id, "number": status.number,
+                                 "name": status.name, "cause": cause})
+        self.devices.ring(bool(self.incoming_list))
+        self.emit("delete_session", {"call_id": session.call_id, "cause": cause})
+
+    # ----- events of the core ---------------------------------------------------------------
     def _on_transport_state(self, state: TransportState, reason: str) -> None:
         if state == TransportState.CONNECTED:
             self.emit("connected")
         elif state in (TransportState.DISCONNECTED, TransportState.CLOSED):
             self.emit("disconnected", reason)
 
-    def _on_ua_event(self, event: UAEvent) -> None:
-        if isinstance(event, RegistrationStateChanged):
+    def _on_ua_event(self, event: ev.UAEvent) -> None:
+        if isinstance(event, ev.RegistrationStateChanged):
             self._on_registration(event)
-        elif getattr(event, "leg", None) is not None:  # every call event carries its leg
-            self._dispatch_call_event(event)
-        elif isinstance(event, IncomingRequest):
-            self._on_incoming(event)
-        elif isinstance(event, MessageDropped):
+        elif isinstance(event, ev.CallIncoming):
+            if not self._replacements.handle(event):
+                self._ring(event)
+        elif isinstance(event, ev.CallEvent):
+            self.calls.dispatch(event)
+        elif isinstance(event, ev.IncomingRequest):
+            self._not_implemented(event)
+        elif isinstance(event, ev.MessageDropped):
             logger.debug("dropped a message from %s: %s", event.source, event.reason)
 
-    def _on_registration(self, event: RegistrationStateChanged) -> None:
-        if self._first_outcome is not None and not self._first_outcome.done() \
-                and not event.final:
-            self._first_outcome.set_result(event)
+    def _on_registration(self, event: ev.RegistrationStateChanged) -> None:
+        if self._first_outcome is not None:
+            self._first_outcome.offer(event)
         if event.registered:
             self._is_registered = True
             self.last_failure = None
@@ -232,138 +315,64 @@ class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
             self.last_failure = failure
             self.emit("registration_failed", failure)
 
-    def _on_incoming(self, event: IncomingRequest) -> None:
+    def _not_implemented(self, event: ev.IncomingRequest) -> None:
         """Requests the core passed up that no layer handles yet (MESSAGE ...)."""
         response = make_response(event.request, 501, to_tag=uuid.uuid4().hex[:10])
         self.signal(lambda ua, now: ua.send_response(event.transaction,  # type: ignore[arg-type]
                                                      response, now))
 
-    # ----- hooks for the calls layer ------------------------------------------------------
-    def clock(self) -> float:
-        """Monotonic seconds (the loop's clock): timers and rate limits use it."""
-        return asyncio.get_running_loop().time()
+    # ----- incoming calls -------------------------------------------------------------------
+    def _ring(self, event: ev.CallIncoming, *, replacing: bool = False) -> Session | None:
+        """A new inbound call: refuse it (agent state, full, media) or let it ring."""
+        leg = event.leg
+        refusal = self.policy.refusal(replacing=replacing)
+        if refusal is not None:
+            code, reason = refusal
+            self.signal(lambda ua, now: ua.reject(leg, code, now))
+            self._emit_refused(leg, code, reason)
+            return None
+        if leg.remote_sdp:
+            from ..media.sdp import MediaNegotiationError, check_offer_supported
 
-    def signal(self, action: Callable[[UserAgent, float], T]) -> T:
-        """Run ``action(ua, now)`` on the sans-IO core, then flush what it queued."""
-        driver = self._driver
-        if driver is None:
-            raise AgentConsoleError.from_code(PhoneError.REGISTRY_FAILED,
-                                              "the phone is not started")
-        try:
-            return action(driver.ua, driver.now())
-        finally:
-            driver.poke()
+            try:
+                check_offer_supported(leg.remote_sdp.decode("utf-8", "replace"))
+            except MediaNegotiationError as exc:
+                status, warning = exc.status, f'399 agentconsole "{exc.warning}"'
+                self.signal(lambda ua, now: ua.reject(leg, status, now, warning=warning))
+                self._emit_refused(leg, status, f"Incompatible media: {exc.warning}")
+                return None
+        media = self._new_media()
+        session = Session(self, leg, media, inbound_status(leg, self.devices.name))
+        self._add(session)
+        self.signal(lambda ua, now: ua.ring(leg, now))
+        if self.config.calls.no_answer_s > 0:
+            session.arm_no_answer(self.config.calls.no_answer_s,
+                                  lambda: self._no_answer(session))
+        session.on("status_change", self._on_ring_change)
+        self.devices.ring(True)
+        self.emit("incoming", session)
+        return session
 
-    def _open_audio(self) -> None:
-        if self.audio_backend is None:
-            from ..media.audio import open_backend  # sounddevice loads only when needed
+    def _emit_refused(self, leg: CallLeg, code: int, reason: str) -> None:
+        """``refused``: a call turned away before any Session existed (for history)."""
+        ident = identity_of(leg)
+        self.emit("refused", {"call_id": leg.call_id, "number": ident.number,
+                              "name": ident.name or ident.number, "code": code,
+                              "reason": reason})
 
-            self.audio_backend = open_backend(self.config.audio)
-            for listener in self._level_listeners:
-                self.audio_backend.add_level_listener(listener)
-            notice = self.audio_backend.notice
-            if notice:
-                logger.warning("%s", notice)
-                self.emit("audio_notice", notice)
+    def _no_answer(self, session: Session) -> None:
+        """``calls.no_answer_s`` ran out while the call rang: 480, and maybe auto-Away."""
+        if session.status.is_ring and not session.is_ended:
+            session.expire_unanswered(480)
+            self.agent.call_missed()
 
-    @property
-    def audio_notice(self) -> str | None:
-        """Why there is no audio (e.g. no sound card), for the UI to show; None if fine."""
-        return self.audio_backend.notice if self.audio_backend is not None else None
+    def _on_ring_change(self, new: CallStatus, old: CallStatus) -> None:
+        if new.is_ring != old.is_ring:  # answered (or ended): maybe the last one ringing
+            self.devices.ring(bool(self.incoming_list))
 
-    # ----- audio devices and levels --------------------------------------------------------
-    def audio_devices(self) -> list[DeviceInfo]:
-        """Every sound device PortAudio sees; empty without PortAudio or a sound card."""
-        from ..media.audio_sd import list_devices
-
-        return list_devices()
-
-    def audio_selection(self) -> DeviceSelection:
-        """The devices in use (all None unless the backend is a sound card)."""
-        self._open_audio()
-        assert self.audio_backend is not None
-        return self.audio_backend.selected_devices()
-
-    def set_audio_devices(self, input: str | int | None = None, output: str | int | None = None,
-                          ring: str | int | None = None) -> None:
-        """Switch the microphone, speaker or ring device (None keeps it) while calls run.
-
-        Calls in progress keep going on the new devices. Raises
-        :class:`~agentconsole.media.audio.AudioDeviceError` when no device matches (the
-        previous devices stay) or the backend is not a sound card (null, tone, file).
-        Blocks while PortAudio reopens its streams, typically tens of milliseconds.
-        """
-        self._open_audio()
-        assert self.audio_backend is not None
-        self.audio_backend.set_devices(input, output, ring)
-
-    def rescan_audio(self) -> list[DeviceInfo]:
-        """Re-read the device list (a headset plugged in) and return it.
-
-        A sound-card backend reopens its streams. A phone that fell back to ``null`` for
-        want of a sound card (``audio.backend`` auto or sounddevice) tries the card again
-        when no call is up, so the headset works without a restart. Blocking (PortAudio
-        re-initialisation): a UI calls it from a worker thread.
-        """
-        from ..media import audio_sd
-
-        backend = self.audio_backend
-        if backend is not None and isinstance(backend, audio_sd.SounddeviceBackend):
-            return backend.rescan()
-        try:
-            audio_sd.reinitialize()
-        except Exception as exc:  # no PortAudio: the list is just empty
-            logger.debug("PortAudio re-init failed: %s", exc)
-        fell_back = backend is not None and backend.name == "null" and bool(backend.notice)
-        if fell_back and self.config.audio.backend in ("auto", "sounddevice") \
-                and not self.sessions:
-            self._retry_sound_card()
-        return audio_sd.list_devices()
-
-    def _retry_sound_card(self) -> None:
-        from ..media import audio_sd
-
-        audio = self.config.audio
-        card, notice = audio_sd.open_sounddevice(audio.input, audio.output, audio.ring)
-        if card is None:
-            logger.info("still no sound card: %s", notice)
-            return
-        # The null backend being replaced holds no device: nothing to close.
-        self.audio_backend = card
-        for listener in self._level_listeners:
-            card.add_level_listener(listener)
-        if self._ringer is not None:
-            self._ringer.set_backend(card)
-        logger.info("audio: %s", card.description)
-
-    def add_level_listener(self, listener: LevelListener) -> None:
-        """``listener("input" | "output", dbfs)`` about 10 times a second per stream, from
-        whatever audio backend the phone uses now or later (see
-        :meth:`AudioBackend.add_level_listener`)."""
-        if listener not in self._level_listeners:
-            self._level_listeners.append(listener)
-        if self.audio_backend is not None:
-            self.audio_backend.add_level_listener(listener)
-
-    def remove_level_listener(self, listener: LevelListener) -> None:
-        if listener in self._level_listeners:
-            self._level_listeners.remove(listener)
-        if self.audio_backend is not None:
-            self.audio_backend.remove_level_listener(listener)
-
-    def _new_media(self) -> MediaSession:
-        from ..media.peer import MediaSession  # aiortc costs ~260 ms: load it on first call
-
-        self._open_audio()
-        assert self.audio_backend is not None
-        return MediaSession(self.config.media, self.audio_backend)
-
-
-def _sip_uri(value: str | None) -> SipUri | None:
-    if not value:
-        return None
-    uri = parse_uri(value)
-    return uri if isinstance(uri, SipUri) else None
+    def _add(self, session: Session) -> None:
+        self.calls.add(session)
+        self.emit("new_session", session)
 
 
 def _cause(status: int, reason: str) -> str:

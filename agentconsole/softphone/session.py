@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-REPORT_INTERVAL_S = 3.0
 #: SDK cause strings for how a call ended on our side.
 LOCAL_CAUSES = {"hangup": "Terminated", "reject": "Rejected", "terminate": "Terminated"}
 
@@ -56,8 +55,6 @@ class Session(AsyncIOEventEmitter):
         self._status = status
         self._static_manual = manual_name
         self._ticker = SessionTicker(started_at=host.clock())
-        self.call_report = Report.empty(status.call_id, status.number)
-        self._report_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reinvite_waiter: asyncio.Future[ev.ReinviteResult] | None = None
         self._ended = False
@@ -65,12 +62,10 @@ class Session(AsyncIOEventEmitter):
         self.end_code: int | None = None
         self.established = False
         self._no_answer: asyncio.TimerHandle | None = None
-        self._media_up = False
         #: Set on a call that replaced another (RFC 3891): that call's id.
         self.replaced_call_id: str | None = None
         media.call_id = status.call_id
         media.extension = status.number
-        media.on_connection_state = self._on_media_state
         self.call_media = CallMedia(self, media)
         self.transfer = CallTransfer(self)
 
@@ -90,6 +85,11 @@ class Session(AsyncIOEventEmitter):
     @property
     def is_ended(self) -> bool:
         return self._ended
+
+    @property
+    def call_report(self) -> Report:
+        """The last call-quality report (refreshed every 3 s while the call is up)."""
+        return self.call_media.report
 
     @property
     def incoming_list(self) -> list[Session]:
@@ -182,7 +182,7 @@ class Session(AsyncIOEventEmitter):
                            codec=self.media.codec or "")
         self.established = True
         self.emit("accepted", self)
-        self._start_reports()
+        self.call_media.start_reports()
         return self
 
     def reject(self, code: int | None = None) -> bool:
@@ -392,7 +392,7 @@ class Session(AsyncIOEventEmitter):
         self.emit("accepted", self)
         self.host.session_confirmed(self)
         self.emit("confirmed", self)  # the core sent the ACK with the 2xx
-        self._start_reports()
+        self.call_media.start_reports()
 
     async def _on_confirmed(self, event: ev.CallConfirmed) -> None:
         if event.sdp:  # answer to the offer we made in an offerless INVITE's 200
@@ -416,33 +416,7 @@ class Session(AsyncIOEventEmitter):
         self.host.signal(lambda ua, now: ua.answer_reinvite(self.leg, answer.encode(), now))
         self.emit("reinvite", self)
 
-    def _on_media_state(self, state: str) -> None:
-        """ICE + DTLS came up (``stream_added``) or failed (``client_error``)."""
-        if self._ended:
-            return
-        if state == "connected" and not self._media_up:
-            self._media_up = True
-            self.emit("stream_added", {"call_id": self.call_id,
-                                       "communication_type": self._status.communication_type})
-        elif state == "failed":
-            self.emit("client_error", {"call_id": self.call_id,
-                                       "cause": "WebRTC Error: media connection failed"})
-
-    # ----- reports, tasks, teardown -------------------------------------------------------------
-    def _start_reports(self) -> None:
-        if self._report_task is None:
-            self._report_task = asyncio.get_running_loop().create_task(self._report_loop())
-
-    async def _report_loop(self) -> None:
-        while not self._ended:
-            try:
-                self.call_report = await self.media.report(self.call_report)
-            except Exception:  # noqa: BLE001 - stats must never end a call
-                logger.exception("call report failed")
-            else:
-                self.emit("call_report", self.call_report)
-            await asyncio.sleep(REPORT_INTERVAL_S)
-
+    # ----- tasks, teardown -------------------------------------------------------------------
     def _spawn(self, coro: Awaitable[Any]) -> None:
         """Run ``coro`` as this call's task: cancelled when the call ends, and a failure
         (a media error) ends this call only, with ``client_error``."""
@@ -490,9 +464,7 @@ class Session(AsyncIOEventEmitter):
 
     def _teardown(self) -> None:
         self._cancel_no_answer()
-        if self._report_task is not None:
-            self._report_task.cancel()
-            self._report_task = None
+        self.call_media.stop_reports()
         if self._reinvite_waiter is not None and not self._reinvite_waiter.done():
             self._reinvite_waiter.cancel()
         for task in list(self._tasks):

@@ -9,7 +9,7 @@
   progress in NOTIFYs on the original dialog (100 → 180 → 200 or the failure) and end
   the original call (cause "Transferred") once the new one is answered. On failure the
   original call stays and is un-held if placing the new call held it.
-* :class:`PhoneTransferMixin` gives an INVITE with Replaces (RFC 3891) that the core
+* :class:`Replacements` gives an INVITE with Replaces (RFC 3891) that the core
   matched to one of our calls its meaning: it is answered automatically (it is exempt
   from ``max_calls``: it takes the place of a call) and the replaced call is hung up
   once the new one is confirmed. The core already refused the INVITEs that name no
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AgentConsoleError, PhoneError
@@ -29,6 +30,8 @@ from ..sip import events as ev
 from ..sip.uri import SipUri, parse_uri
 
 if TYPE_CHECKING:
+    from .calls import CallList
+    from .host import CallHost
     from .session import Session
 
 logger = logging.getLogger(__name__)
@@ -186,42 +189,31 @@ def is_trusted_source(event: ev.ReferReceived, trusted: Any) -> bool:
     return bool(entries & seen)
 
 
-class PhoneTransferMixin:
-    """Replaces handling for :class:`~agentconsole.softphone.phone.Phone`; put it before
-    :class:`~agentconsole.softphone.calls.CallsMixin` in the bases."""
+class Replacements:
+    """INVITEs with Replaces (RFC 3891) for a phone (see the module doc).
 
-    _replacing: bool = False
+    ``take`` rings a new inbound call as the phone does, exempt from ``max_calls``, and
+    returns its Session (None when it was refused, e.g. for its media).
+    """
 
-    # provided by Phone / CallsMixin
-    _by_leg: dict[str, Session]
-    emit: Any
-    signal: Any
-    _on_call_incoming: Any
+    def __init__(self, host: CallHost, calls: CallList,
+                 take: Callable[[ev.CallIncoming], Session | None],
+                 emit: Callable[..., object]) -> None:
+        self._host = host
+        self._calls = calls
+        self._take = take
+        self._emit = emit
 
-    def _dispatch_call_event(self, event: Any) -> None:
-        if self._on_replacing_invite(event):
-            return
-        super()._dispatch_call_event(event)  # type: ignore[misc]
-
-    def _incoming_refusal(self) -> int | None:
-        if self._replacing:  # a replacing call takes another's place: no max_calls check
-            return None
-        return super()._incoming_refusal()  # type: ignore[misc, no-any-return]
-
-    def _on_replacing_invite(self, event: Any) -> bool:
-        if not isinstance(event, ev.CallIncoming) or event.leg.replaces is None:
-            return False
+    def handle(self, event: ev.CallIncoming) -> bool:
+        """Take ``event`` if it replaces one of our calls; False when it replaces none."""
         leg = event.leg
-        old = self._by_leg.get(event.leg.replaces.id)
+        if leg.replaces is None:
+            return False
+        old = self._calls.by_leg(leg.replaces.id)
         if old is None or old.is_ended:
-            self.signal(lambda ua, now: ua.reject(leg, 481, now))
+            self._host.signal(lambda ua, now: ua.reject(leg, 481, now))
             return True
-        self._replacing = True
-        try:
-            self._on_call_incoming(event)
-        finally:
-            self._replacing = False
-        new = self._by_leg.get(leg.id)
+        new = self._take(event)
         if new is not None:
             new.replaced_call_id = old.call_id
             task = asyncio.get_running_loop().create_task(self._replace(new, old))
@@ -247,7 +239,7 @@ class PhoneTransferMixin:
             return
         if not new.is_ended:
             old.hangup()
-            self.emit("replaced", {"call_id": new.call_id, "replaced_call_id": old.call_id})
+            self._emit("replaced", {"call_id": new.call_id, "replaced_call_id": old.call_id})
 
 
-__all__ = ["PhoneTransferMixin", "TransferRequest", "is_trusted_source"]
+__all__ = ["Replacements", "TransferRequest", "is_trusted_source"]

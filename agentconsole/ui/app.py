@@ -5,8 +5,9 @@ sessions' pyee events into Textual messages for the main screen. It accepts any 
 with the Phone API (``start/stop``, ``sessions``, ``call``, the events), so tests drive it
 with a fake and the lead's loopback tests with a real :class:`~agentconsole.softphone.phone.Phone`.
 
-The agent state is handed to ``Phone.set_agent_state``: DND / Away / Offline refuse a new
-call with ``agent.dnd_code`` / ``agent.away_code`` before it rings.
+The agent state is the phone's (``phone.agent``, one model for the library and the
+console): DND / Away / after-call work / Offline refuse a new call before it rings; the
+console shows the state and its timer and asks the phone for changes.
 
 The app also owns the call history (:class:`~agentconsole.history.CallHistory`, attached
 to the phone so every call has a row from its first ring), the SIP trace buffer (fed by
@@ -31,11 +32,11 @@ from textual.screen import Screen
 from ..config import Config
 from ..errors import AgentConsoleError
 from ..history import CallHistory, HistoryError
-from ..softphone.agent import LIBRARY_STATES, AgentState, AgentStatus, menu_choices
+from ..softphone.agent import AgentState, AgentStatus
 from .actions import ACTIONS, describe_keys, resolve_keymap
 from .clock import Clock, SystemClock
 from .messages import CallFinished, CallReportUpdated, CallsChanged, PhoneChanged, Tick
-from .screens.dialogs import AgentStateMenu, ConfirmQuit, StateChoice, WrapupResult
+from .screens.dialogs import AgentStateMenu, ConfirmQuit, StateChoice, WrapupResult, menu_choices
 from .screens.main import MainScreen
 from .screens.trace import TraceBuffer
 from .themes import DEFAULT_THEME, load_themes
@@ -68,8 +69,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
 
     def __init__(self, config: Config, phone: Any | None = None, *,
                  clock: Clock | None = None, theme_dirs: Iterable[Path] | None = None,
-                 autostart: bool = True, history: CallHistory | None = None,
-                 audio_probe: Any | None = None) -> None:
+                 autostart: bool = True, history: CallHistory | None = None) -> None:
         self.keymap = resolve_keymap(config.ui.keymap, config.source)
         super().__init__()
         self.config = config
@@ -80,7 +80,9 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         self.phone = phone
         self.clock: Clock = clock or SystemClock()
         self.autostart = autostart
-        self._agent_state = AgentState(since=self.clock.monotonic())
+        #: When the agent state last changed (the header's agent timer), console clock.
+        self.agent_since = self.clock.monotonic()
+        self._own_agent_change = False
         self.registration: tuple[str, bool | None] = ("Starting…", None)
         self.audio_notice: str | None = None
         self.recent_numbers: list[str] = []
@@ -100,11 +102,6 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         self.history = history if history is not None else self._open_history()
         self.history_pairs: list[tuple[str, str]] = []
         self.missed = 0
-        if audio_probe is None:
-            from ..softphone.devices import AudioProbe
-
-            audio_probe = AudioProbe()
-        self.audio_probe = audio_probe
         audio = config.audio
         self.audio_choice: dict[str, str | int] = {"input": audio.input, "output": audio.output,
                                                    "ring": audio.ring}
@@ -270,27 +267,12 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
 
     @property
     def agent_state(self) -> AgentState:
-        return self._agent_state
-
-    @agent_state.setter
-    def agent_state(self, state: AgentState) -> None:
-        """Show the state and hand it to the phone, which refuses new calls in DND/Away
-        before they ring (``Phone.set_agent_state``)."""
-        self._agent_state = state
-        setter = getattr(self.phone, "set_agent_state", None)
-        if setter is not None:
-            setter(LIBRARY_STATES[state.status], state.reason or None)
+        """The phone's agent state (it refuses new calls in DND, Away, ACW, Offline)."""
+        state: AgentState = self.phone.agent.state
+        return state
 
     def _ev_incoming(self, session: Any) -> None:
-        # A phone without agent-state support (a test fake) gets the policy applied here.
-        has_policy = getattr(self.phone, "set_agent_state", None) is not None
-        code = None if has_policy else self.agent_state.refusal_code(self.config.agent)
         status = session.status
-        if code is not None:
-            session.reject(code)
-            self.notify(f"{who(status)} ({status.number}) refused with {code}: you are "
-                        f"{self.agent_state.label}.", title="Call refused")
-            return
         self._remember(status.number)
         if self.config.ui.notify.bell:
             self.bell()
@@ -300,14 +282,12 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
             self.desktop_notify(f"Incoming call: {who(status)} {detail}")
         self._changed(CallsChanged(session.call_id))
 
-    def _ev_agent_state_change(self, state: str, reason: str | None = None, *_: Any) -> None:
-        """The phone changed the state itself (auto-Away after a missed call)."""
-        status = next((k for k, v in LIBRARY_STATES.items() if v == state), None)
-        if status is None or (status, reason or "") == (self._agent_state.status,
-                                                        self._agent_state.reason):
-            return
-        self._agent_state = AgentState(status, reason or "", self.clock.monotonic())
-        self.notify(f"You are {self._agent_state.label}.", title="Agent state", timeout=5)
+    def _ev_agent_state_change(self, *_: Any) -> None:
+        """The state changed; when the phone changed it itself (auto-Away after a missed
+        call) the agent is told, since they did not ask for it."""
+        self.agent_since = self.clock.monotonic()
+        if not self._own_agent_change:
+            self.notify(f"You are {self.agent_state.label}.", title="Agent state", timeout=5)
         self._changed(PhoneChanged())
 
     def desktop_notify(self, text: str) -> None:
@@ -388,12 +368,28 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
 
     # ----- agent state and wrap-up ----------------------------------------------------------
     def set_agent_state(self, status: AgentStatus, reason: str = "") -> None:
-        now = self.clock.monotonic()
-        if status is AgentStatus.ACW:
-            self.agent_state = self.agent_state.enter_acw(now)
-        else:
-            self.agent_state = AgentState(status, reason, now)
+        """The agent picked a state (its timer starts again even when it is the same)."""
+        with self._agent_changing():
+            self.phone.agent.set(status, reason or None)
+        self.agent_since = self.clock.monotonic()
         self._changed(PhoneChanged())
+
+    def enter_acw(self) -> None:
+        with self._agent_changing():
+            self.phone.agent.enter_acw()
+
+    def leave_acw(self) -> None:
+        with self._agent_changing():
+            self.phone.agent.leave_acw()
+
+    @contextlib.contextmanager
+    def _agent_changing(self) -> Iterator[None]:
+        """A change the agent asked for: no "You are ..." notice for it."""
+        self._own_agent_change = True
+        try:
+            yield
+        finally:
+            self._own_agent_change = False
 
     def open_agent_menu(self) -> None:
         def chosen(choice: StateChoice | None) -> None:
@@ -438,16 +434,15 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
             self._changed(PhoneChanged())
 
     def choose_audio_device(self, kind: str, name: str) -> None:
-        """Keep the agent's pick; hand it to the phone when it can switch devices live."""
+        """Keep the agent's pick and hand it to the phone, which switches live when its
+        backend is a sound card."""
         self.audio_choice[kind] = name
-        setter = getattr(self.phone, "set_audio_devices", None)
         switched = False
-        if setter is not None:
-            try:
-                setter(**{kind: name})
-                switched = True
-            except AgentConsoleError as exc:  # e.g. the null backend: nothing to switch
-                logger.info("device switch refused: %s", exc)
+        try:
+            self.phone.devices.choose(**{kind: name})
+            switched = True
+        except AgentConsoleError as exc:  # e.g. the null backend: nothing to switch
+            logger.info("device switch refused: %s", exc)
         if switched:
             self.notify(f"{kind.capitalize()}: {name}", title="Audio device", timeout=3)
         else:

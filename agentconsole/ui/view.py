@@ -13,12 +13,18 @@ from typing import Any
 
 from rich.cells import cell_len, set_cell_size
 
-from ..softphone.agent import fmt_duration
-
 SPARK = "▁▂▃▄▅▆▇█"
 #: CSS class / theme variable per state, used by the panel and queue styles.
 STATE_STYLE = {"RINGING": "warning", "CALLING": "primary", "TALKING": "success",
                "HELD": "warning", "CONSULT": "accent", "ENDED": "error"}
+
+
+def fmt_duration(seconds: float) -> str:
+    """``mm:ss`` under an hour, ``h:mm:ss`` above (what an agent reads at a glance)."""
+    total = int(max(0.0, seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
 def call_state(status: Any) -> str:

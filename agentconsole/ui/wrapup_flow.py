@@ -56,12 +56,13 @@ class WrapupFlow(_AppBase):
     _wrapup_open: bool
     _wrapup_since: float
     _wrapup_drafts: dict[str, WrapupResult]
+    agent_since: float
 
     if TYPE_CHECKING:
         @property
         def agent_state(self) -> AgentState: ...
-        @agent_state.setter
-        def agent_state(self, state: AgentState) -> None: ...
+        def enter_acw(self) -> None: ...
+        def leave_acw(self) -> None: ...
         def _changed(self, message: Message) -> None: ...
         def _history_changed(self) -> None: ...
 
@@ -80,7 +81,7 @@ class WrapupFlow(_AppBase):
             self._changed(PhoneChanged())
             return
         if self.agent_state.status is not AgentStatus.ACW:
-            self.agent_state = self.agent_state.enter_acw(self.clock.monotonic())
+            self.enter_acw()
         self.open_wrapup()
 
     def _wrapup_enabled(self) -> bool:
@@ -146,7 +147,7 @@ class WrapupFlow(_AppBase):
         if self.pending_wrapups:  # the next call's form; the ACW spell goes on
             self.call_later(self.open_wrapup)
         else:
-            self.agent_state = self.agent_state.leave_acw(self.clock.monotonic())
+            self.leave_acw()
         self._changed(PhoneChanged())
 
     def _check_wrapup_timeout(self) -> None:
@@ -154,7 +155,7 @@ class WrapupFlow(_AppBase):
         state = self.agent_state
         if timeout is None or self.pending_wrapup is None or state.status is not AgentStatus.ACW:
             return
-        since = self._wrapup_since if self._wrapup_open else state.since
+        since = self._wrapup_since if self._wrapup_open else self.agent_since
         if self.clock.monotonic() - since >= timeout:
             if self._wrapup_open and isinstance(self.screen, WrapupForm):
                 self.screen.dismiss(None)

@@ -15,6 +15,7 @@ from agentconsole.config import Config
 from agentconsole.errors import AgentConsoleError, PhoneError
 from agentconsole.media.audio_sd import DeviceInfo
 from agentconsole.media.stats import Report
+from agentconsole.softphone.agent import Agent
 from agentconsole.softphone.status import CallStatus, StaticCallStatus, TimerType, TransferParent
 
 
@@ -170,8 +171,10 @@ class FakePhone(AsyncIOEventEmitter):
         self.audio_notice: str | None = None
         self.started = self.stopped = False
         self.dialled: list[tuple[str, str | None]] = []
-        self.audio_backend: Any = None
+        self.refused: list[dict[str, Any]] = []
         self.trace_hooks: list[Any] = []
+        self.agent = Agent(config.agent, self.emit)  # the library's own model
+        self.devices = FakeDevices()
         self._seq = 0
 
     def add_trace_hook(self, hook: Any) -> None:
@@ -238,7 +241,18 @@ class FakePhone(AsyncIOEventEmitter):
     # ----- driving the fake ---------------------------------------------------------------
     def ring(self, number: str, name: str = "", company: str = "", queue: str = "",
              did: str = "", ring_s: float = 0.0) -> FakeSession:
-        """An inbound call arrives (``new_session`` then ``incoming``, as the Phone does)."""
+        """An inbound call arrives (``new_session`` then ``incoming``, as the Phone does).
+
+        The agent's state may turn it away first, as the Phone's does: then ``refused``
+        is emitted and the call recorded in ``refused``; the test gets an error.
+        """
+        code = self.agent.refusal_code()
+        if code is not None:
+            info = {"call_id": self._next_id(), "number": number, "name": name or number,
+                    "code": code, "reason": self.agent.state.refusal_reason()}
+            self.refused.append(info)
+            self.emit("refused", info)
+            raise Refused(info)
         status = CallStatus(call_id=self._next_id(), number=number, name=name or number,
                             company=company, queue=queue, did=did,
                             communication_type="inbound", call_status="connecting",
@@ -270,26 +284,37 @@ class FakePhone(AsyncIOEventEmitter):
         self.emit("delete_session", {"call_id": session.call_id, "cause": cause})
 
 
-class FakeProbe:
-    """The devices screen's sound-card access, without a sound card."""
+class Refused(Exception):
+    """The fake phone turned a call away (the agent's state): ``args[0]`` the event."""
+
+
+class FakeDevices:
+    """The phone's devices (``phone.devices``) without a sound card."""
 
     def __init__(self, devices: list[DeviceInfo] | None = None) -> None:
         self.devices = list(devices or [])
         self.rescans = 0
         self.tones: list[str] = []
         self.meters: list[FakeMeter] = []
+        self.chosen: list[dict[str, str | int | None]] = []
         self.after_rescan: list[DeviceInfo] | None = None
+        self.description = ""
+        self.notice: str | None = None
 
-    def list_devices(self) -> list[DeviceInfo]:
+    def available(self) -> list[DeviceInfo]:
         return list(self.devices)
 
-    def rescan(self, backend: Any) -> list[DeviceInfo]:
+    def choose(self, input: str | int | None = None, output: str | int | None = None,
+               ring: str | int | None = None) -> None:
+        self.chosen.append({"input": input, "output": output, "ring": ring})
+
+    def rescan(self, *, calls_up: bool = False) -> list[DeviceInfo]:
         self.rescans += 1
         if self.after_rescan is not None:
             self.devices = self.after_rescan
         return list(self.devices)
 
-    def play_tone(self, device: DeviceInfo, seconds: float = 1.0) -> None:
+    def play_test_tone(self, device: DeviceInfo, seconds: float = 1.0) -> None:
         self.tones.append(device.name)
 
     def open_meter(self, device: DeviceInfo) -> FakeMeter:

@@ -16,7 +16,7 @@ from agentconsole.ui.widgets import CallPanel, IncomingQueue, StatusHeader
 from tests.waiting import wait_until
 
 from .conftest import make_config
-from .fakes import FakePhone, InCallSession, answered_then_ended
+from .fakes import FakePhone, InCallSession, Refused, answered_then_ended
 
 MakeApp = Callable[..., tuple[AgentConsoleApp, FakePhone]]
 
@@ -244,10 +244,13 @@ async def test_dnd_refuses_new_calls_with_the_configured_code(make_app: MakeApp)
         await pilot.press(*(["down"] * labels.index("Do not disturb")), "enter")
         await pilot.pause()
         assert app.agent_state.status is AgentStatus.DND
-        session = phone.ring("5551")
+        with pytest.raises(Refused):  # the phone turns it away before it rings
+            phone.ring("5551")
         await pilot.pause()
-        assert session.actions == [("reject", (480,))]
+        assert [(r["code"], r["reason"]) for r in phone.refused] == [(480, "Do not disturb")]
+        assert phone.sessions == {}
         assert "DND" in header_text(app)
+        assert any("Do not disturb (480)" in n.message for n in app._notifications)
 
 
 async def test_wrapup_after_an_answered_call_returns_to_previous_state(
@@ -423,9 +426,9 @@ async def test_away_state_rejects_with_away_code_and_timer_runs(make_app: MakeAp
         app._tick()
         await pilot.pause()
         assert "Away: Lunch 02:05" in header_text(app)
-        session = phone.ring("5551")
-        await pilot.pause()
-        assert session.actions == [("reject", (480,))]
+        with pytest.raises(Refused):
+            phone.ring("5551")
+        assert [(r["code"], r["reason"]) for r in phone.refused] == [(480, "Away (Lunch)")]
 
 
 async def test_phone_side_agent_state_change_shows_in_the_header(make_app: MakeApp) -> None:
@@ -433,7 +436,7 @@ async def test_phone_side_agent_state_change_shows_in_the_header(make_app: MakeA
     app, phone = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        phone.emit("agent_state_change", "away", "Missed call")
+        phone.agent.set("away", "Missed call")  # what a ring-out does with auto-Away
         await pilot.pause()
         assert app.agent_state.status is AgentStatus.AWAY
         assert app.agent_state.reason == "Missed call"

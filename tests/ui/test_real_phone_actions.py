@@ -33,7 +33,6 @@ from tests.test_two_phones import phone_config
 from tests.waiting import wait_until
 
 from .conftest import frozen_clock
-from .fakes import FakeProbe
 
 CALLS = "calls:\n  dial_rate_limit_s: 0\n  max_calls: 2\n"
 # B takes REFERs from loopback without asking (a customer's phone that follows transfers).
@@ -92,7 +91,7 @@ def agent_app(tmp_path: Path, proxy: Phone | None = None
     config = parse_config(text)
     phone = Phone(config)
     history = CallHistory(tmp_path / "history.sqlite3")
-    app = AgentConsoleApp(config, phone=phone, history=history, audio_probe=FakeProbe(),
+    app = AgentConsoleApp(config, phone=phone, history=history,
                           clock=frozen_clock())
     return app, phone, history
 

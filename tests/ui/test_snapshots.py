@@ -17,7 +17,7 @@ from agentconsole.media.audio_sd import NO_CARD
 from agentconsole.ui.app import AgentConsoleApp
 
 from .conftest import frozen_clock, make_config
-from .fakes import FakePhone, FakeProbe, FakeSession, InCallSession
+from .fakes import FakePhone, FakeSession, InCallSession
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 Setup = Callable[[AgentConsoleApp, FakePhone], Awaitable[None]]
@@ -27,7 +27,7 @@ def build(config: Config | None = None, session_class: type[FakeSession] = FakeS
           ) -> tuple[AgentConsoleApp, FakePhone]:
     config = config or make_config()
     phone = FakePhone(config, session_class=session_class)
-    app = AgentConsoleApp(config, phone=phone, clock=frozen_clock(), audio_probe=FakeProbe())
+    app = AgentConsoleApp(config, phone=phone, clock=frozen_clock())
     return app, phone
 
 

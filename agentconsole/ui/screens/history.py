@@ -20,9 +20,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Input, Static
 
 from ...history import HistoryEntry
-from ...softphone.agent import fmt_duration
 from ..actions import describe_keys
-from ..view import truncate
+from ..view import fmt_duration, truncate
 from ..widgets.key_footer import KeyFooter
 from .dialogs import DIALOG_CSS
 

@@ -17,7 +17,7 @@ from textual.binding import BindingsMap
 from textual.screen import Screen
 from textual.widgets import Input
 
-from ...softphone.agent import AgentStatus, fmt_duration
+from ...softphone.agent import AgentStatus
 from ..actions import build_bindings, describe_keys
 from ..messages import CallFinished, CallReportUpdated, CallsChanged, PhoneChanged, Tick
 from ..view import (
@@ -25,6 +25,7 @@ from ..view import (
     badges,
     call_state,
     consult_texts,
+    fmt_duration,
     footer_state,
     is_ringing_in,
     queue_label,
@@ -236,7 +237,7 @@ class MainScreen(CallActions, Screen[None]):
             account=account, registration=text, registration_ok=ok,
             transport=acc.transport, agent=state.label,
             agent_style=AGENT_STYLE[state.status],
-            agent_timer=fmt_duration(state.elapsed(app.clock.monotonic())),
+            agent_timer=fmt_duration(app.clock.monotonic() - app.agent_since),
             clock=app.clock.now().strftime("%H:%M:%S"),
             notice=short_notice(app.audio_notice or ""), missed=app.missed,
             wrapups=self._wrapups_hint())
