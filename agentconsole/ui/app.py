@@ -1,9 +1,10 @@
 """``AgentConsoleApp``: the thin Textual app around one Phone.
 
-The app owns the phone, the agent state and the one 1 Hz tick; it turns the phone's and
-sessions' pyee events into Textual messages for the main screen. It accepts any object
-with the Phone API (``start/stop``, ``sessions``, ``call``, the events), so tests drive it
-with a fake and the lead's loopback tests with a real :class:`~agentconsole.softphone.phone.Phone`.
+The app owns the phone and the one 1 Hz tick; it turns the phone's and sessions' pyee
+events into Textual messages for the main screen. It holds the phone as a
+:class:`~agentconsole.softphone.api.PhoneAPI` (what a :class:`Phone` offers a client), so
+mypy checks every call, tests drive it with a fake satisfying the same protocol, and the
+loopback tests with a real :class:`~agentconsole.softphone.phone.Phone`.
 
 The agent state is the phone's (``phone.agent``, one model for the library and the
 console): DND / Away / after-call work / Offline refuse a new call before it rings; the
@@ -23,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -32,7 +33,7 @@ from textual.screen import Screen
 from ..config import Config
 from ..errors import AgentConsoleError
 from ..history import CallHistory, HistoryError
-from ..softphone.agent import AgentState, AgentStatus
+from ..softphone.api import AgentState, AgentStatus, PhoneAPI, SessionAPI
 from .actions import ACTIONS, describe_keys, resolve_keymap
 from .clock import Clock, SystemClock
 from .messages import CallFinished, CallReportUpdated, CallsChanged, PhoneChanged, Tick
@@ -42,6 +43,11 @@ from .screens.trace import TraceBuffer
 from .themes import DEFAULT_THEME, load_themes
 from .view import who
 from .wrapup_flow import WrapupFlow, WrapupRecord
+
+if TYPE_CHECKING:
+    from textual.message import Message
+
+    from ..softphone.phone import RegistrationFailure
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +73,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         Binding("ctrl+p", "command_palette", show=False, system=True),
     ]
 
-    def __init__(self, config: Config, phone: Any | None = None, *,
+    def __init__(self, config: Config, phone: PhoneAPI | None = None, *,
                  clock: Clock | None = None, theme_dirs: Iterable[Path] | None = None,
                  autostart: bool = True, history: CallHistory | None = None) -> None:
         self.keymap = resolve_keymap(config.ui.keymap, config.source)
@@ -77,7 +83,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
             from ..softphone.phone import Phone
 
             phone = Phone(config)
-        self.phone = phone
+        self.phone: PhoneAPI = phone
         self.clock: Clock = clock or SystemClock()
         self.autostart = autostart
         #: When the agent state last changed (the header's agent timer), console clock.
@@ -96,6 +102,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         #: What the agent entered before "later", per call, shown again on reopening.
         self._wrapup_drafts: dict[str, WrapupResult] = {}
         self.main = MainScreen(self.keymap)
+        self._theme_warning: str | None = None
         self._install_themes(theme_dirs)
         self.trace = TraceBuffer()
         self.history_problem: str | None = None
@@ -140,12 +147,10 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
             self.recent_numbers = [number for _name, number in self.history_pairs]
         elif self.history_problem:
             self.notify(self.history_problem, title="History is off", severity="warning")
-        add_hook = getattr(self.phone, "add_trace_hook", None)
-        if add_hook is not None:
-            add_hook(self.trace.add)
+        self.phone.add_trace_hook(self.trace.add)
         self._wire_phone()
         self.set_interval(1.0, self._tick, name="console-tick")
-        if getattr(self, "_theme_warning", None):
+        if self._theme_warning:
             self.notify(self._theme_warning, severity="warning")
         if self.autostart:
             self.run_worker(self._start_phone(), name="phone-start", exit_on_error=False)
@@ -163,7 +168,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
             self.registration = (f"Failed: {exc}", False)
             self.notify(str(exc), title="Phone failed to start", severity="error")
         else:
-            if getattr(self.phone, "is_registered", False):
+            if self.phone.is_registered:
                 self.registration = ("Registered", True)
             elif not self.config.account.register:
                 self.registration = ("Ready (no REGISTER)", True)
@@ -175,7 +180,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         if self.screen_stack and self.main.is_attached:
             self.main.post_message(Tick())
 
-    def _changed(self, message: Any) -> None:
+    def _changed(self, message: Message) -> None:
         if self.main.is_attached:
             self.main.post_message(message)
 
@@ -219,7 +224,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         on("delete_session", self._ev_delete_session)
         on("agent_state_change", self._ev_agent_state_change)
         on("refused", self._ev_refused)
-        self.audio_notice = getattr(self.phone, "audio_notice", None)
+        self.audio_notice = self.phone.audio_notice
         for session in list(self.phone.sessions.values()):
             self._ev_new_session(session)
 
@@ -236,8 +241,9 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         self.registration = ("Registered", True)
         self._changed(PhoneChanged())
 
-    def _ev_registration_failed(self, failure: Any = None, *_: Any) -> None:
-        cause = getattr(failure, "cause", None) or str(failure or "")
+    def _ev_registration_failed(self, failure: RegistrationFailure | None = None,
+                                *_: Any) -> None:
+        cause = failure.cause if failure is not None else ""
         self.registration = (f"Failed: {cause}" if cause else "Failed", False)
         self._changed(PhoneChanged(cause))
 
@@ -250,7 +256,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         self.notify(notice, title="Audio", severity="warning")
         self._changed(PhoneChanged())
 
-    def _ev_new_session(self, session: Any) -> None:
+    def _ev_new_session(self, session: SessionAPI) -> None:
         call_id = session.call_id
         if call_id in self._listeners:
             return
@@ -268,10 +274,9 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
     @property
     def agent_state(self) -> AgentState:
         """The phone's agent state (it refuses new calls in DND, Away, ACW, Offline)."""
-        state: AgentState = self.phone.agent.state
-        return state
+        return self.phone.agent.state
 
-    def _ev_incoming(self, session: Any) -> None:
+    def _ev_incoming(self, session: SessionAPI) -> None:
         status = session.status
         self._remember(status.number)
         if self.config.ui.notify.bell:
@@ -313,10 +318,10 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
             self._unwire(call_id)
         self._changed(CallsChanged(call_id))
 
-    def _ev_session_event(self, session: Any, event: str, *args: Any) -> None:
+    def _ev_session_event(self, session: SessionAPI, event: str, *args: Any) -> None:
         call_id = session.call_id
         if event == "call_report":
-            mos = float(getattr(session.call_report, "mos", 0.0) or 0.0)
+            mos = session.call_report.mos
             if mos > 0:
                 self.mos_history.setdefault(call_id, deque(maxlen=MOS_HISTORY)).append(mos)
             self._changed(CallReportUpdated(call_id))
@@ -332,9 +337,9 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         else:
             self._changed(CallsChanged(call_id))
 
-    def _ev_call_finished(self, session: Any, info: Any) -> None:
+    def _ev_call_finished(self, session: SessionAPI, info: Any) -> None:
         status = session.status
-        answered = bool(getattr(session, "established", status.answer_time is not None))
+        answered = session.established
         cause = info.get("cause", "") if isinstance(info, dict) else str(info)
         self._unwire(session.call_id)
         self.mos_history.pop(session.call_id, None)
@@ -343,7 +348,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         self._changed(finished)
         if not answered and status.communication_type == "outbound" \
                 and cause not in ("Canceled", "Terminated", "Transferred"):
-            code = getattr(session, "end_code", None)
+            code = session.end_code
             self.notify(f"{who(status)}: {cause}" + (f" ({code})" if code else ""),
                         title="Call failed", severity="warning")
         # A consult leg is part of the customer's call: that call gets the wrap-up.
@@ -459,9 +464,8 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
                 session = await self.phone.call(number)
             else:
                 session = await self.phone.call(number, transfer_parent=transfer_parent)
-            if getattr(session, "call_id", None) is not None:
-                self.main.selected = session.call_id
-                self._show_contact(session, number)
+            self.main.selected = session.call_id
+            self._show_contact(session, number)
         except AgentConsoleError as exc:
             self.notify(exc.message, title=exc.title, severity="error")
         except Exception as exc:  # noqa: BLE001
@@ -469,7 +473,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
             self.notify(str(exc), title="Dial failed", severity="error")
         self._changed(CallsChanged())
 
-    def _show_contact(self, session: Any, number: str) -> None:
+    def _show_contact(self, session: SessionAPI, number: str) -> None:
         """Name a call to a known number (directory, then history) from the start; the
         far end may not say who it is, and the agent called a person, not a number."""
         entry = next((e for e in self.config.directory if e.number == number), None)
@@ -479,10 +483,9 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
                 contact = self.history.contact(number)
             except Exception:  # noqa: BLE001 - a name is not worth a failed call
                 logger.exception("history lookup failed")
-        setter = getattr(session, "set_static_status", None)
-        if contact is not None and setter is not None:
+        if contact is not None:
             name, company = contact
-            setter(name=name, company=company or None, manual=True)
+            session.set_static_status(name=name, company=company or None, manual=True)
 
     # ----- command palette ------------------------------------------------------------------
     def get_system_commands(self, screen: Screen[Any]) -> Iterator[SystemCommand]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.app import App
 
-from ..softphone.agent import AgentState, AgentStatus
+from ..softphone.api import AgentState, AgentStatus, PhoneAPI
 from .messages import CallFinished, PhoneChanged
 from .screens.dialogs import WrapupForm, WrapupResult
 from .view import is_ringing_in
@@ -49,7 +49,7 @@ class WrapupFlow(_AppBase):
 
     config: Config
     clock: Clock
-    phone: Any
+    phone: PhoneAPI
     history: CallHistory | None
     wrapups: list[WrapupRecord]
     pending_wrapups: list[CallFinished]

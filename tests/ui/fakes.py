@@ -7,7 +7,7 @@ cannot tell them from the real thing; nothing here touches a network or a clock.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyee.asyncio import AsyncIOEventEmitter
 
@@ -16,7 +16,14 @@ from agentconsole.errors import AgentConsoleError, PhoneError
 from agentconsole.media.audio_sd import DeviceInfo
 from agentconsole.media.stats import Report
 from agentconsole.softphone.agent import Agent
-from agentconsole.softphone.status import CallStatus, StaticCallStatus, TimerType, TransferParent
+from agentconsole.softphone.api import DevicesAPI, PhoneAPI, SessionAPI
+from agentconsole.softphone.status import (
+    CallStatus,
+    RecordStatus,
+    StaticCallStatus,
+    TimerType,
+    TransferParent,
+)
 
 
 class FakeSession(AsyncIOEventEmitter):
@@ -99,6 +106,42 @@ class FakeSession(AsyncIOEventEmitter):
         self._update(is_mute=False)
         return self
 
+
+    async def blind_transfer(self, target: str) -> bool:
+        self.actions.append(("blind_transfer", (target,)))
+        return True
+
+    async def attended_transfer(self) -> bool:
+        self.actions.append(("attended_transfer", ()))
+        return True
+
+    async def cancel_transfer(self) -> None:
+        self.actions.append(("cancel_transfer", ()))
+
+    async def swap(self) -> None:
+        self.actions.append(("swap", ()))
+
+    async def dtmf(self, digits: str) -> bool:
+        self.actions.append(("dtmf", (digits,)))
+        return True
+
+    async def start_record(self) -> bool:
+        return self._record("start_record", "recording")
+
+    async def pause_record(self) -> bool:
+        return self._record("pause_record", "pause")
+
+    async def resume_record(self) -> bool:
+        return self._record("resume_record", "recording")
+
+    async def stop_record(self) -> bool:
+        return self._record("stop_record", "stop")
+
+    def _record(self, action: str, state: RecordStatus) -> bool:
+        self.actions.append((action, ()))
+        self._update(record_status=state)
+        return True
+
     # ----- driving the fake from a test -------------------------------------------------
     def remote_answer(self) -> None:
         self.established = True
@@ -121,41 +164,6 @@ class FakeSession(AsyncIOEventEmitter):
         payload = {"call_id": self.call_id, "cause": cause}
         self.emit(kind, payload if kind == "ended" else {**payload, "code": self.end_code})
         self.phone.remove(self, cause)
-
-
-class InCallSession(FakeSession):
-    """A session that already has the in-call features (transfer, DTMF, recording)."""
-
-    async def blind_transfer(self, target: str) -> None:
-        self.actions.append(("blind_transfer", (target,)))
-
-    async def attended_transfer(self) -> None:
-        self.actions.append(("attended_transfer", ()))
-
-    async def cancel_transfer(self) -> None:
-        self.actions.append(("cancel_transfer", ()))
-
-    async def swap(self) -> None:
-        self.actions.append(("swap", ()))
-
-    async def dtmf(self, digits: str) -> None:
-        self.actions.append(("dtmf", (digits,)))
-
-    async def start_record(self) -> None:
-        self.actions.append(("start_record", ()))
-        self._update(record_status="recording")
-
-    async def pause_record(self) -> None:
-        self.actions.append(("pause_record", ()))
-        self._update(record_status="pause")
-
-    async def resume_record(self) -> None:
-        self.actions.append(("resume_record", ()))
-        self._update(record_status="recording")
-
-    async def stop_record(self) -> None:
-        self.actions.append(("stop_record", ()))
-        self._update(record_status="stop")
 
 
 class FakePhone(AsyncIOEventEmitter):
@@ -356,3 +364,14 @@ async def answered_then_ended(phone: FakePhone, pilot: Any, cause: str = "Normal
     session.finish("ended", cause)
     await pilot.pause()
     return session
+
+
+if TYPE_CHECKING:  # the fakes satisfy the console's contract (checked by test_contract.py)
+    def _phone(phone: FakePhone) -> PhoneAPI:
+        return phone
+
+    def _session(session: FakeSession) -> SessionAPI:
+        return session
+
+    def _devices(devices: FakeDevices) -> DevicesAPI:
+        return devices

@@ -16,7 +16,7 @@ from agentconsole.ui.widgets import CallPanel, IncomingQueue, StatusHeader
 from tests.waiting import wait_until
 
 from .conftest import make_config
-from .fakes import FakePhone, InCallSession, Refused, answered_then_ended
+from .fakes import FakePhone, Refused, answered_then_ended
 
 MakeApp = Callable[..., tuple[AgentConsoleApp, FakePhone]]
 
@@ -285,7 +285,7 @@ async def test_two_calls_ending_together_each_get_a_wrapup_and_consult_legs_none
         make_app: MakeApp) -> None:
     config = make_config(agent={"wrapup": {"codes": ["Sale", "No sale"]}},
                          calls={"max_calls": 3})
-    app, phone = make_app(config, session_class=InCallSession)
+    app, phone = make_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         first = phone.ring("5551", "Carol")
         second = phone.ring("5552", "Dave")
@@ -318,20 +318,8 @@ async def test_two_calls_ending_together_each_get_a_wrapup_and_consult_legs_none
         assert app.agent_state.status is AgentStatus.AVAILABLE
 
 
-async def test_missing_in_call_features_degrade_to_a_notice(make_app: MakeApp) -> None:
-    app, phone = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        session = phone.ring("5551")
-        await pilot.pause()
-        await pilot.press("a", "R", "t", "1", "0", "0", "3", "enter")
-        await pilot.pause()
-        assert [name for name, _ in session.actions] == ["answer"]
-        messages = [n.message for n in app._notifications]
-        assert any("not available" in m for m in messages)
-
-
 async def test_in_call_features_call_the_session_methods(make_app: MakeApp) -> None:
-    app, phone = make_app(session_class=InCallSession)
+    app, phone = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         session = phone.ring("5551")
         await pilot.pause()

@@ -11,7 +11,7 @@ from agentconsole.ui.screens.dialogs import WrapupForm
 from agentconsole.ui.widgets import KeyFooter, StatusHeader
 
 from .conftest import make_config
-from .fakes import FakePhone, InCallSession
+from .fakes import FakePhone
 
 MakeApp = Callable[..., tuple[AgentConsoleApp, FakePhone]]
 WRAPUP = {"wrapup": {"codes": ["Sale", "No sale"]}}
@@ -40,7 +40,7 @@ async def test_reject_acts_on_the_selected_ringing_call_only(make_app: MakeApp) 
 
 
 async def test_one_consult_at_a_time(make_app: MakeApp) -> None:
-    app, phone = make_app(make_config(calls={"max_calls": 4}), session_class=InCallSession)
+    app, phone = make_app(make_config(calls={"max_calls": 4}))
     async with app.run_test(size=(100, 30)) as pilot:
         customer = phone.ring("5551", "Carol")
         await pilot.pause()

@@ -17,7 +17,7 @@ from agentconsole.media.audio_sd import NO_CARD
 from agentconsole.ui.app import AgentConsoleApp
 
 from .conftest import frozen_clock, make_config
-from .fakes import FakePhone, FakeSession, InCallSession
+from .fakes import FakePhone, FakeSession
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 Setup = Callable[[AgentConsoleApp, FakePhone], Awaitable[None]]
@@ -176,7 +176,7 @@ async def some_trace(app: AgentConsoleApp, phone: FakePhone) -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_consult_transfer(snap_compare: Any, size: tuple[int, int]) -> None:
-    app, phone = build(session_class=InCallSession)
+    app, phone = build()
     assert snap_compare(app, terminal_size=size,
                         run_before=run_before(app, phone, consult_transfer))
 
