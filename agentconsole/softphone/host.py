@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..config import Config
     from ..media.stats import Report
     from ..sip.ua import UserAgent
+    from .devices import AudioDevices
     from .session import Session
 
 T = TypeVar("T")
@@ -44,6 +45,10 @@ class CallHost(Protocol):
     @property
     def incoming_list(self) -> list[Session]:
         """Inbound calls still ringing (the SDK's ``session.incomingList``)."""
+
+    @property
+    def devices(self) -> AudioDevices:
+        """The phone's sound devices (an answer may pick the headset)."""
 
     def clock(self) -> float:
         """Monotonic seconds: timers and rate limits use it."""

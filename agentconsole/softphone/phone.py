@@ -22,7 +22,7 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -79,7 +79,8 @@ class Phone(AsyncIOEventEmitter):
 
     Events: ``connected`` (the transport is up), ``disconnected`` (reason: str),
     ``registered`` (expires: int), ``registration_failed`` (RegistrationFailure),
-    ``unregistered``, ``new_session`` (Session), ``incoming`` (Session),
+    ``unregistered``, ``is_registered_change`` (bool: every change of
+    ``is_registered``), ``new_session`` (Session), ``incoming`` (Session),
     ``delete_session`` ({"call_id", "cause"}), ``refused`` ({"call_id", "number", "name",
     "code", "reason"}: turned away before any Session), ``missed`` ({"call_id", "number",
     "name", "cause"}: an inbound call ended unanswered), ``replaced`` ({"call_id",
@@ -145,6 +146,10 @@ class Phone(AsyncIOEventEmitter):
             raise AgentConsoleError.from_code(PhoneError.NOT_FOUND_CALL_ID,
                                               f"no call with id {call_id!r}")
         return session
+
+    def get_sessions(self) -> list[Session]:
+        """Every call, oldest first (the SDK's ``getSessions``)."""
+        return list(self.sessions.values())
 
     def set_current_session(self, call_id: str) -> None:
         self.calls.current_id = self.get_session(call_id).call_id
@@ -214,8 +219,14 @@ class Phone(AsyncIOEventEmitter):
             session.hangup()
         self.calls.stop()
         await self.connection.stop()  # the transport reports CLOSED → "disconnected"
-        self._is_registered = False
+        self._set_registered(False)
         await self.devices.close()
+
+    def re_register(self) -> bool:
+        """REGISTER again now, the retry back-off starting over (the SDK's
+        ``reRegister``); False when ``account.register`` is off or a REGISTER is on its
+        way. Raises AgentConsoleError -201 before :meth:`start`."""
+        return self.connection.re_register()
 
     # ----- dialling ------------------------------------------------------------------------
     async def call(self, number: str, *, extra_headers: Sequence[ExtraHeader] = (),
@@ -241,6 +252,76 @@ class Phone(AsyncIOEventEmitter):
         self._add(session)
         self.calls.current_id = session.call_id
         return session
+
+    # ----- per-call methods (the SDK's PhoneOperator takes a call id) -------------------------
+    # A call id nobody has: False, as the SDK's; answer raises -211 (its Result).
+    async def answer(self, call_id: str, *, extra_headers: Sequence[ExtraHeader] = (),
+                     input: str | int | None = None,
+                     output: str | int | None = None) -> Session:
+        """:meth:`Session.answer` of ``call_id``; raises AgentConsoleError -211 if none."""
+        return await self.get_session(call_id).answer(extra_headers=extra_headers,
+                                                      input=input, output=output)
+
+    def reject(self, call_id: str, code: int | None = None) -> bool:
+        return self._apply(call_id, lambda s: s.reject(code))
+
+    def hangup(self, call_id: str) -> bool:
+        return self._apply(call_id, lambda s: s.hangup())
+
+    def terminate(self, call_id: str, kind: str = "terminate") -> bool:
+        return self._apply(call_id, lambda s: s.terminate(kind))
+
+    def mute(self, call_id: str) -> bool:
+        return self._apply(call_id, lambda s: s.mute())
+
+    def unmute(self, call_id: str) -> bool:
+        return self._apply(call_id, lambda s: s.unmute())
+
+    async def hold(self, call_id: str) -> bool:
+        return await self._await(call_id, lambda s: s.hold())
+
+    async def unhold(self, call_id: str) -> bool:
+        return await self._await(call_id, lambda s: s.unhold())
+
+    async def dtmf(self, call_id: str, digits: str) -> bool:
+        return await self._await(call_id, lambda s: s.dtmf(digits))
+
+    async def blind_transfer(self, call_id: str, number: str) -> bool:
+        return await self._await(call_id, lambda s: s.blind_transfer(number))
+
+    async def attended_transfer(self, call_id: str, number: str | None = None) -> bool:
+        """Complete the attended transfer whose consult leg is ``call_id`` (as the SDK)."""
+        return await self._await(call_id, lambda s: s.attended_transfer(number))
+
+    async def start_record(self, call_id: str) -> bool:
+        return await self._await(call_id, lambda s: s.start_record())
+
+    async def pause_record(self, call_id: str) -> bool:
+        return await self._await(call_id, lambda s: s.pause_record())
+
+    def set_session_static_status(self, call_id: str, *, name: str | None = None,
+                                  avatar: str | None = None, company: str | None = None,
+                                  manual: bool = False) -> bool:
+        """:meth:`Session.set_static_status` of ``call_id`` (``manual`` = the SDK's
+        ``startManualModel``)."""
+        return self._apply(call_id, lambda s: s.set_static_status(
+            name=name, avatar=avatar, company=company, manual=manual))
+
+    def _apply(self, call_id: str, action: Callable[[Session], object]) -> bool:
+        """``action`` on the call; its bool answer, True for a fluent one; False if none."""
+        session = self.sessions.get(call_id)
+        if session is None:
+            return False
+        result = action(session)
+        return result if isinstance(result, bool) else True
+
+    async def _await(self, call_id: str,
+                     action: Callable[[Session], Awaitable[object]]) -> bool:
+        session = self.sessions.get(call_id)
+        if session is None:
+            return False
+        result = await action(session)
+        return result if isinstance(result, bool) else True
 
     def _new_media(self) -> MediaEngine:
         from ..media.peer import MediaSession  # aiortc costs ~260 ms: load it on first call
@@ -301,19 +382,22 @@ class Phone(AsyncIOEventEmitter):
     def _on_registration(self, event: ev.RegistrationStateChanged) -> None:
         if self._first_outcome is not None:
             self._first_outcome.offer(event)
+        self._set_registered(event.registered)
         if event.registered:
-            self._is_registered = True
             self.last_failure = None
             self.emit("registered", event.expires)
         elif event.final:
-            self._is_registered = False
             self.emit("unregistered")
         else:
-            self._is_registered = False
             failure = RegistrationFailure(event.status, _cause(event.status, event.reason),
                                           event.retry_in)
             self.last_failure = failure
             self.emit("registration_failed", failure)
+
+    def _set_registered(self, registered: bool) -> None:
+        if registered != self._is_registered:
+            self._is_registered = registered
+            self.emit("is_registered_change", registered)
 
     def _not_implemented(self, event: ev.IncomingRequest) -> None:
         """Requests the core passed up that no layer handles yet (MESSAGE ...)."""

@@ -5,10 +5,16 @@ peer connection). It keeps ``status`` true, runs the timer and the 3-second call
 report, and emits the SDK's events in snake_case: ``progress``, ``accepted``,
 ``confirmed``, ``ended``, ``failed``, ``client_error``, ``reinvite``,
 ``status_change``, ``static_status_change``, ``update_timer``, ``call_report``,
-``stream_added``.
+``stream_added``. Every payload names its call (``call_id``), as the SDK's do.
 
-It is made of two parts with their own state: :class:`~.call_media.CallMedia` (DTMF
-and recording) and :class:`~.transfer.CallTransfer` (REFER, both directions); the
+Manual mode (``set_static_status(..., manual=True)``, the SDK's ``startManualModel``)
+keeps a name the application set (from a CRM, the directory) when the network later
+says who the call is connected to (:func:`~.identity.connected_identity`, RFC 4916):
+the number still follows, the name does not.
+
+It is made of parts with their own state: :class:`~.call_media.CallMedia` (stream
+state, call reports, DTMF, recording), :class:`~.hold.Renegotiation` (hold, resume, the
+peer's re-offers) and :class:`~.transfer.CallTransfer` (REFER, both directions); the
 Session hands each SIP event to the one part that handles it (:meth:`on_call_event`).
 Policies that involve other calls (auto-hold, max calls, consult legs) belong to the
 phone, which the Session reaches only through the :class:`~.host.CallHost` protocol.
@@ -19,23 +25,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pyee.asyncio import AsyncIOEventEmitter
 
 from ..errors import AgentConsoleError, PhoneError
 from ..media.dtmf import DEFAULT_DURATION_MS, DEFAULT_GAP_MS
-from ..media.sdp import MediaNegotiationError, audio_direction, is_hold_direction
+from ..media.sdp import MediaNegotiationError
 from ..media.stats import Report
 from ..sip import events as ev
 from .call_media import CallMedia
-from .status import CallStatus, SessionTicker, StaticCallStatus, TimerType
+from .calls import header_pairs
+from .hold import Renegotiation
+from .identity import connected_identity
+from .status import CallStatus, ProgressStatus, SessionTicker, StaticCallStatus, TimerType
 from .transfer import DEFAULT_POLICY, CallTransfer
 
 if TYPE_CHECKING:
     from ..sip.invite import CallLeg
-    from .host import CallHost, MediaEngine
+    from .host import CallHost, ExtraHeader, MediaEngine
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +63,9 @@ class Session(AsyncIOEventEmitter):
         self.media = media
         self._status = status
         self._static_manual = manual_name
-        self._ticker = SessionTicker(started_at=host.clock())
+        self._ticker = SessionTicker(started_at=host.clock(),
+                                     timer=TimerType(call_id=status.call_id))
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._reinvite_waiter: asyncio.Future[ev.ReinviteResult] | None = None
         self._ended = False
         self.end_cause: str | None = None
         self.end_code: int | None = None
@@ -67,6 +76,7 @@ class Session(AsyncIOEventEmitter):
         media.call_id = status.call_id
         media.extension = status.number
         self.call_media = CallMedia(self, media)
+        self.renegotiation = Renegotiation(self, media)
         self.transfer = CallTransfer(self)
 
     # ----- read-only state ------------------------------------------------------------
@@ -121,17 +131,21 @@ class Session(AsyncIOEventEmitter):
 
         As in the SDK, every call sets the manual flag to the value given (§3.6).
         """
-        old = StaticCallStatus(self._status.name, self._status.avatar, self._status.company)
+        old = self._static()
         changes = {k: v for k, v in (("name", name), ("avatar", avatar), ("company", company))
                    if v is not None}
         self._status = self._status.merged(**changes)
         self._static_manual = manual
-        new = StaticCallStatus(self._status.name, self._status.avatar, self._status.company)
-        self.emit("static_status_change", new, old)
+        self.emit("static_status_change", self._static(), old)
         return self
 
+    def _static(self) -> StaticCallStatus:
+        s = self._status
+        return StaticCallStatus(s.name, s.avatar, s.company, s.call_id)
+
     def update_identity(self, *, name: str | None, number: str | None) -> None:
-        """An identity update from the network (P-Asserted-Identity, re-INVITE ...)."""
+        """Who the call is connected to now, from the network (see the module doc):
+        ``number`` always follows, ``name`` unless manual mode is on."""
         changes: dict[str, Any] = {}
         if number:
             changes["number"] = number
@@ -154,14 +168,24 @@ class Session(AsyncIOEventEmitter):
         return self
 
     # ----- actions ------------------------------------------------------------------------
-    async def answer(self) -> Session:
-        """Answer an inbound call (auto-holding the talking call first, per policy)."""
+    async def answer(self, *, extra_headers: Sequence[ExtraHeader] = (),
+                     input: str | int | None = None,
+                     output: str | int | None = None) -> Session:
+        """Answer an inbound call (auto-holding the talking call first, per policy).
+
+        ``extra_headers`` go in the 200 OK (``"X-Agent: 1001"`` or pairs). ``input`` /
+        ``output`` switch the phone's microphone / speaker first (by name or index, as
+        ``phone.devices.choose``): one headset serves every call, so the choice stays.
+        """
         if self._ended or self._status.communication_type != "inbound":
             raise AgentConsoleError.from_code(PhoneError.NOT_FOUND_CALL_ID,
                                               "there is no ringing call to answer")
         if not self._status.is_ring:
             return self
+        headers = header_pairs(extra_headers)
         await self.host.before_answer(self)
+        if input is not None or output is not None:
+            self.host.devices.choose(input=input, output=output)
         offer = self.leg.remote_sdp
         try:
             if offer:
@@ -177,7 +201,8 @@ class Session(AsyncIOEventEmitter):
         if self._ended:
             return self
         self._cancel_no_answer()
-        self.host.signal(lambda ua, now: ua.answer(self.leg, sdp.encode(), now))
+        self.host.signal(lambda ua, now: ua.answer(self.leg, sdp.encode(), now,
+                                                   extra_headers=headers))
         self.update_status(is_ring=False, call_status="talking", answer_time=_ms_now(),
                            codec=self.media.codec or "")
         self.established = True
@@ -229,57 +254,14 @@ class Session(AsyncIOEventEmitter):
 
     async def hold(self) -> Session:
         """Put the call on hold (re-INVITE with a=sendonly; inactive if held by the peer)."""
-        return await self._set_hold(True)
-
-    async def unhold(self) -> Session:
-        await self.host.before_resume(self)
-        return await self._set_hold(False)
-
-    async def _set_hold(self, hold: bool) -> Session:
-        if self._ended or not self.established:
-            raise AgentConsoleError("the call is not connected", title="Hold",
-                                    code=PhoneError.CURRENT_CALL_HAS_NOT_CONNECTED)
-        if self._status.is_hold == hold:
-            return self
-        if hold:
-            direction = "inactive" if self._status.remote_hold else "sendonly"
-        else:
-            direction = "recvonly" if self._status.remote_hold else "sendrecv"
-        offer = await self.media.create_reoffer(direction)
-        result = await self._reinvite(offer.encode())
-        if not result.ok or not result.sdp:
-            await self.media.rollback()
-            raise AgentConsoleError(
-                f"the {'hold' if hold else 'resume'} request was refused "
-                f"({result.status}); the call is still up", title="Hold failed",
-                code=PhoneError.UNKNOWN_ERROR)
-        await self.media.accept_answer(result.sdp.decode("utf-8", "replace"))
-        answer_dir = audio_direction(result.sdp.decode("utf-8", "replace"))
-        held = answer_dir in ("recvonly", "inactive")
-        self.media.set_sending(not held)
-        self.update_status(is_hold=held)
+        await self.renegotiation.set_hold(True)
         return self
 
-    async def _reinvite(self, sdp: bytes) -> ev.ReinviteResult:
-        """Send a re-INVITE and wait for its outcome; a call that ends meanwhile is an
-        :class:`AgentConsoleError`, never a CancelledError or a 40 s wait."""
-        if self._ended:
-            raise AgentConsoleError("the call has ended", title="Call ended",
-                                    code=PhoneError.NOT_FOUND_CALL_ID)
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[ev.ReinviteResult] = loop.create_future()
-        self._reinvite_waiter = waiter
-        self.host.signal(lambda ua, now: ua.reinvite(self.leg, sdp, now))
-        try:
-            return await asyncio.wait_for(asyncio.shield(waiter), 40.0)
-        except (asyncio.CancelledError, TimeoutError):
-            if waiter.cancelled() or self._ended:  # the call ended under us
-                raise AgentConsoleError("the call ended during the request",
-                                        title="Call ended",
-                                        code=PhoneError.NOT_FOUND_CALL_ID) from None
-            raise
-        finally:
-            self._reinvite_waiter = None
+    async def unhold(self) -> Session:
+        """Resume the call (auto-holding the talking one first, per policy)."""
+        await self.host.before_resume(self)
+        await self.renegotiation.set_hold(False)
+        return self
 
     def mute(self) -> Session:
         """The agent's audio is replaced by silence; no signalling (SDK §3.11)."""
@@ -293,9 +275,13 @@ class Session(AsyncIOEventEmitter):
         return self
 
     def destroy(self) -> None:
-        """Drop listeners, timers and media without signalling (SDK ``destroy``)."""
-        self._ended = True
-        self._teardown()
+        """Drop listeners, timers and media without signalling (SDK ``destroy``); the
+        phone forgets the call (``delete_session``, cause "Destroyed"), so it no longer
+        counts toward ``max_calls``. Hang up first if the other side should know."""
+        if not self._ended:
+            self._ended = True
+            self._teardown()
+            self.host.session_finished(self, "Destroyed")
         self.remove_all_listeners()
 
     # ----- DTMF, recording, transfer: the parts do the work ------------------------------
@@ -335,7 +321,7 @@ class Session(AsyncIOEventEmitter):
         """REFER this call to ``target`` (see :mod:`.transfer`)."""
         return await self.transfer.blind(target, hangup_after=hangup_after, hold=hold)
 
-    async def attended_transfer(self, *, target: str | None = None, via: str = "parent",
+    async def attended_transfer(self, target: str | None = None, *, via: str = "parent",
                                 ringing: str = "replaces",
                                 hangup_after: str | None = DEFAULT_POLICY) -> bool:
         """Complete an attended transfer from this consult leg (see :mod:`.transfer`)."""
@@ -353,9 +339,7 @@ class Session(AsyncIOEventEmitter):
     # ----- events from the SIP core (called by the phone) ------------------------------------
     def on_call_event(self, event: ev.CallEvent) -> None:
         """One event of this call's leg, handed to whoever handles it."""
-        if isinstance(event, ev.ReinviteResult) and self._reinvite_waiter is not None \
-                and not self._reinvite_waiter.done():
-            self._reinvite_waiter.set_result(event)  # even when the call just ended
+        if isinstance(event, ev.ReinviteResult) and self.renegotiation.on_result(event):
             return
         if self._ended:
             return
@@ -370,16 +354,18 @@ class Session(AsyncIOEventEmitter):
         elif isinstance(event, ev.CallEnded):
             self._finish("ended" if self.established else "failed", event.cause, event.status)
         elif isinstance(event, ev.ReinviteReceived):
-            self._spawn(self._on_reinvite(event))
+            self._spawn(self.renegotiation.on_offer(event))
         elif isinstance(event, ev.InfoReceived):
             self.call_media.on_info(event)
         elif isinstance(event, ev.ReferReceived):
             self.transfer.on_refer_received(event)
         elif isinstance(event, ev.ReferAccepted | ev.ReferFailed | ev.TransferProgress):
             self.transfer.on_refer_event(event)
+        elif isinstance(event, ev.DialogRefreshed):
+            self._on_refreshed(event)
 
     def _on_progress(self, event: ev.CallProgress) -> None:
-        self.emit("progress", event.status)
+        self.emit("progress", ProgressStatus(event.status, self.call_id, event.reason))
         if event.status in (180, 183) and self._status.call_status == "calling":
             self.update_status(call_status="ringing")
 
@@ -400,21 +386,11 @@ class Session(AsyncIOEventEmitter):
         self.host.session_confirmed(self)
         self.emit("confirmed", self)
 
-    async def _on_reinvite(self, event: ev.ReinviteReceived) -> None:
-        try:
-            if event.sdp:
-                text = event.sdp.decode("utf-8", "replace")
-                answer = await self.media.accept_reoffer(text)
-                self.update_status(remote_hold=is_hold_direction(audio_direction(text)))
-            else:
-                answer = await self.media.create_reoffer(
-                    "sendonly" if self._status.is_hold else "sendrecv")
-        except MediaNegotiationError as exc:
-            code = exc.status
-            self.host.signal(lambda ua, now: ua.answer_reinvite(self.leg, None, now, code))
-            return
-        self.host.signal(lambda ua, now: ua.answer_reinvite(self.leg, answer.encode(), now))
-        self.emit("reinvite", self)
+    def _on_refreshed(self, event: ev.DialogRefreshed) -> None:
+        """The peer's re-INVITE / UPDATE went through: it may say who we talk to now."""
+        ident = connected_identity(event.request.headers, self.leg.remote_identity)
+        if ident is not None:
+            self.update_identity(name=ident.name or None, number=ident.number or None)
 
     # ----- tasks, teardown -------------------------------------------------------------------
     def _spawn(self, coro: Awaitable[Any]) -> None:
@@ -465,8 +441,7 @@ class Session(AsyncIOEventEmitter):
     def _teardown(self) -> None:
         self._cancel_no_answer()
         self.call_media.stop_reports()
-        if self._reinvite_waiter is not None and not self._reinvite_waiter.done():
-            self._reinvite_waiter.cancel()
+        self.renegotiation.cancel()
         for task in list(self._tasks):
             if task is not asyncio.current_task():
                 task.cancel()

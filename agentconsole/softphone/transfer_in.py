@@ -122,7 +122,7 @@ class TransferRequest:
         """Mirror the new call's progress into NOTIFYs on the original dialog."""
         ringing = [False]
 
-        def on_progress(status: int) -> None:
+        def on_progress(status: int) -> None:  # a ProgressStatus
             if status in (180, 183) and not ringing[0]:
                 ringing[0] = True
                 self._notify(180, "Ringing")
