@@ -37,12 +37,12 @@ from ..softphone.api import AgentState, AgentStatus, PhoneAPI, SessionAPI
 from .actions import ACTIONS, describe_keys, resolve_keymap
 from .clock import Clock, SystemClock
 from .messages import CallFinished, CallReportUpdated, CallsChanged, PhoneChanged, Tick
-from .screens.dialogs import AgentStateMenu, ConfirmQuit, StateChoice, WrapupResult, menu_choices
+from .screens.dialogs import AgentStateMenu, ConfirmQuit, StateChoice, menu_choices
 from .screens.main import MainScreen
 from .screens.trace import TraceBuffer
 from .themes import DEFAULT_THEME, load_themes
-from .view import who
-from .wrapup_flow import WrapupFlow, WrapupRecord
+from .view import osc9_sequence, transfer_text, who
+from .wrapup_flow import WrapupFlow
 
 if TYPE_CHECKING:
     from textual.message import Message
@@ -57,7 +57,7 @@ MOS_HISTORY = 16
 STOP_TIMEOUT_S = 5.0
 
 
-class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
+class AgentConsoleApp(App[int], inherit_bindings=False):
     """The agent console. ``AgentConsoleApp(config, phone=None, clock=None)``.
 
     Raises :class:`~agentconsole.errors.ConfigError` at construction when
@@ -92,15 +92,9 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         self.registration: tuple[str, bool | None] = ("Starting…", None)
         self.audio_notice: str | None = None
         self.recent_numbers: list[str] = []
-        self.wrapups: list[WrapupRecord] = []
         self.mos_history: dict[str, deque[float]] = {}
-        #: Answered calls waiting for their wrap-up, oldest first (one form at a time).
-        self.pending_wrapups: list[CallFinished] = []
         self._listeners: dict[str, list[tuple[str, Callable[..., None]]]] = {}
-        self._wrapup_open = False
-        self._wrapup_since = 0.0  # when the open wrap-up form appeared (its timeout)
-        #: What the agent entered before "later", per call, shown again on reopening.
-        self._wrapup_drafts: dict[str, WrapupResult] = {}
+        self.wrapup = WrapupFlow(self)
         self.main = MainScreen(self.keymap)
         self._theme_warning: str | None = None
         self._install_themes(theme_dirs)
@@ -143,7 +137,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
                 self.notify(f"{self.history.interrupted} call(s) were cut off when the "
                             "console stopped; they are in the history as interrupted.",
                             title="History")
-            self._history_changed()
+            self.refresh_history()
             self.recent_numbers = [number for _name, number in self.history_pairs]
         elif self.history_problem:
             self.notify(self.history_problem, title="History is off", severity="warning")
@@ -157,7 +151,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
 
     async def _start_phone(self) -> None:
         self.registration = ("Registering…", None)
-        self._changed(PhoneChanged())
+        self.post_to_main(PhoneChanged())
         try:
             await self.phone.start()
         except AgentConsoleError as exc:
@@ -172,15 +166,15 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
                 self.registration = ("Registered", True)
             elif not self.config.account.register:
                 self.registration = ("Ready (no REGISTER)", True)
-        self._changed(PhoneChanged())
+        self.post_to_main(PhoneChanged())
 
     def _tick(self) -> None:
         """The one app-wide 1 Hz tick: every timer on screen is redrawn from it."""
-        self._check_wrapup_timeout()
+        self.wrapup.check_timeout()
         if self.screen_stack and self.main.is_attached:
             self.main.post_message(Tick())
 
-    def _changed(self, message: Message) -> None:
+    def post_to_main(self, message: Message) -> None:
         if self.main.is_attached:
             self.main.post_message(message)
 
@@ -231,30 +225,30 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
     def _ev_connected(self, *_: Any) -> None:
         if self.registration[1] is not True:
             self.registration = ("Connected", None)
-        self._changed(PhoneChanged())
+        self.post_to_main(PhoneChanged())
 
     def _ev_disconnected(self, reason: str = "", *_: Any) -> None:
         self.registration = ("Disconnected", False)
-        self._changed(PhoneChanged(reason))
+        self.post_to_main(PhoneChanged(reason))
 
     def _ev_registered(self, *_: Any) -> None:
         self.registration = ("Registered", True)
-        self._changed(PhoneChanged())
+        self.post_to_main(PhoneChanged())
 
     def _ev_registration_failed(self, failure: RegistrationFailure | None = None,
                                 *_: Any) -> None:
         cause = failure.cause if failure is not None else ""
         self.registration = (f"Failed: {cause}" if cause else "Failed", False)
-        self._changed(PhoneChanged(cause))
+        self.post_to_main(PhoneChanged(cause))
 
     def _ev_unregistered(self, *_: Any) -> None:
         self.registration = ("Unregistered", None)
-        self._changed(PhoneChanged())
+        self.post_to_main(PhoneChanged())
 
     def _ev_audio_notice(self, notice: str) -> None:
         self.audio_notice = notice
         self.notify(notice, title="Audio", severity="warning")
-        self._changed(PhoneChanged())
+        self.post_to_main(PhoneChanged())
 
     def _ev_new_session(self, session: SessionAPI) -> None:
         call_id = session.call_id
@@ -269,7 +263,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         number = session.status.number
         if number and session.status.communication_type == "outbound":
             self._remember(number)
-        self._changed(CallsChanged(call_id))
+        self.post_to_main(CallsChanged(call_id))
 
     @property
     def agent_state(self) -> AgentState:
@@ -285,7 +279,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         self.notify(detail, title=f"Incoming: {who(status)}", timeout=5)
         if self.config.ui.notify.osc9:
             self.desktop_notify(f"Incoming call: {who(status)} {detail}")
-        self._changed(CallsChanged(session.call_id))
+        self.post_to_main(CallsChanged(session.call_id))
 
     def _ev_agent_state_change(self, *_: Any) -> None:
         """The state changed; when the phone changed it itself (auto-Away after a missed
@@ -293,7 +287,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         self.agent_since = self.clock.monotonic()
         if not self._own_agent_change:
             self.notify(f"You are {self.agent_state.label}.", title="Agent state", timeout=5)
-        self._changed(PhoneChanged())
+        self.post_to_main(PhoneChanged())
 
     def desktop_notify(self, text: str) -> None:
         """An OSC 9 desktop notification (iTerm2, kitty, WezTerm, foot, tmux with passthrough)."""
@@ -310,13 +304,13 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         caller = f"{name} ({number})" if name and name != number else number or "A caller"
         self.notify(f"{caller}: {info.get('reason', '')} ({info.get('code', '')})",
                     title="Call turned away", timeout=6)
-        self._history_changed()
+        self.refresh_history()
 
     def _ev_delete_session(self, info: Any = None, *_: Any) -> None:
         call_id = info.get("call_id") if isinstance(info, dict) else None
         if call_id:
             self._unwire(call_id)
-        self._changed(CallsChanged(call_id))
+        self.post_to_main(CallsChanged(call_id))
 
     def _ev_session_event(self, session: SessionAPI, event: str, *args: Any) -> None:
         call_id = session.call_id
@@ -324,18 +318,18 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
             mos = session.call_report.mos
             if mos > 0:
                 self.mos_history.setdefault(call_id, deque(maxlen=MOS_HISTORY)).append(mos)
-            self._changed(CallReportUpdated(call_id))
+            self.post_to_main(CallReportUpdated(call_id))
         elif event in ("ended", "failed"):
             self._ev_call_finished(session, args[0] if args else {})
         elif event == "transfer_progress":
             self.notify(transfer_text(args[0] if args else None), title="Transfer")
-            self._changed(CallsChanged(call_id))
+            self.post_to_main(CallsChanged(call_id))
         elif event == "dtmf_received":
             info = args[0] if args else None
             digit = info.get("digit", "") if isinstance(info, dict) else str(info or "")
             self.notify(f"DTMF {digit}", title=who(session.status), timeout=2)
         else:
-            self._changed(CallsChanged(call_id))
+            self.post_to_main(CallsChanged(call_id))
 
     def _ev_call_finished(self, session: SessionAPI, info: Any) -> None:
         status = session.status
@@ -344,17 +338,17 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         self._unwire(session.call_id)
         self.mos_history.pop(session.call_id, None)
         finished = CallFinished(session.call_id, answered, cause, status.number, who(status))
-        self._history_changed()
-        self._changed(finished)
+        self.refresh_history()
+        self.post_to_main(finished)
         if not answered and status.communication_type == "outbound" \
                 and cause not in ("Canceled", "Terminated", "Transferred"):
             code = session.end_code
             self.notify(f"{who(status)}: {cause}" + (f" ({code})" if code else ""),
                         title="Call failed", severity="warning")
         # A consult leg is part of the customer's call: that call gets the wrap-up.
-        if answered and not status.is_transfer and self._wrapup_enabled():
-            self.pending_wrapups.append(finished)
-        self._start_wrapups(session.call_id)
+        if answered and not status.is_transfer and self.wrapup.enabled():
+            self.wrapup.pending.append(finished)
+        self.wrapup.start(session.call_id)
 
     def _unwire(self, call_id: str) -> None:
         session = self.phone.sessions.get(call_id)
@@ -377,7 +371,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         with self._agent_changing():
             self.phone.agent.set(status, reason or None)
         self.agent_since = self.clock.monotonic()
-        self._changed(PhoneChanged())
+        self.post_to_main(PhoneChanged())
 
     def enter_acw(self) -> None:
         with self._agent_changing():
@@ -416,7 +410,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         return pairs
 
     # ----- history and devices --------------------------------------------------------------
-    def _history_changed(self) -> None:
+    def refresh_history(self) -> None:
         """A call ended or a wrap-up was filed: refresh the badge, completion, open screen."""
         history = self.history
         if history is None:
@@ -436,24 +430,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         if self.history is not None and self.missed:
             self.history.mark_seen()
             self.missed = 0
-            self._changed(PhoneChanged())
-
-    def choose_audio_device(self, kind: str, name: str) -> None:
-        """Keep the agent's pick and hand it to the phone, which switches live when its
-        backend is a sound card."""
-        self.audio_choice[kind] = name
-        switched = False
-        try:
-            self.phone.devices.choose(**{kind: name})
-            switched = True
-        except AgentConsoleError as exc:  # e.g. the null backend: nothing to switch
-            logger.info("device switch refused: %s", exc)
-        if switched:
-            self.notify(f"{kind.capitalize()}: {name}", title="Audio device", timeout=3)
-        else:
-            self.notify(f"{kind.capitalize()}: {name}. The phone uses it from its next "
-                        f"start (audio.{kind} in the config keeps it).",
-                        title="Audio device", timeout=5)
+            self.post_to_main(PhoneChanged())
 
     async def dial(self, number: str, transfer_parent: str | None = None) -> None:
         """Call ``number`` (a consult leg of ``transfer_parent`` when given) and select the
@@ -471,7 +448,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         except Exception as exc:  # noqa: BLE001
             logger.exception("dial failed")
             self.notify(str(exc), title="Dial failed", severity="error")
-        self._changed(CallsChanged())
+        self.post_to_main(CallsChanged())
 
     def _show_contact(self, session: SessionAPI, number: str) -> None:
         """Name a call to a known number (directory, then history) from the start; the
@@ -512,21 +489,3 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
                                 partial(self.call_later, self.main.run_action,
                                         f"call_line({line})"))
 
-
-def transfer_text(info: Any) -> str:
-    """A transfer_progress payload as the agent reads it: "ringing (180)"."""
-    if not isinstance(info, dict):
-        return str(info or "")
-    state = str(info.get("state", ""))
-    status = info.get("status")
-    words = {"trying": "transfer requested", "ringing": "the target is ringing",
-             "succeeded": "transferred", "failed": "transfer failed"}
-    text = words.get(state, state)
-    return f"{text} ({status})" if status else text
-
-
-def osc9_sequence(text: str) -> str:
-    """``ESC ] 9 ; text BEL`` with the text made safe: a caller's name must not be able to
-    end the sequence early or smuggle in other escape sequences."""
-    clean = "".join(c for c in text if c.isprintable())[:200]
-    return f"\x1b]9;{clean}\x07"

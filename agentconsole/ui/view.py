@@ -189,3 +189,22 @@ def footer_state(calls: list[SessionAPI], selected: str | None,
             None if status is None else bool(status.is_transfer),
             None if status is None else status.record_status,
             any(s.status.is_transfer for s in calls))
+
+
+def transfer_text(info: object) -> str:
+    """A transfer_progress payload as the agent reads it: "ringing (180)"."""
+    if not isinstance(info, dict):
+        return str(info or "")
+    state = str(info.get("state", ""))
+    status = info.get("status")
+    words = {"trying": "transfer requested", "ringing": "the target is ringing",
+             "succeeded": "transferred", "failed": "transfer failed"}
+    text = words.get(state, state)
+    return f"{text} ({status})" if status else text
+
+
+def osc9_sequence(text: str) -> str:
+    """``ESC ] 9 ; text BEL`` with the text made safe: a caller's name must not be able to
+    end the sequence early or smuggle in other escape sequences."""
+    clean = "".join(c for c in text if c.isprintable())[:200]
+    return f"\x1b]9;{clean}\x07"

@@ -266,7 +266,7 @@ async def test_wrapup_after_an_answered_call_returns_to_previous_state(
         await pilot.press("down", "down", "enter")
         await pilot.press("o", "k", "enter")
         await pilot.pause()
-        assert app.wrapups[-1].code == "No sale" and app.wrapups[-1].notes == "ok"
+        assert app.wrapup.filed[-1].code == "No sale" and app.wrapup.filed[-1].notes == "ok"
         assert app.agent_state.status is AgentStatus.AVAILABLE
 
 
@@ -278,7 +278,7 @@ async def test_wrapup_files_the_highlighted_code(make_app: MakeApp) -> None:
         await answered_then_ended(phone, pilot)
         await pilot.press("down", "down", "down", "up", "ctrl+s")
         await pilot.pause()
-        assert app.wrapups[-1].code == "No sale"
+        assert app.wrapup.filed[-1].code == "No sale"
 
 
 async def test_two_calls_ending_together_each_get_a_wrapup_and_consult_legs_none(
@@ -313,7 +313,7 @@ async def test_two_calls_ending_together_each_get_a_wrapup_and_consult_legs_none
         assert app.agent_state.status is AgentStatus.ACW
         await pilot.press("down", "down", "ctrl+s")
         await pilot.pause()
-        assert [(w.name, w.code) for w in app.wrapups] == [("Carol", "Sale"),
+        assert [(w.name, w.code) for w in app.wrapup.filed] == [("Carol", "Sale"),
                                                            ("Dave", "No sale")]
         assert app.agent_state.status is AgentStatus.AVAILABLE
 
@@ -432,7 +432,7 @@ async def test_phone_side_agent_state_change_shows_in_the_header(make_app: MakeA
 
 
 def test_osc9_notification_cannot_be_broken_out_of() -> None:
-    from agentconsole.ui.app import osc9_sequence
+    from agentconsole.ui.view import osc9_sequence
 
     seq = osc9_sequence("Incoming call: Eve\x07\x1b]52;c;ZXZpbA==\x07 +1555")
     assert seq.startswith("\x1b]9;") and seq.endswith("\x07")

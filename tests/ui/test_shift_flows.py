@@ -86,7 +86,7 @@ async def test_wrapup_waits_until_the_calls_are_over_and_keeps_a_draft(
         assert isinstance(app.screen, WrapupForm)
         await pilot.press("down", "down", "enter", *"half done", "escape")  # later
         await pilot.pause()
-        assert not isinstance(app.screen, WrapupForm) and app.wrapups == []
+        assert not isinstance(app.screen, WrapupForm) and app.wrapup.filed == []
         second.finish("ended", "Normal")
         await pilot.pause()
         form = app.screen
@@ -95,7 +95,7 @@ async def test_wrapup_waits_until_the_calls_are_over_and_keeps_a_draft(
         assert form.chosen == "No sale"  # the draft is back
         await pilot.press("ctrl+s")
         await pilot.pause()
-        assert app.wrapups[-1].code == "No sale" and app.wrapups[-1].notes == "half done"
+        assert app.wrapup.filed[-1].code == "No sale" and app.wrapup.filed[-1].notes == "half done"
         assert isinstance(app.screen, WrapupForm) and "Dave" in app.screen.about
         assert app.agent_state.status is AgentStatus.ACW
         await pilot.press("down", "ctrl+s")

@@ -144,7 +144,7 @@ async def some_history(app: AgentConsoleApp, phone: FakePhone) -> None:
         history.end_call(call_id, disposition, at=t0 + offset + 5 + talk)
         if code:
             history.set_wrapup(call_id, code, "customer happy", at=t0 + offset + 200 + talk)
-    app._history_changed()
+    app.refresh_history()
 
 
 INVITE = (b"INVITE sip:1001@10.0.0.2:5060 SIP/2.0\r\n"

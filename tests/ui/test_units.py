@@ -124,7 +124,7 @@ def test_a_broken_user_theme_is_skipped_and_a_user_theme_can_replace(tmp_path: P
 
 
 def test_transfer_progress_reads_as_words() -> None:
-    from agentconsole.ui.app import transfer_text
+    from agentconsole.ui.view import transfer_text
 
     assert transfer_text({"call_id": "c", "state": "ringing", "status": 180}) == \
         "the target is ringing (180)"

@@ -23,7 +23,8 @@ from textual.timer import Timer
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from ...softphone.devices import DeviceInfo, LevelMeter
+from ...errors import AgentConsoleError
+from ...softphone.api import DeviceInfo, LevelMeter
 from ..widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
@@ -167,8 +168,22 @@ class DevicesScreen(Screen[None]):
     def _picked(self, event: OptionList.OptionSelected) -> None:
         kind = (event.option_list.id or "").removeprefix("devices-")
         device = self._lists[kind][int(event.option.id or 0)]
-        self.console.choose_audio_device(kind, device.name)
+        self._choose(kind, device.name)
         self.show(self.devices)
+
+    def _choose(self, kind: str, name: str) -> None:
+        """Keep the agent's pick and hand it to the phone, which switches live when its
+        backend is a sound card."""
+        self.console.audio_choice[kind] = name
+        try:
+            self.console.phone.devices.choose(**{kind: name})
+        except AgentConsoleError as exc:  # e.g. the null backend: nothing to switch
+            logger.info("device switch refused: %s", exc)
+            self.notify(f"{kind.capitalize()}: {name}. The phone uses it from its next "
+                        f"start (audio.{kind} in the config keeps it).",
+                        title="Audio device", timeout=5)
+            return
+        self.notify(f"{kind.capitalize()}: {name}", title="Audio device", timeout=3)
 
     def action_back(self) -> None:
         self.dismiss(None)

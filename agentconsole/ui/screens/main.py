@@ -243,8 +243,8 @@ class MainScreen(CallActions, Screen[None]):
             wrapups=self._wrapups_hint())
 
     def _wrapups_hint(self) -> str:
-        waiting = len(self.console.pending_wrapups)
-        if not waiting or self.console.wrapup_open:  # the form says it already
+        waiting = len(self.console.wrapup.pending)
+        if not waiting or self.console.wrapup.is_open:  # the form says it already
             return ""
         noun = "wrap-up" if waiting == 1 else "wrap-ups"
         return f"{waiting} {noun} ({self.key_for('wrapup')})"

@@ -292,7 +292,7 @@ class CallActions(_ScreenBase):
         self.console.open_agent_menu()
 
     def action_wrapup(self) -> None:
-        self.console.open_wrapup()
+        self.console.wrapup.open()
 
     def action_history(self) -> None:
         from .history import HistoryScreen
