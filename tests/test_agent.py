@@ -67,8 +67,8 @@ def test_a_missed_call_makes_an_available_agent_away(state: str, auto: bool,
     agent = Agent(AgentConfig(auto_away_on_missed=auto), lambda *args: None)
     agent.set(state)
     agent.call_missed()
-    assert agent.status == after
-    assert agent.reason == ("Missed call" if after == "away" else None)
+    assert agent.state.status == after
+    assert agent.state.reason == ("Missed call" if after == "away" else "")
 
 
 def test_the_phone_refuses_by_the_same_model() -> None:

@@ -5,6 +5,8 @@ carries."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,17 @@ from tests.test_two_phones import make_pair
 from tests.waiting import wait_until
 
 UNKNOWN = "no-such-call"
+
+
+@asynccontextmanager
+async def phones(tmp_path: Path, calls_b: str = "") -> AsyncIterator[tuple[Phone, Phone, str]]:
+    """Two started phones (``calls_b``: the callee's config), stopped afterwards."""
+    a, b, target = await make_pair(tmp_path, calls_b=calls_b)
+    try:
+        yield a, b, target
+    finally:
+        await a.stop()
+        await b.stop()
 
 
 async def ringing(a: Phone, b: Phone, target: str,
@@ -31,8 +44,7 @@ async def ringing(a: Phone, b: Phone, target: str,
 
 async def test_per_call_methods_by_call_id(tmp_path: Path) -> None:
     extra = f"calls:\n  dial_rate_limit_s: 0\nrecording:\n  directory: \"{tmp_path}\"\n"
-    a, b, target = await make_pair(tmp_path, calls_b=extra)
-    try:
+    async with phones(tmp_path, extra) as (a, b, target):
         wire: list[TraceEntry] = []
         a.add_trace_hook(wire.append)
         progress: list[Any] = []
@@ -64,15 +76,11 @@ async def test_per_call_methods_by_call_id(tmp_path: Path) -> None:
         assert b.hangup(inbound.call_id) and inbound.is_ended and b.get_sessions() == []
         await wait_until(lambda: out.is_ended, 10)
         assert 180 in progress and progress[0].call_id == out.call_id  # an int that names
-    finally:
-        await a.stop()
-        await b.stop()
 
 
 async def test_destroy_frees_the_place_a_call_took(tmp_path: Path) -> None:
     full = "calls:\n  dial_rate_limit_s: 0\n  max_calls: 1\n"
-    a, b, target = await make_pair(tmp_path, calls_b=full)
-    try:
+    async with phones(tmp_path, full) as (a, b, target):
         deleted: list[dict[str, Any]] = []
         b.on("delete_session", deleted.append)
         _, inbound = await ringing(a, b, target)
@@ -82,14 +90,10 @@ async def test_destroy_frees_the_place_a_call_took(tmp_path: Path) -> None:
         assert b.sessions == {} and not b.is_max_call and b.incoming_list == []
         inbound.destroy()  # twice is harmless
         assert len(deleted) == 1
-    finally:
-        await a.stop()
-        await b.stop()
 
 
 async def test_every_timer_tick_names_its_call(tmp_path: Path) -> None:
-    a, b, target = await make_pair(tmp_path)
-    try:
+    async with phones(tmp_path) as (a, b, target):
         out, inbound = await ringing(a, b, target)
         ticks: list[TimerType] = []
         inbound.on("update_timer", ticks.append)
@@ -97,6 +101,3 @@ async def test_every_timer_tick_names_its_call(tmp_path: Path) -> None:
         assert ticks[0].call_id == inbound.call_id and ticks[0].ring_duration > 0
         assert inbound.timer.call_id == inbound.call_id
         out.hangup()
-    finally:
-        await a.stop()
-        await b.stop()

@@ -111,15 +111,8 @@ class Agent:
 
     @property
     def state(self) -> AgentState:
+        """The whole state: status, reason, and for ACW where it returns to."""
         return self._state
-
-    @property
-    def status(self) -> AgentStatus:
-        return self._state.status
-
-    @property
-    def reason(self) -> str | None:
-        return self._state.reason or None
 
     def set(self, status: AgentStatus | str, reason: str | None = None) -> None:
         """Change the state; after-call work remembers the state to return to.

@@ -25,6 +25,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from ..errors import AgentConsoleError, PhoneError
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from ..media.peer import MediaSession
     from .host import MediaEngine
     from .session import Session
+    from .status import RecordStatus
 
 log = logging.getLogger(__name__)
 
@@ -159,10 +161,8 @@ class CallMedia:
     async def _send_info_digits(self, schedule: list[PlannedDigit], duration_ms: int) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
-        for item in schedule:
-            delay = start + item.start - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+        for item in schedule:  # each digit at its planned time after the first
+            await asyncio.sleep(max(0.0, start + item.start - loop.time()))
             if item.digit == PAUSE or self.session.is_ended:
                 continue
             self._send_info(info_body(item.digit, duration_ms))
@@ -220,21 +220,20 @@ class CallMedia:
 
     async def pause_record(self) -> bool:
         """Pause: the file keeps running with silence until :meth:`resume_record`."""
-        if self._config.mode == "feature_code":
-            return await self._feature_code("pause")
-        if self._recording is None or self._recording.state != "recording":
-            return False
-        self._recording.pause()
-        self.session.update_status(record_status="pause")
-        return True
+        return await self._switch("pause", "recording", "pause", LiveRecording.pause)
 
     async def resume_record(self) -> bool:
+        return await self._switch("resume", "pause", "recording", LiveRecording.resume)
+
+    async def _switch(self, action: str, before: str, after: RecordStatus,
+                      apply: Callable[[LiveRecording], None]) -> bool:
+        """Pause or resume: ``apply`` to a recording in state ``before``, else False."""
         if self._config.mode == "feature_code":
-            return await self._feature_code("resume")
-        if self._recording is None or self._recording.state != "pause":
+            return await self._feature_code(action)
+        if self._recording is None or self._recording.state != before:
             return False
-        self._recording.resume()
-        self.session.update_status(record_status="recording")
+        apply(self._recording)
+        self.session.update_status(record_status=after)
         return True
 
     async def stop_record(self) -> bool:

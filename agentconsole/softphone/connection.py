@@ -125,37 +125,23 @@ class SipConnection:
         sip = self.config.sip
         password = acc.password.reveal() if acc.password is not None else None
         return UAConfig(
-            aor=acc.aor_uri,
-            registrar=acc.registrar_uri,
-            transport=acc.transport,
-            display_name=acc.display_name,
-            auth_user=acc.effective_auth_user,
-            password=password,
-            realm=acc.realm,
-            outbound_proxy=acc.outbound_proxy_uri,
-            expires=acc.expires,
-            register=acc.register,
+            aor=acc.aor_uri, registrar=acc.registrar_uri, transport=acc.transport,
+            display_name=acc.display_name, auth_user=acc.effective_auth_user,
+            password=password, realm=acc.realm, outbound_proxy=acc.outbound_proxy_uri,
+            expires=acc.expires, register=acc.register, user_agent=acc.user_agent,
             timers=TimerConfig.from_ms(sip.t1_ms, sip.t2_ms, sip.t4_ms),
-            user_agent=acc.user_agent,
-            instance_id=self.instance_id,
-            retry_min_s=sip.register_retry_s,
-            retry_max_s=max(sip.register_retry_s, 300.0),
-            accept_invites=True,
-            session_expires=sip.session_expires,
-            min_se=sip.min_se,
+            instance_id=self.instance_id, accept_invites=True,
+            retry_min_s=sip.register_retry_s, retry_max_s=max(sip.register_retry_s, 300.0),
+            session_expires=sip.session_expires, min_se=sip.min_se,
         )
 
     def _make_transport(self) -> Transport:
         acc = self.config.account
         sip = self.config.sip
         settings = TransportSettings(
-            local_host=sip.local_host,
-            local_port=sip.local_port,
-            keepalive_s=sip.keepalive_s,
-            reconnect_min_s=sip.reconnect_min_s,
-            reconnect_max_s=sip.reconnect_max_s,
-            max_message_size=sip.max_message_size,
-            tls_ca_file=acc.tls.ca_file,
+            local_host=sip.local_host, local_port=sip.local_port, keepalive_s=sip.keepalive_s,
+            reconnect_min_s=sip.reconnect_min_s, reconnect_max_s=sip.reconnect_max_s,
+            max_message_size=sip.max_message_size, tls_ca_file=acc.tls.ca_file,
             tls_verify=acc.tls.verify,
         )
         target = acc.outbound_proxy_uri or acc.registrar_uri

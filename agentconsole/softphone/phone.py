@@ -111,14 +111,17 @@ class Phone(AsyncIOEventEmitter):
     # ----- state ----------------------------------------------------------------------
     @property
     def is_registered(self) -> bool:
+        """The registrar holds our binding now (``is_registered_change`` on each change)."""
         return self._is_registered
 
     @property
     def ua(self) -> UserAgent | None:
+        """The sans-IO SIP user agent, None before :meth:`start`."""
         return self.connection.ua
 
     @property
     def transport(self) -> Transport | None:
+        """The SIP transport (its ``local_address`` is where we listen), None before."""
         return self.connection.transport
 
     @property
@@ -133,10 +136,12 @@ class Phone(AsyncIOEventEmitter):
 
     @property
     def current_session(self) -> Session | None:
+        """The call the agent talks on: the last one dialled or confirmed."""
         return self.calls.current
 
     @property
     def is_max_call(self) -> bool:
+        """``calls.max_calls`` reached: a new call is refused (-205, or 486 inbound)."""
         return self.policy.is_max_call
 
     def get_session(self, call_id: str) -> Session:
@@ -161,6 +166,7 @@ class Phone(AsyncIOEventEmitter):
 
     @property
     def audio_backend(self) -> AudioBackend | None:
+        """The audio backend calls use (``devices.backend``); None before the first."""
         return self.devices.backend
 
     @property
@@ -171,11 +177,12 @@ class Phone(AsyncIOEventEmitter):
     @property
     def agent_state(self) -> AgentStatus:
         """available | away | acw | dnd | offline (see :mod:`.agent`)."""
-        return self.agent.status
+        return self.agent.state.status
 
     @property
     def agent_reason(self) -> str | None:
-        return self.agent.reason
+        """The Away reason, None when there is none."""
+        return self.agent.state.reason or None
 
     def set_agent_state(self, state: AgentStatus | str, reason: str | None = None) -> None:
         """Change the agent state; DND, Away and after-call work refuse new calls

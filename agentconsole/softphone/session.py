@@ -82,18 +82,22 @@ class Session(AsyncIOEventEmitter):
     # ----- read-only state ------------------------------------------------------------
     @property
     def call_id(self) -> str:
+        """The SIP Call-ID: the call's key in ``phone.sessions`` and in every event."""
         return self._status.call_id
 
     @property
     def status(self) -> CallStatus:
+        """Everything shown about the call; a new value on every change."""
         return self._status
 
     @property
     def timer(self) -> TimerType:
+        """Ring, calling, talk and hold seconds, advanced by the phone's 1 Hz tick."""
         return self._ticker.timer
 
     @property
     def is_ended(self) -> bool:
+        """Ended, failed or destroyed: the call takes no more actions."""
         return self._ended
 
     @property
@@ -103,6 +107,7 @@ class Session(AsyncIOEventEmitter):
 
     @property
     def incoming_list(self) -> list[Session]:
+        """The phone's ringing inbound calls (the SDK's ``session.incomingList``)."""
         return self.host.incoming_list
 
     @property

@@ -60,6 +60,16 @@ def record(session: Session) -> dict[str, list[Any]]:
     return seen
 
 
+def answered_caller(phone: Phone, tmp_path: Path, name: str, scenario: str, *, port: int,
+                    media_port: int) -> tuple[Sipp, list[Session]]:
+    """A SIPp caller that talks 2 s once answered; the calls reaching ``phone``."""
+    incoming: list[Session] = []
+    phone.on("incoming", incoming.append)
+    uac = Sipp(name, SCENARIOS / scenario, tmp_path, port=port, media_port=media_port,
+               timeout_s=20, extra=[*caller_args(), "-d", "2000"]).start()
+    return uac, incoming
+
+
 async def ringing_session(sipp: Sipp, incoming: list[Session]) -> Session:
     await wait_for(lambda: bool(incoming) or sipp.returncode is not None, 10)
     assert incoming, f"no incoming call\n{sipp.trace()}"
@@ -158,10 +168,8 @@ async def test_agent_calls_refusing_sipp_callee(phone: Phone, tmp_path: Path, co
 
 
 async def test_agent_answers_sipp_caller_who_hangs_up(phone: Phone, tmp_path: Path) -> None:
-    incoming: list[Session] = []
-    phone.on("incoming", incoming.append)
-    uac = Sipp("bye", SCENARIOS / "uac-answered-bye.xml", tmp_path, port=5094,
-               media_port=6130, timeout_s=20, extra=[*caller_args(), "-d", "2000"]).start()
+    uac, incoming = answered_caller(phone, tmp_path, "bye", "uac-answered-bye.xml",
+                                    port=5094, media_port=6130)
     try:
         session = await ringing_session(uac, incoming)
         seen = record(session)
@@ -186,10 +194,8 @@ async def test_connected_identity_follows_a_pbx_transfer(phone: Phone, tmp_path:
                                                          manual: bool) -> None:
     """RFC 4916: an UPDATE with a new P-Asserted-Identity renames the call on screen; a
     name the application set in manual mode stays, and the number follows."""
-    incoming: list[Session] = []
-    phone.on("incoming", incoming.append)
-    uac = Sipp("identity", SCENARIOS / "uac-connected-identity.xml", tmp_path, port=5089,
-               media_port=6140, timeout_s=20, extra=[*caller_args(), "-d", "2000"]).start()
+    uac, incoming = answered_caller(phone, tmp_path, "identity", "uac-connected-identity.xml",
+                                    port=5089, media_port=6140)
     try:
         session = await ringing_session(uac, incoming)
         changes: list[Any] = []
