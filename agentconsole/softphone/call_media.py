@@ -262,7 +262,9 @@ class CallMedia:
         """
         self._check_connected()
         codes = self._config.feature_codes
-        code = getattr(codes, action) or codes.start
+        by_action = {"start": codes.start, "stop": codes.stop, "pause": codes.pause,
+                     "resume": codes.resume}
+        code = by_action[action] or codes.start
         if not code:
             raise AgentConsoleError("no recording feature code is configured",
                                     title="Recording", code=int(PhoneError.UNKNOWN_ERROR))
