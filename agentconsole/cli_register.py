@@ -30,7 +30,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 async def _register(config: object, hold: float, trace: bool, out: TextIO, err: TextIO) -> int:
-    from .phone import Phone, RegistrationFailure
+    from .softphone.phone import Phone, RegistrationFailure
     from .transport.driver import TraceEntry
 
     def show_trace(entry: TraceEntry) -> None:

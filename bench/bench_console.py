@@ -78,11 +78,11 @@ def _instrument(app: Any, scrollers: Any) -> None:
 
 def child_console(ringing: int, talking: int) -> None:
     sys.path.insert(0, str(ROOT))
-    from agentconsole.call_status import TimerType, advance_timer
     from agentconsole.config import parse_config
+    from agentconsole.softphone.status import TimerType, advance_timer
     from agentconsole.ui.app import AgentConsoleApp
     from agentconsole.ui.widgets import CallList, IncomingQueue
-    from tests.ui.fakes import FakePhone, FakeProbe, FakeSession
+    from tests.ui.fakes import FakePhone, FakeSession
 
     class TickingSession(FakeSession):
         """Timers advance with the clock, as a real Session's do."""
@@ -120,7 +120,7 @@ def child_console(ringing: int, talking: int) -> None:
             _report("T")
             super()._tick()
 
-    app = BenchConsole(config, phone, audio_probe=FakeProbe())
+    app = BenchConsole(config, phone)
     _instrument(app, lambda: (app.main.query_one(IncomingQueue).scroller,
                               app.main.query_one(CallList)))
     app.run()

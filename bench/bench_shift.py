@@ -45,7 +45,7 @@ def sample(app: Any, started: float) -> tuple[float, float, int, float]:
 async def console_shift(calls: int, every: int) -> list[tuple[int, float, float, int, float, int]]:
     from agentconsole.config import Config
     from agentconsole.ui.app import AgentConsoleApp
-    from tests.ui.fakes import FakePhone, FakeProbe
+    from tests.ui.fakes import FakePhone
 
     config = Config.from_mapping({
         "account": {"aor": "sip:1001@127.0.0.1", "password": "x", "transport": "ws",
@@ -55,7 +55,7 @@ async def console_shift(calls: int, every: int) -> list[tuple[int, float, float,
         "agent": {"wrapup": {"codes": ["Sale", "No sale", "Callback"]}},
     }, env={})
     phone = FakePhone(config)
-    app = AgentConsoleApp(config, phone=phone, audio_probe=FakeProbe())
+    app = AgentConsoleApp(config, phone=phone)
     rows: list[tuple[int, float, float, int, float, int]] = []
     async with app.run_test(size=(120, 40)) as pilot:
         started = time.monotonic()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentconsole.call_status import CallStatus, SessionTicker, TimerType, advance_timer
+from agentconsole.softphone.status import CallStatus, SessionTicker, TimerType, advance_timer
 
 
 def status(**kw: object) -> CallStatus:

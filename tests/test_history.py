@@ -21,7 +21,7 @@ from agentconsole.history import (
     disposition_for,
 )
 from tests.ui.conftest import make_config
-from tests.ui.fakes import FakePhone, InCallSession
+from tests.ui.fakes import FakePhone
 
 
 class Clock:
@@ -222,7 +222,7 @@ def test_disposition_rules(direction: str, established: bool, cause: str, code: 
 
 
 async def test_attach_follows_a_phone(history: CallHistory, clock: Clock) -> None:
-    phone = FakePhone(make_config(), session_class=InCallSession)
+    phone = FakePhone(make_config())
     history.attach(phone)
     ringing = phone.ring("5551", "Carol", "Globex", queue="Support")
     assert history.get(ringing.call_id) is not None  # the row exists while it rings

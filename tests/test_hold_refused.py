@@ -13,7 +13,7 @@ import pytest
 
 from agentconsole import AgentConsoleError
 from agentconsole.media.sdp import MediaNegotiationError
-from agentconsole.session import Session
+from agentconsole.softphone.session import Session
 from tests.test_two_phones import answer_next, make_pair
 from tests.waiting import frames_flow, wait_until
 

@@ -39,9 +39,20 @@ def test_sip_core_imports_no_other_layer_of_the_package() -> None:
     added = {m for m in modules - baseline if m.startswith("agentconsole.")}
     assert added and all(m.startswith("agentconsole.sip") for m in added), sorted(added)
     assert not any(m.startswith(("agentconsole.transport", "agentconsole.media",
-                                 "agentconsole.ui", "agentconsole.phone")) for m in modules)
+                                 "agentconsole.ui", "agentconsole.softphone")) for m in modules)
 
 
 def test_package_import_stays_light() -> None:
     modules = loaded_after("import agentconsole")
+    assert not {"textual", "aiortc", "av", "sounddevice"} & {m.split(".")[0] for m in modules}
+
+
+def test_public_names_load_on_first_use() -> None:
+    """``from agentconsole import Phone, Session`` works (DESIGN §2) without making a bare
+    ``import agentconsole`` load the softphone, nor the softphone load the UI or aiortc."""
+    bare = loaded_after("import agentconsole")
+    assert not any(m.startswith("agentconsole.softphone") for m in bare)
+    names = "Phone, Session, RegistrationFailure, TransferRequest, CallStatus, AgentStatus"
+    modules = loaded_after(f"from agentconsole import {names}")
+    assert {"agentconsole.softphone.phone", "agentconsole.softphone.session"} <= modules
     assert not {"textual", "aiortc", "av", "sounddevice"} & {m.split(".")[0] for m in modules}

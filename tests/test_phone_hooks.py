@@ -25,9 +25,9 @@ from agentconsole.media.audio import (
 from agentconsole.media.ringer import RING_TONES
 from agentconsole.media.tone import sine
 from agentconsole.media.tracks import make_frame
-from agentconsole.session import Session
 from agentconsole.sip.message import Headers
 from agentconsole.sip.uri import parse_name_addr
+from agentconsole.softphone.session import Session
 from agentconsole.transport.driver import TraceEntry
 from tests.media.test_ringer import DEVICES, FakeSounddevice, install_fake_sounddevice
 from tests.test_two_phones import make_pair
@@ -131,12 +131,12 @@ def test_phone_level_listeners_follow_the_backend() -> None:
     def listener(direction: str, dbfs: float) -> None:
         calls.append(direction)
 
-    p.add_level_listener(listener)  # before the backend exists
-    p._open_audio()
+    p.devices.add_level_listener(listener)  # before the backend exists
+    p.devices.open()
     assert p.audio_backend is not None
     p.audio_backend.play(make_frame(bytes(1920), 0))
     assert calls == ["output"]
-    p.remove_level_listener(listener)
+    p.devices.remove_level_listener(listener)
     p.audio_backend.play(make_frame(bytes(1920), 0))
     assert calls == ["output"]
 
@@ -149,12 +149,12 @@ def test_devices_without_a_sound_card(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(audio_sd, "_sounddevice", no_portaudio)
     p = phone("backend: auto")
-    assert p.audio_devices() == []
-    assert p.rescan_audio() == []
-    selection = p.audio_selection()
+    assert p.devices.available() == []
+    assert p.devices.rescan() == []
+    selection = p.devices.selection()
     assert (selection.input, selection.output, selection.ring) == (None, None, None)
     with pytest.raises(AudioDeviceError) as info:
-        p.set_audio_devices(input="Jabra")
+        p.devices.choose(input="Jabra")
     assert "'null'" in info.value.message and "libportaudio2" in info.value.message
     assert info.value.title == "Audio device"
 
@@ -162,20 +162,20 @@ def test_devices_without_a_sound_card(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("audio", ['backend: "null"', "backend: tone"])
 def test_non_card_backends_have_no_devices_to_choose(audio: str) -> None:
     with pytest.raises(AudioDeviceError, match="no devices to choose"):
-        phone(audio).set_audio_devices(output=1)
+        phone(audio).devices.choose(output=1)
 
 
 async def test_switch_devices_while_a_call_track_runs(
         monkeypatch: pytest.MonkeyPatch) -> None:
     fake = install_fake_sounddevice(monkeypatch)
     p = phone("backend: auto")
-    assert [d.name for d in p.audio_devices()] == [d["name"] for d in DEVICES]
-    p._open_audio()
+    assert [d.name for d in p.devices.available()] == [d["name"] for d in DEVICES]
+    p.devices.open()
     backend = p.audio_backend
     assert isinstance(backend, SounddeviceBackend)
     track = backend.source_track()  # a call in progress
-    p.set_audio_devices(input="jabra", output=1)
-    selection = p.audio_selection()
+    p.devices.choose(input="jabra", output=1)
+    selection = p.devices.selection()
     assert selection.input is not None and selection.input.name == "Jabra Evolve 40"
     assert selection.output is not None and selection.output.index == 1
     assert selection.ring == selection.output
@@ -199,8 +199,8 @@ def test_an_unknown_device_keeps_the_old_ones(monkeypatch: pytest.MonkeyPatch) -
     fake = install_fake_sounddevice(monkeypatch)
     p = phone("backend: sounddevice")
     with pytest.raises(AudioDeviceError, match="Plantronics"):
-        p.set_audio_devices(output="Plantronics")
-    selection = p.audio_selection()
+        p.devices.choose(output="Plantronics")
+    selection = p.devices.selection()
     assert selection.output is not None and selection.output.index == 0
     assert sorted(s.device for s in fake.live()) == [0, 0]
 
@@ -208,10 +208,10 @@ def test_an_unknown_device_keeps_the_old_ones(monkeypatch: pytest.MonkeyPatch) -
 def test_a_busy_device_keeps_the_old_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = install_fake_sounddevice(monkeypatch)
     p = phone("backend: sounddevice")
-    p._open_audio()
+    p.devices.open()
     fake.fail_device = 1
     with pytest.raises(AudioDeviceError, match="Device unavailable"):
-        p.set_audio_devices(input=1)
+        p.devices.choose(input=1)
     assert [(s.kind, s.device) for s in fake.live()] == [("in", 0), ("out", 0)]
 
 
@@ -221,24 +221,24 @@ def test_rescan_finds_a_headset_plugged_in_after_start(monkeypatch: pytest.Monke
     notices: list[str] = []
     p.on("audio_notice", notices.append)
     levels: list[str] = []
-    p.add_level_listener(lambda d, v: levels.append(d))
-    p._open_audio()
+    p.devices.add_level_listener(lambda d, v: levels.append(d))
+    p.devices.open()
     assert isinstance(p.audio_backend, NullBackend) and notices and p.audio_notice
     fake.devices = list(DEVICES)
-    found = p.rescan_audio()
+    found = p.devices.rescan()
     assert len(found) == 3 and fake.inits == 1
     assert isinstance(p.audio_backend, SounddeviceBackend) and p.audio_notice is None
     p.audio_backend.play(make_frame(bytes(1920), 0))
     assert levels == ["output"]  # the listener moved to the new backend
-    assert isinstance(p.rescan_audio(), list) and fake.inits == 2  # card: reopen in place
+    assert isinstance(p.devices.rescan(), list) and fake.inits == 2  # card: reopen in place
 
 
 def test_rescan_does_not_replace_an_explicit_null_backend(
         monkeypatch: pytest.MonkeyPatch) -> None:
     install_fake_sounddevice(monkeypatch)
     p = phone('backend: "null"')
-    p._open_audio()
-    p.rescan_audio()
+    p.devices.open()
+    p.devices.rescan()
     assert isinstance(p.audio_backend, NullBackend)
 
 
@@ -250,7 +250,7 @@ def test_remove_trace_hook_before_start() -> None:
     p.add_trace_hook(seen.append)
     p.remove_trace_hook(seen.append)  # an equal bound method
     p.remove_trace_hook(seen.append)  # unknown: ignored
-    assert p._trace_hooks == []
+    assert p.connection.trace_hooks == []
 
 
 async def test_removed_trace_hook_sees_nothing_more(tmp_path: Path) -> None:
@@ -288,8 +288,8 @@ def refused_by(p: Phone, event: SimpleNamespace) -> tuple[list[dict[str, Any]], 
     refused: list[dict[str, Any]] = []
     p.on("refused", refused.append)
     actions: list[Any] = []
-    p._ua_do = actions.append  # type: ignore[method-assign, assignment]
-    p._on_call_incoming(event)
+    p.signal = actions.append  # type: ignore[method-assign, assignment]
+    p._ring(event)  # type: ignore[arg-type]
     return refused, actions
 
 
@@ -311,15 +311,15 @@ def test_refused_by_agent_state(state: str, reason: str | None, code: int, text:
 def test_acw_lets_calls_ring_when_acw_code_is_null() -> None:
     p = Phone(parse_config(BASE + 'audio:\n  backend: "null"\nagent:\n  acw_code: null\n'))
     p.set_agent_state("acw")
-    assert p._incoming_refusal() is None
+    assert p.policy.refusal() is None
     p.set_agent_state("dnd")
-    assert p._incoming_refusal() == 486
+    assert p.policy.refusal() == (486, "Do not disturb")
 
 
 def test_refused_when_full_and_for_plain_rtp() -> None:
     p = phone()
     busy = SimpleNamespace(status=SimpleNamespace(is_transfer=False))
-    p.sessions = {"x": busy, "y": busy}  # type: ignore[dict-item]
+    p.sessions.update({"x": busy, "y": busy})  # type: ignore[dict-item]
     refused, _ = refused_by(p, fake_invite())
     assert refused[0]["code"] == 486 and refused[0]["reason"] == "Busy: 2 calls already"
     p = phone()
@@ -383,7 +383,7 @@ async def test_no_answer_is_missed_and_makes_the_agent_away(tmp_path: Path) -> N
         failed: list[dict[str, Any]] = []
         out, ringing = await ringing_call(a, b, target)
         out.on("failed", failed.append)
-        assert ringing._no_answer is not None  # calls.no_answer_s armed the timer
+        assert ringing.no_answer_armed  # calls.no_answer_s armed the timer
         b._no_answer(ringing)  # what the timer does when it fires
         assert missed[0]["cause"] == "No Answer" and missed[0]["call_id"] == ringing.call_id
         assert (b.agent_state, b.agent_reason) == ("away", "Missed call")

@@ -17,7 +17,7 @@ import pytest
 from agentconsole import Phone, parse_config
 from agentconsole.media import recorder as rec
 from agentconsole.media.tone import dominant_frequency, rms
-from agentconsole.session import Session
+from agentconsole.softphone.session import Session
 from tests.test_two_phones import answer_next, phone_config
 from tests.waiting import frames_flow, wait_until
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from agentconsole import AgentConsoleError, parse_config
-from agentconsole.phone import Phone
-from agentconsole.phone_transfer import TransferRequest
-from agentconsole.session import Session
+from agentconsole.softphone.phone import Phone
+from agentconsole.softphone.session import Session
+from agentconsole.softphone.transfer_in import TransferRequest
 from tests.interop.baresip import wav_peak
 from tests.test_two_phones import phone_config
 from tests.waiting import frames_flow, wait_until
@@ -24,7 +24,7 @@ TONES = {"1001": 440, "1002": 880, "1003": 660}
 CALLS = "calls:\n  dial_rate_limit_s: 0\n  max_calls: 2\n"
 
 
-TransferPhone = Phone  # the transfer mixin is part of Phone
+TransferPhone = Phone
 
 
 @dataclass
@@ -180,7 +180,8 @@ async def test_attended_transfer_connects_customer_and_colleague(trio: Trio) -> 
     t.c.on("replaced", replaced.append)
     progress: list[dict[str, object]] = []
     consult.on("transfer_progress", progress.append)
-    assert await consult.attended_transfer()
+    # the SDK's form: the phone completes the transfer whose consult leg it is given
+    assert await t.a.attended_transfer(consult.call_id, t.uri_c)
     await wait_until(lambda: bool(replaced), 15)
     assert requests and requests[0].replaces is not None
     call_id, _, tags = requests[0].replaces.partition(";")

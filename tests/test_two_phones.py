@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agentconsole import AgentConsoleError, Phone, parse_config
-from agentconsole.session import Session
+from agentconsole.softphone.session import Session
 from tests.interop.baresip import wav_peak
 from tests.interop.test_calls_baresip import write_tone
 from tests.waiting import wait_until

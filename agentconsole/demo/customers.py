@@ -30,7 +30,7 @@ from ..errors import AgentConsoleError
 from .data import CUSTOMERS, QUEUES, Customer, Queue, customer_by_number
 
 if TYPE_CHECKING:
-    from ..session import Session
+    from ..softphone.session import Session
     from .parties import Party
 
 logger = logging.getLogger(__name__)

@@ -19,11 +19,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ..session_media import RECORD_STATUS_TYPE
+from ..softphone.call_media import RECORD_STATUS_TYPE
 from .data import PAUSE_CODE, RECORD_CODE
 
 if TYPE_CHECKING:
-    from ..session import Session
+    from ..softphone.session import Session
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +59,7 @@ class RecordFeature:
         if session.is_ended:
             return
         body = self.state.encode()
-        session.phone._ua_do(
-            lambda ua, now: ua.send_info(session.leg, RECORD_STATUS_TYPE, body, now))
+        session.send_info(RECORD_STATUS_TYPE, body)
 
 
 __all__ = ["RECORD_STATUS_TYPE", "RecordFeature"]

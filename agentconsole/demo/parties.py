@@ -1,6 +1,6 @@
 """The simulated people on the demo switch: each one a real, registered :class:`Phone`.
 
-A demo and a test fixture. Every party is an ordinary :class:`~agentconsole.phone.Phone`
+A demo and a test fixture. Every party is an ordinary :class:`~agentconsole.softphone.phone.Phone`
 with its own audio backend, registered to the switch with digest like the agent, so
 calls between them take exactly the agent's path (our SIP core, aiortc, ICE on
 127.0.0.1). What makes them parties is a few listeners:
@@ -25,15 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from ..errors import AgentConsoleError
-from ..phone import Phone
+from ..softphone.phone import Phone
 from .audio import EchoBackend, ReadbackBackend
 from .data import Account
 from .features import RecordFeature
 
 if TYPE_CHECKING:
     from ..media.audio_base import AudioBackend
-    from ..phone_transfer import TransferRequest
-    from ..session import Session
+    from ..softphone.session import Session
+    from ..softphone.transfer_in import TransferRequest
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Party:
         self.rng = rng or random.Random()
         self.phone = phone_class(config, rng=random.Random(self.rng.getrandbits(64)))
         if backend is not None:
-            self.phone.audio_backend = backend  # used instead of config.audio
+            self.phone.devices.use(backend)  # instead of config.audio
         self.record_features: dict[str, RecordFeature] = {}
         self.transfers_accepted = 0
         self._tasks: set[asyncio.Task[Any]] = set()

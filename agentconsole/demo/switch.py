@@ -4,7 +4,7 @@ A demo and a test fixture, **not a PBX**: no media relay, no queues, no forking,
 persistence, passwords in memory. It exists so that ``agentconsole demo`` works on a
 fresh machine and so the test suite can run real calls — registration with digest,
 calls both ways, REFER/NOTIFY transfers, INVITE with Replaces — between real
-:class:`~agentconsole.phone.Phone` objects over real sockets.
+:class:`~agentconsole.softphone.phone.Phone` objects over real sockets.
 
 :class:`DemoSwitch` glues :class:`~.proxy.ProxyCore` (routing, sans-IO) and
 :class:`~.registrar.DigestVerifier`/:class:`~.registrar.LocationTable` to the

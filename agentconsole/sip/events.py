@@ -140,6 +140,18 @@ class ReinviteResult:
 
 
 @dataclass(frozen=True)
+class DialogRefreshed:
+    """The peer's re-INVITE or UPDATE was accepted (2xx sent), a target refresh
+    (RFC 3261 §12.2). ``request`` is what the peer sent, for the headers the layer above
+    reads: a new P-Asserted-Identity (RFC 3325) or Remote-Party-ID after a PBX transferred
+    the call, or a changed From, is the connected identity of RFC 4916.
+    """
+
+    leg: CallLeg
+    request: Request
+
+
+@dataclass(frozen=True)
 class InfoReceived:
     """An INFO inside a call (answered 200 by the core)."""
 
@@ -203,7 +215,7 @@ class ReferReceived:
 
 CallEvent = (
     CallIncoming | CallProgress | CallAnswered | CallConfirmed | CallFailed | CallEnded
-    | ReinviteReceived | ReinviteResult | InfoReceived
+    | ReinviteReceived | ReinviteResult | InfoReceived | DialogRefreshed
     | ReferAccepted | ReferFailed | TransferProgress | ReferReceived
 )
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from .capabilities import ALLOW, SUPPORTED
 from .dialog import Dialog
 from .errors import LocalProtocolError, SipError
-from .events import CallConfirmed, CallIncoming, InfoReceived, ReinviteReceived
+from .events import CallConfirmed, CallIncoming, DialogRefreshed, InfoReceived, ReinviteReceived
 from .invite import CallLeg, CallState, PendingAnswer
 from .invite_client import body_sdp
 from .message import Request, Response, make_response
@@ -170,14 +170,17 @@ class CallManager(TransferCalls):
                          self._response(leg, leg.invite, status), now):
             leg.state = CallState.EARLY
 
-    def answer(self, leg: CallLeg, sdp: bytes, now: float) -> None:
-        """200 OK with ``sdp`` (an offer when the INVITE had none); retransmitted until
-        the ACK (§13.3.1.4)."""
+    def answer(self, leg: CallLeg, sdp: bytes, now: float, *,
+               extra_headers: Sequence[tuple[str, str]] = ()) -> None:
+        """200 OK with ``sdp`` (an offer when the INVITE had none) and ``extra_headers``;
+        retransmitted until the ACK (§13.3.1.4)."""
         if leg.direction != "inbound" or leg.state not in (CallState.INCOMING, CallState.EARLY):
             return
         tx = leg._tx if isinstance(leg._tx, ServerTransaction) else None
         response = self._response(leg, leg.invite, 200)
         for name, value in leg._se_headers:
+            response.headers.add(name, value)
+        for name, value in extra_headers:
             response.headers.add(name, value)
         if sdp:
             response.headers.add("Content-Type", "application/sdp")
@@ -377,6 +380,7 @@ class CallManager(TransferCalls):
         self._start_session_timer(leg, decision.timer, now)
         if request.method == "INVITE":
             self._await_ack(leg, response, tx, request.cseq.number, now, initial=False)
+        self._post(DialogRefreshed(leg, request))
 
     # ----- deadlines -----------------------------------------------------------------------------
     def _fire(self, leg: CallLeg, kind: str, now: float) -> None:
@@ -433,8 +437,9 @@ class CallControl:
     def ring(self, leg: CallLeg, now: float, status: int = 180) -> None:
         self.calls.ring(leg, now, status)
 
-    def answer(self, leg: CallLeg, sdp: bytes, now: float) -> None:
-        self.calls.answer(leg, sdp, now)
+    def answer(self, leg: CallLeg, sdp: bytes, now: float, *,
+               extra_headers: Sequence[tuple[str, str]] = ()) -> None:
+        self.calls.answer(leg, sdp, now, extra_headers=extra_headers)
 
     def reject(self, leg: CallLeg, status: int, now: float, reason: str | None = None, *,
                warning: str | None = None) -> None:

@@ -1,12 +1,14 @@
 """``AgentConsoleApp``: the thin Textual app around one Phone.
 
-The app owns the phone, the agent state and the one 1 Hz tick; it turns the phone's and
-sessions' pyee events into Textual messages for the main screen. It accepts any object
-with the Phone API (``start/stop``, ``sessions``, ``call``, the events), so tests drive it
-with a fake and the lead's loopback tests with a real :class:`~agentconsole.phone.Phone`.
+The app owns the phone and the one 1 Hz tick; it turns the phone's and sessions' pyee
+events into Textual messages for the main screen. It holds the phone as a
+:class:`~agentconsole.softphone.api.PhoneAPI` (what a :class:`Phone` offers a client), so
+mypy checks every call, tests drive it with a fake satisfying the same protocol, and the
+loopback tests with a real :class:`~agentconsole.softphone.phone.Phone`.
 
-The agent state is handed to ``Phone.set_agent_state``: DND / Away / Offline refuse a new
-call with ``agent.dnd_code`` / ``agent.away_code`` before it rings.
+The agent state is the phone's (``phone.agent``, one model for the library and the
+console): DND / Away / after-call work / Offline refuse a new call before it rings; the
+console shows the state and its timer and asks the phone for changes.
 
 The app also owns the call history (:class:`~agentconsole.history.CallHistory`, attached
 to the phone so every call has a row from its first ring), the SIP trace buffer (fed by
@@ -22,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -31,16 +33,21 @@ from textual.screen import Screen
 from ..config import Config
 from ..errors import AgentConsoleError
 from ..history import CallHistory, HistoryError
+from ..softphone.api import AgentState, AgentStatus, PhoneAPI, SessionAPI
 from .actions import ACTIONS, describe_keys, resolve_keymap
-from .agent_state import LIBRARY_STATES, AgentState, AgentStatus, menu_choices
 from .clock import Clock, SystemClock
 from .messages import CallFinished, CallReportUpdated, CallsChanged, PhoneChanged, Tick
-from .screens.dialogs import AgentStateMenu, ConfirmQuit, StateChoice, WrapupResult
+from .screens.dialogs import AgentStateMenu, ConfirmQuit, StateChoice, menu_choices
 from .screens.main import MainScreen
 from .screens.trace import TraceBuffer
 from .themes import DEFAULT_THEME, load_themes
-from .view import who
-from .wrapup_flow import WrapupFlow, WrapupRecord
+from .view import osc9_sequence, transfer_text, who
+from .wrapup_flow import WrapupFlow
+
+if TYPE_CHECKING:
+    from textual.message import Message
+
+    from ..softphone.phone import RegistrationFailure
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +57,7 @@ MOS_HISTORY = 16
 STOP_TIMEOUT_S = 5.0
 
 
-class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
+class AgentConsoleApp(App[int], inherit_bindings=False):
     """The agent console. ``AgentConsoleApp(config, phone=None, clock=None)``.
 
     Raises :class:`~agentconsole.errors.ConfigError` at construction when
@@ -66,45 +73,36 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         Binding("ctrl+p", "command_palette", show=False, system=True),
     ]
 
-    def __init__(self, config: Config, phone: Any | None = None, *,
+    def __init__(self, config: Config, phone: PhoneAPI | None = None, *,
                  clock: Clock | None = None, theme_dirs: Iterable[Path] | None = None,
-                 autostart: bool = True, history: CallHistory | None = None,
-                 audio_probe: Any | None = None) -> None:
+                 autostart: bool = True, history: CallHistory | None = None) -> None:
         self.keymap = resolve_keymap(config.ui.keymap, config.source)
         super().__init__()
         self.config = config
         if phone is None:
-            from ..phone import Phone
+            from ..softphone.phone import Phone
 
             phone = Phone(config)
-        self.phone = phone
+        self.phone: PhoneAPI = phone
         self.clock: Clock = clock or SystemClock()
         self.autostart = autostart
-        self._agent_state = AgentState(since=self.clock.monotonic())
+        #: When the agent state last changed (the header's agent timer), console clock.
+        self.agent_since = self.clock.monotonic()
+        self._own_agent_change = False
         self.registration: tuple[str, bool | None] = ("Starting…", None)
         self.audio_notice: str | None = None
         self.recent_numbers: list[str] = []
-        self.wrapups: list[WrapupRecord] = []
         self.mos_history: dict[str, deque[float]] = {}
-        #: Answered calls waiting for their wrap-up, oldest first (one form at a time).
-        self.pending_wrapups: list[CallFinished] = []
         self._listeners: dict[str, list[tuple[str, Callable[..., None]]]] = {}
-        self._wrapup_open = False
-        self._wrapup_since = 0.0  # when the open wrap-up form appeared (its timeout)
-        #: What the agent entered before "later", per call, shown again on reopening.
-        self._wrapup_drafts: dict[str, WrapupResult] = {}
+        self.wrapup = WrapupFlow(self)
         self.main = MainScreen(self.keymap)
+        self._theme_warning: str | None = None
         self._install_themes(theme_dirs)
         self.trace = TraceBuffer()
         self.history_problem: str | None = None
         self.history = history if history is not None else self._open_history()
         self.history_pairs: list[tuple[str, str]] = []
         self.missed = 0
-        if audio_probe is None:
-            from .audio_probe import AudioProbe
-
-            audio_probe = AudioProbe()
-        self.audio_probe = audio_probe
         audio = config.audio
         self.audio_choice: dict[str, str | int] = {"input": audio.input, "output": audio.output,
                                                    "ring": audio.ring}
@@ -139,23 +137,21 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
                 self.notify(f"{self.history.interrupted} call(s) were cut off when the "
                             "console stopped; they are in the history as interrupted.",
                             title="History")
-            self._history_changed()
+            self.refresh_history()
             self.recent_numbers = [number for _name, number in self.history_pairs]
         elif self.history_problem:
             self.notify(self.history_problem, title="History is off", severity="warning")
-        add_hook = getattr(self.phone, "add_trace_hook", None)
-        if add_hook is not None:
-            add_hook(self.trace.add)
+        self.phone.add_trace_hook(self.trace.add)
         self._wire_phone()
         self.set_interval(1.0, self._tick, name="console-tick")
-        if getattr(self, "_theme_warning", None):
+        if self._theme_warning:
             self.notify(self._theme_warning, severity="warning")
         if self.autostart:
             self.run_worker(self._start_phone(), name="phone-start", exit_on_error=False)
 
     async def _start_phone(self) -> None:
         self.registration = ("Registering…", None)
-        self._changed(PhoneChanged())
+        self.post_to_main(PhoneChanged())
         try:
             await self.phone.start()
         except AgentConsoleError as exc:
@@ -166,19 +162,19 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
             self.registration = (f"Failed: {exc}", False)
             self.notify(str(exc), title="Phone failed to start", severity="error")
         else:
-            if getattr(self.phone, "is_registered", False):
+            if self.phone.is_registered:
                 self.registration = ("Registered", True)
             elif not self.config.account.register:
                 self.registration = ("Ready (no REGISTER)", True)
-        self._changed(PhoneChanged())
+        self.post_to_main(PhoneChanged())
 
     def _tick(self) -> None:
         """The one app-wide 1 Hz tick: every timer on screen is redrawn from it."""
-        self._check_wrapup_timeout()
+        self.wrapup.check_timeout()
         if self.screen_stack and self.main.is_attached:
             self.main.post_message(Tick())
 
-    def _changed(self, message: Any) -> None:
+    def post_to_main(self, message: Message) -> None:
         if self.main.is_attached:
             self.main.post_message(message)
 
@@ -222,38 +218,39 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         on("delete_session", self._ev_delete_session)
         on("agent_state_change", self._ev_agent_state_change)
         on("refused", self._ev_refused)
-        self.audio_notice = getattr(self.phone, "audio_notice", None)
+        self.audio_notice = self.phone.audio_notice
         for session in list(self.phone.sessions.values()):
             self._ev_new_session(session)
 
     def _ev_connected(self, *_: Any) -> None:
         if self.registration[1] is not True:
             self.registration = ("Connected", None)
-        self._changed(PhoneChanged())
+        self.post_to_main(PhoneChanged())
 
     def _ev_disconnected(self, reason: str = "", *_: Any) -> None:
         self.registration = ("Disconnected", False)
-        self._changed(PhoneChanged(reason))
+        self.post_to_main(PhoneChanged(reason))
 
     def _ev_registered(self, *_: Any) -> None:
         self.registration = ("Registered", True)
-        self._changed(PhoneChanged())
+        self.post_to_main(PhoneChanged())
 
-    def _ev_registration_failed(self, failure: Any = None, *_: Any) -> None:
-        cause = getattr(failure, "cause", None) or str(failure or "")
+    def _ev_registration_failed(self, failure: RegistrationFailure | None = None,
+                                *_: Any) -> None:
+        cause = failure.cause if failure is not None else ""
         self.registration = (f"Failed: {cause}" if cause else "Failed", False)
-        self._changed(PhoneChanged(cause))
+        self.post_to_main(PhoneChanged(cause))
 
     def _ev_unregistered(self, *_: Any) -> None:
         self.registration = ("Unregistered", None)
-        self._changed(PhoneChanged())
+        self.post_to_main(PhoneChanged())
 
     def _ev_audio_notice(self, notice: str) -> None:
         self.audio_notice = notice
         self.notify(notice, title="Audio", severity="warning")
-        self._changed(PhoneChanged())
+        self.post_to_main(PhoneChanged())
 
-    def _ev_new_session(self, session: Any) -> None:
+    def _ev_new_session(self, session: SessionAPI) -> None:
         call_id = session.call_id
         if call_id in self._listeners:
             return
@@ -266,31 +263,15 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         number = session.status.number
         if number and session.status.communication_type == "outbound":
             self._remember(number)
-        self._changed(CallsChanged(call_id))
+        self.post_to_main(CallsChanged(call_id))
 
     @property
     def agent_state(self) -> AgentState:
-        return self._agent_state
+        """The phone's agent state (it refuses new calls in DND, Away, ACW, Offline)."""
+        return self.phone.agent.state
 
-    @agent_state.setter
-    def agent_state(self, state: AgentState) -> None:
-        """Show the state and hand it to the phone, which refuses new calls in DND/Away
-        before they ring (``Phone.set_agent_state``)."""
-        self._agent_state = state
-        setter = getattr(self.phone, "set_agent_state", None)
-        if setter is not None:
-            setter(LIBRARY_STATES[state.status], state.reason or None)
-
-    def _ev_incoming(self, session: Any) -> None:
-        # A phone without agent-state support (a test fake) gets the policy applied here.
-        has_policy = getattr(self.phone, "set_agent_state", None) is not None
-        code = None if has_policy else self.agent_state.refusal_code(self.config.agent)
+    def _ev_incoming(self, session: SessionAPI) -> None:
         status = session.status
-        if code is not None:
-            session.reject(code)
-            self.notify(f"{who(status)} ({status.number}) refused with {code}: you are "
-                        f"{self.agent_state.label}.", title="Call refused")
-            return
         self._remember(status.number)
         if self.config.ui.notify.bell:
             self.bell()
@@ -298,17 +279,15 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         self.notify(detail, title=f"Incoming: {who(status)}", timeout=5)
         if self.config.ui.notify.osc9:
             self.desktop_notify(f"Incoming call: {who(status)} {detail}")
-        self._changed(CallsChanged(session.call_id))
+        self.post_to_main(CallsChanged(session.call_id))
 
-    def _ev_agent_state_change(self, state: str, reason: str | None = None, *_: Any) -> None:
-        """The phone changed the state itself (auto-Away after a missed call)."""
-        status = next((k for k, v in LIBRARY_STATES.items() if v == state), None)
-        if status is None or (status, reason or "") == (self._agent_state.status,
-                                                        self._agent_state.reason):
-            return
-        self._agent_state = AgentState(status, reason or "", self.clock.monotonic())
-        self.notify(f"You are {self._agent_state.label}.", title="Agent state", timeout=5)
-        self._changed(PhoneChanged())
+    def _ev_agent_state_change(self, *_: Any) -> None:
+        """The state changed; when the phone changed it itself (auto-Away after a missed
+        call) the agent is told, since they did not ask for it."""
+        self.agent_since = self.clock.monotonic()
+        if not self._own_agent_change:
+            self.notify(f"You are {self.agent_state.label}.", title="Agent state", timeout=5)
+        self.post_to_main(PhoneChanged())
 
     def desktop_notify(self, text: str) -> None:
         """An OSC 9 desktop notification (iTerm2, kitty, WezTerm, foot, tmux with passthrough)."""
@@ -325,51 +304,51 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         caller = f"{name} ({number})" if name and name != number else number or "A caller"
         self.notify(f"{caller}: {info.get('reason', '')} ({info.get('code', '')})",
                     title="Call turned away", timeout=6)
-        self._history_changed()
+        self.refresh_history()
 
     def _ev_delete_session(self, info: Any = None, *_: Any) -> None:
         call_id = info.get("call_id") if isinstance(info, dict) else None
         if call_id:
             self._unwire(call_id)
-        self._changed(CallsChanged(call_id))
+        self.post_to_main(CallsChanged(call_id))
 
-    def _ev_session_event(self, session: Any, event: str, *args: Any) -> None:
+    def _ev_session_event(self, session: SessionAPI, event: str, *args: Any) -> None:
         call_id = session.call_id
         if event == "call_report":
-            mos = float(getattr(session.call_report, "mos", 0.0) or 0.0)
+            mos = session.call_report.mos
             if mos > 0:
                 self.mos_history.setdefault(call_id, deque(maxlen=MOS_HISTORY)).append(mos)
-            self._changed(CallReportUpdated(call_id))
+            self.post_to_main(CallReportUpdated(call_id))
         elif event in ("ended", "failed"):
             self._ev_call_finished(session, args[0] if args else {})
         elif event == "transfer_progress":
             self.notify(transfer_text(args[0] if args else None), title="Transfer")
-            self._changed(CallsChanged(call_id))
+            self.post_to_main(CallsChanged(call_id))
         elif event == "dtmf_received":
             info = args[0] if args else None
             digit = info.get("digit", "") if isinstance(info, dict) else str(info or "")
             self.notify(f"DTMF {digit}", title=who(session.status), timeout=2)
         else:
-            self._changed(CallsChanged(call_id))
+            self.post_to_main(CallsChanged(call_id))
 
-    def _ev_call_finished(self, session: Any, info: Any) -> None:
+    def _ev_call_finished(self, session: SessionAPI, info: Any) -> None:
         status = session.status
-        answered = bool(getattr(session, "established", status.answer_time is not None))
+        answered = session.established
         cause = info.get("cause", "") if isinstance(info, dict) else str(info)
         self._unwire(session.call_id)
         self.mos_history.pop(session.call_id, None)
         finished = CallFinished(session.call_id, answered, cause, status.number, who(status))
-        self._history_changed()
-        self._changed(finished)
+        self.refresh_history()
+        self.post_to_main(finished)
         if not answered and status.communication_type == "outbound" \
                 and cause not in ("Canceled", "Terminated", "Transferred"):
-            code = getattr(session, "end_code", None)
+            code = session.end_code
             self.notify(f"{who(status)}: {cause}" + (f" ({code})" if code else ""),
                         title="Call failed", severity="warning")
         # A consult leg is part of the customer's call: that call gets the wrap-up.
-        if answered and not status.is_transfer and self._wrapup_enabled():
-            self.pending_wrapups.append(finished)
-        self._start_wrapups(session.call_id)
+        if answered and not status.is_transfer and self.wrapup.enabled():
+            self.wrapup.pending.append(finished)
+        self.wrapup.start(session.call_id)
 
     def _unwire(self, call_id: str) -> None:
         session = self.phone.sessions.get(call_id)
@@ -388,12 +367,28 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
 
     # ----- agent state and wrap-up ----------------------------------------------------------
     def set_agent_state(self, status: AgentStatus, reason: str = "") -> None:
-        now = self.clock.monotonic()
-        if status is AgentStatus.ACW:
-            self.agent_state = self.agent_state.enter_acw(now)
-        else:
-            self.agent_state = AgentState(status, reason, now)
-        self._changed(PhoneChanged())
+        """The agent picked a state (its timer starts again even when it is the same)."""
+        with self._agent_changing():
+            self.phone.agent.set(status, reason or None)
+        self.agent_since = self.clock.monotonic()
+        self.post_to_main(PhoneChanged())
+
+    def enter_acw(self) -> None:
+        with self._agent_changing():
+            self.phone.agent.enter_acw()
+
+    def leave_acw(self) -> None:
+        with self._agent_changing():
+            self.phone.agent.leave_acw()
+
+    @contextlib.contextmanager
+    def _agent_changing(self) -> Iterator[None]:
+        """A change the agent asked for: no "You are ..." notice for it."""
+        self._own_agent_change = True
+        try:
+            yield
+        finally:
+            self._own_agent_change = False
 
     def open_agent_menu(self) -> None:
         def chosen(choice: StateChoice | None) -> None:
@@ -415,7 +410,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         return pairs
 
     # ----- history and devices --------------------------------------------------------------
-    def _history_changed(self) -> None:
+    def refresh_history(self) -> None:
         """A call ended or a wrap-up was filed: refresh the badge, completion, open screen."""
         history = self.history
         if history is None:
@@ -435,25 +430,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         if self.history is not None and self.missed:
             self.history.mark_seen()
             self.missed = 0
-            self._changed(PhoneChanged())
-
-    def choose_audio_device(self, kind: str, name: str) -> None:
-        """Keep the agent's pick; hand it to the phone when it can switch devices live."""
-        self.audio_choice[kind] = name
-        setter = getattr(self.phone, "set_audio_devices", None)
-        switched = False
-        if setter is not None:
-            try:
-                setter(**{kind: name})
-                switched = True
-            except AgentConsoleError as exc:  # e.g. the null backend: nothing to switch
-                logger.info("device switch refused: %s", exc)
-        if switched:
-            self.notify(f"{kind.capitalize()}: {name}", title="Audio device", timeout=3)
-        else:
-            self.notify(f"{kind.capitalize()}: {name}. The phone uses it from its next "
-                        f"start (audio.{kind} in the config keeps it).",
-                        title="Audio device", timeout=5)
+            self.post_to_main(PhoneChanged())
 
     async def dial(self, number: str, transfer_parent: str | None = None) -> None:
         """Call ``number`` (a consult leg of ``transfer_parent`` when given) and select the
@@ -464,17 +441,16 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
                 session = await self.phone.call(number)
             else:
                 session = await self.phone.call(number, transfer_parent=transfer_parent)
-            if getattr(session, "call_id", None) is not None:
-                self.main.selected = session.call_id
-                self._show_contact(session, number)
+            self.main.selected = session.call_id
+            self._show_contact(session, number)
         except AgentConsoleError as exc:
             self.notify(exc.message, title=exc.title, severity="error")
         except Exception as exc:  # noqa: BLE001
             logger.exception("dial failed")
             self.notify(str(exc), title="Dial failed", severity="error")
-        self._changed(CallsChanged())
+        self.post_to_main(CallsChanged())
 
-    def _show_contact(self, session: Any, number: str) -> None:
+    def _show_contact(self, session: SessionAPI, number: str) -> None:
         """Name a call to a known number (directory, then history) from the start; the
         far end may not say who it is, and the agent called a person, not a number."""
         entry = next((e for e in self.config.directory if e.number == number), None)
@@ -484,10 +460,9 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
                 contact = self.history.contact(number)
             except Exception:  # noqa: BLE001 - a name is not worth a failed call
                 logger.exception("history lookup failed")
-        setter = getattr(session, "set_static_status", None)
-        if contact is not None and setter is not None:
+        if contact is not None:
             name, company = contact
-            setter(name=name, company=company or None, manual=True)
+            session.set_static_status(name=name, company=company or None, manual=True)
 
     # ----- command palette ------------------------------------------------------------------
     def get_system_commands(self, screen: Screen[Any]) -> Iterator[SystemCommand]:
@@ -514,21 +489,3 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
                                 partial(self.call_later, self.main.run_action,
                                         f"call_line({line})"))
 
-
-def transfer_text(info: Any) -> str:
-    """A transfer_progress payload as the agent reads it: "ringing (180)"."""
-    if not isinstance(info, dict):
-        return str(info or "")
-    state = str(info.get("state", ""))
-    status = info.get("status")
-    words = {"trying": "transfer requested", "ringing": "the target is ringing",
-             "succeeded": "transferred", "failed": "transfer failed"}
-    text = words.get(state, state)
-    return f"{text} ({status})" if status else text
-
-
-def osc9_sequence(text: str) -> str:
-    """``ESC ] 9 ; text BEL`` with the text made safe: a caller's name must not be able to
-    end the sequence early or smuggle in other escape sequences."""
-    clean = "".join(c for c in text if c.isprintable())[:200]
-    return f"\x1b]9;{clean}\x07"

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from rich.cells import cell_len, set_cell_size
 
-from .agent_state import fmt_duration
+from ..softphone.api import CallStatus, Report, SessionAPI, TimerType
 
 SPARK = "▁▂▃▄▅▆▇█"
 #: CSS class / theme variable per state, used by the panel and queue styles.
@@ -21,7 +20,15 @@ STATE_STYLE = {"RINGING": "warning", "CALLING": "primary", "TALKING": "success",
                "HELD": "warning", "CONSULT": "accent", "ENDED": "error"}
 
 
-def call_state(status: Any) -> str:
+def fmt_duration(seconds: float) -> str:
+    """``mm:ss`` under an hour, ``h:mm:ss`` above (what an agent reads at a glance)."""
+    total = int(max(0.0, seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def call_state(status: CallStatus) -> str:
     """The one word for the call's state: RINGING, CALLING, TALKING, HELD, CONSULT, ENDED."""
     state = status.call_status
     if state == "ended":
@@ -37,15 +44,15 @@ def call_state(status: Any) -> str:
     return "TALKING"
 
 
-def badges(status: Any) -> list[str]:
+def badges(status: CallStatus) -> list[str]:
     out = []
     if status.is_mute:
         out.append("MUTED")
     if status.is_hold:
         out.append("HELD")
-    if getattr(status, "remote_hold", False):
+    if status.remote_hold:
         out.append("HELD-BY-PEER")
-    record = getattr(status, "record_status", "stop")
+    record = status.record_status
     if record == "recording":
         out.append("REC")
     elif record == "pause":
@@ -53,14 +60,13 @@ def badges(status: Any) -> list[str]:
     return out
 
 
-def who(status: Any) -> str:
+def who(status: CallStatus) -> str:
     """Name, or the number when there is no name."""
     return status.name or status.number or "unknown"
 
 
-def queue_label(status: Any) -> str:
-    queue = getattr(status, "queue", "")
-    did = getattr(status, "did", "")
+def queue_label(status: CallStatus) -> str:
+    queue, did = status.queue, status.did
     if queue and did:
         return f"{queue}/{did}"
     return queue or did
@@ -87,11 +93,10 @@ class Quality:
     jitter_ms: float
 
     @classmethod
-    def from_report(cls, report: Any, codec: str = "") -> Quality:
-        return cls(codec=getattr(report, "audio_codec", "") or codec,
-                   mos=float(getattr(report, "mos", 0.0) or 0.0),
-                   loss_pct=100.0 * float(getattr(report, "audio_rx_lost", 0.0) or 0.0),
-                   jitter_ms=float(getattr(report, "audio_rx_avg_jitter", 0.0) or 0.0))
+    def from_report(cls, report: Report, codec: str = "") -> Quality:
+        return cls(codec=report.audio_codec or codec, mos=report.mos,
+                   loss_pct=100.0 * report.audio_rx_lost,
+                   jitter_ms=report.audio_rx_avg_jitter)
 
     def text(self) -> str:
         parts = [self.codec] if self.codec else []
@@ -102,7 +107,7 @@ class Quality:
         return "  ".join(parts)
 
 
-def timers_text(state: str, timer: Any) -> str:
+def timers_text(state: str, timer: TimerType) -> str:
     """The timers that matter in ``state`` (ring time while ringing, talk + hold after)."""
     if state == "RINGING":
         return f"Ring {fmt_duration(timer.ring_duration)}"
@@ -135,17 +140,17 @@ def fit(text: str, width: int) -> str:
 
 
 # ----- which calls are where (the main screen's bookkeeping, kept pure) ---------------------
-def is_ringing_in(session: Any) -> bool:
+def is_ringing_in(session: SessionAPI) -> bool:
     status = session.status
     return bool(status.is_ring) and status.communication_type == "inbound"
 
 
-def screen_lines(calls: list[Any]) -> list[tuple[str, bool]]:
+def screen_lines(calls: list[SessionAPI]) -> list[tuple[str, bool]]:
     """Which calls are on screen, in line order, and whether each sits in the queue."""
     return [(s.call_id, is_ringing_in(s)) for s in calls]
 
 
-def consult_texts(calls: list[Any]) -> dict[str, str]:
+def consult_texts(calls: list[SessionAPI]) -> dict[str, str]:
     """The pairing of each attended transfer, shown on both legs (one pass over calls)."""
     out: dict[str, str] = {}
     for session in calls:
@@ -158,7 +163,7 @@ def consult_texts(calls: list[Any]) -> dict[str, str]:
     return out
 
 
-def related_calls(call_id: str, calls: list[Any]) -> set[str]:
+def related_calls(call_id: str, calls: list[SessionAPI]) -> set[str]:
     """The call and the other leg of its consult pairing (both show the pairing)."""
     related = {call_id}
     for session in calls:
@@ -171,7 +176,7 @@ def related_calls(call_id: str, calls: list[Any]) -> set[str]:
     return related
 
 
-def footer_state(calls: list[Any], selected: str | None,
+def footer_state(calls: list[SessionAPI], selected: str | None,
                  answering: set[str]) -> tuple[object, ...]:
     """Everything the main screen's ``check_action`` looks at, as one comparable value:
     the footer is rebuilt only when this changes."""
@@ -182,5 +187,24 @@ def footer_state(calls: list[Any], selected: str | None,
             None if status is None else bool(status.is_mute),  # "Mute" / "Unmute"
             None if status is None else call_state(status),
             None if status is None else bool(status.is_transfer),
-            None if status is None else getattr(status, "record_status", None),
+            None if status is None else status.record_status,
             any(s.status.is_transfer for s in calls))
+
+
+def transfer_text(info: object) -> str:
+    """A transfer_progress payload as the agent reads it: "ringing (180)"."""
+    if not isinstance(info, dict):
+        return str(info or "")
+    state = str(info.get("state", ""))
+    status = info.get("status")
+    words = {"trying": "transfer requested", "ringing": "the target is ringing",
+             "succeeded": "transferred", "failed": "transfer failed"}
+    text = words.get(state, state)
+    return f"{text} ({status})" if status else text
+
+
+def osc9_sequence(text: str) -> str:
+    """``ESC ] 9 ; text BEL`` with the text made safe: a caller's name must not be able to
+    end the sequence early or smuggle in other escape sequences."""
+    clean = "".join(c for c in text if c.isprintable())[:200]
+    return f"\x1b]9;{clean}\x07"

@@ -11,7 +11,7 @@ import pytest
 from agentconsole.demo.data import account
 from agentconsole.demo.parties import party_config
 from agentconsole.demo.runner import DemoOptions, DemoRunner
-from agentconsole.phone import Phone
+from agentconsole.softphone.phone import Phone
 from tests.interop.test_calls_baresip import write_tone
 
 MakePhone = Callable[..., Awaitable[Phone]]

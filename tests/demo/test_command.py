@@ -17,8 +17,8 @@ import pytest
 
 from agentconsole.demo.data import account
 from agentconsole.demo.parties import party_config
-from agentconsole.phone import Phone
-from agentconsole.session import Session
+from agentconsole.softphone.phone import Phone
+from agentconsole.softphone.session import Session
 from tests.interop.test_calls_baresip import wait_for
 
 

@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 from agentconsole.demo.runner import DemoRunner
-from agentconsole.session import Session
+from agentconsole.softphone.session import Session
 from tests.demo.conftest import MakePhone
 from tests.interop.baresip import wav_peak
 from tests.interop.test_calls_baresip import wait_for
@@ -177,7 +177,7 @@ async def test_websocket_agent_registers_and_calls(tmp_path: Path) -> None:
     from agentconsole.demo.data import account
     from agentconsole.demo.parties import party_config
     from agentconsole.demo.runner import DemoOptions
-    from agentconsole.phone import Phone
+    from agentconsole.softphone.phone import Phone
 
     runner = DemoRunner(DemoOptions(port=0, ws_port=0, rate=0, customers=False))
     await runner.start()

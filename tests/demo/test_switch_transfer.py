@@ -4,8 +4,8 @@ INVITE with Replaces routed to the consulted colleague (attended, RFC 5589 §7).
 from __future__ import annotations
 
 from agentconsole.demo.runner import DemoRunner
-from agentconsole.phone import Phone
-from agentconsole.session import Session
+from agentconsole.softphone.phone import Phone
+from agentconsole.softphone.session import Session
 from tests.demo.conftest import MakePhone
 from tests.interop.test_calls_baresip import wait_for
 

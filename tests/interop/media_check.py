@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentconsole.media.tone import goertzel_power, rms
-from agentconsole.session import Session
+from agentconsole.softphone.session import Session
 from agentconsole.transport.driver import TraceEntry
 
 _EVENT_END = re.compile(r"received event: '(.)' \(end=1\)")

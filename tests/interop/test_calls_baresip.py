@@ -16,7 +16,7 @@ from pathlib import Path
 
 from agentconsole import Phone, parse_config
 from agentconsole.media.stats import Report
-from agentconsole.session import Session
+from agentconsole.softphone.session import Session
 from tests.waiting import wait_until
 
 from .baresip import Baresip, wav_peak

@@ -6,8 +6,9 @@ is WS) so the agent sees a WebRTC offer. Each SIPp scenario asserts the far end 
 exchange (exact status codes, CANCEL/ACK/BYE); the test asserts agentconsole's side
 (Session events, ``end_cause``/``end_code``, the phone's lists).
 
-SIPp ports (UDP, 127.0.0.1): 5090 UAS as 1003, 5091 REGISTER, 5092 reject UAC,
-5093 cancel UAC, 5094 answered-then-BYE UAC; SIPp media ports 6100-6130 and 6190.
+SIPp ports (UDP, 127.0.0.1): 5089 connected-identity UAC, 5090 UAS as 1003, 5091
+REGISTER, 5092 reject UAC, 5093 cancel UAC, 5094 answered-then-BYE UAC; SIPp media
+ports 6100-6140 and 6190.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 
 from agentconsole import Phone, parse_config
-from agentconsole.session import Session
+from agentconsole.softphone.session import Session
 
 from .rig import USERS, Kamailio
 from .sipp import SCENARIOS, Sipp, SippStats, register, render
@@ -57,6 +58,16 @@ def record(session: Session) -> dict[str, list[Any]]:
     for name, bucket in seen.items():
         session.on(name, bucket.append)
     return seen
+
+
+def answered_caller(phone: Phone, tmp_path: Path, name: str, scenario: str, *, port: int,
+                    media_port: int) -> tuple[Sipp, list[Session]]:
+    """A SIPp caller that talks 2 s once answered; the calls reaching ``phone``."""
+    incoming: list[Session] = []
+    phone.on("incoming", incoming.append)
+    uac = Sipp(name, SCENARIOS / scenario, tmp_path, port=port, media_port=media_port,
+               timeout_s=20, extra=[*caller_args(), "-d", "2000"]).start()
+    return uac, incoming
 
 
 async def ringing_session(sipp: Sipp, incoming: list[Session]) -> Session:
@@ -157,10 +168,8 @@ async def test_agent_calls_refusing_sipp_callee(phone: Phone, tmp_path: Path, co
 
 
 async def test_agent_answers_sipp_caller_who_hangs_up(phone: Phone, tmp_path: Path) -> None:
-    incoming: list[Session] = []
-    phone.on("incoming", incoming.append)
-    uac = Sipp("bye", SCENARIOS / "uac-answered-bye.xml", tmp_path, port=5094,
-               media_port=6130, timeout_s=20, extra=[*caller_args(), "-d", "2000"]).start()
+    uac, incoming = answered_caller(phone, tmp_path, "bye", "uac-answered-bye.xml",
+                                    port=5094, media_port=6130)
     try:
         session = await ringing_session(uac, incoming)
         seen = record(session)
@@ -176,5 +185,35 @@ async def test_agent_answers_sipp_caller_who_hangs_up(phone: Phone, tmp_path: Pa
         assert seen["failed"] == []
         assert session.end_cause == "Terminated"
         assert phone.sessions == {}
+    finally:
+        uac.stop()
+
+
+@pytest.mark.parametrize("manual", [False, True])
+async def test_connected_identity_follows_a_pbx_transfer(phone: Phone, tmp_path: Path,
+                                                         manual: bool) -> None:
+    """RFC 4916: an UPDATE with a new P-Asserted-Identity renames the call on screen; a
+    name the application set in manual mode stays, and the number follows."""
+    uac, incoming = answered_caller(phone, tmp_path, "identity", "uac-connected-identity.xml",
+                                    port=5089, media_port=6140)
+    try:
+        session = await ringing_session(uac, incoming)
+        changes: list[Any] = []
+        session.on("status_change", lambda new, old: changes.append(new))
+        await session.answer()
+        if manual:
+            session.set_static_status(name="Ann from the CRM", manual=True)
+        await wait_for(lambda: session.status.number == "+15550142"
+                       or uac.returncode is not None, 10)
+        assert session.status.number == "+15550142", uac.trace()
+        assert session.status.name == ("Ann from the CRM" if manual else "Dana Transferred")
+        assert changes and all(new.call_id == session.call_id for new in changes)
+        rc = await uac.wait()
+        assert rc == 0, uac.trace()
+        assert uac.stats() == SippStats(successful=1, failed=0)
+        flow = uac.sent_and_received()
+        update = next(i for i, line in enumerate(flow) if line.startswith(">> UPDATE "))
+        assert flow[update + 1].startswith("<< SIP/2.0 200 "), flow
+        await wait_for(lambda: session.is_ended, 5)
     finally:
         uac.stop()

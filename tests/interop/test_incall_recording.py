@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from agentconsole import Phone, parse_config
-from agentconsole.session import Session
+from agentconsole.softphone.session import Session
 
 from .baresip import Baresip
 from .media_check import SipTrace, Wav, agent_yaml, quiet, read_wav, rms, tone

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from agentconsole import AgentConsoleError, Phone, parse_config
-from agentconsole.phone import RegistrationFailure
+from agentconsole.softphone.phone import RegistrationFailure
 from agentconsole.transport.driver import TraceEntry
 
 from .rig import Kamailio

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from agentconsole import Phone, parse_config
-from agentconsole.session import Session
+from agentconsole.softphone.session import Session
 
 from .baresip import Baresip, wav_peak
 from .media_check import SipTrace, agent_yaml, baresip_rtp_stats, peer_log, quiet

@@ -12,7 +12,7 @@ from agentconsole.config import Config
 from agentconsole.ui.app import AgentConsoleApp
 from agentconsole.ui.clock import FixedClock
 
-from .fakes import FakePhone, FakeProbe, FakeSession
+from .fakes import FakePhone, FakeSession
 
 BASE: dict[str, Any] = {
     "account": {"aor": "sip:1001@pbx.example.com", "display_name": "Agent 1001",
@@ -50,7 +50,6 @@ def make_app() -> Callable[..., tuple[AgentConsoleApp, FakePhone]]:
               **kwargs: Any) -> tuple[AgentConsoleApp, FakePhone]:
         config = config or make_config()
         phone = FakePhone(config, session_class=session_class)
-        kwargs.setdefault("audio_probe", FakeProbe())
         app = AgentConsoleApp(config, phone=phone, clock=frozen_clock(), **kwargs)
         return app, phone
 

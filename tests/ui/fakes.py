@@ -7,15 +7,23 @@ cannot tell them from the real thing; nothing here touches a network or a clock.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyee.asyncio import AsyncIOEventEmitter
 
-from agentconsole.call_status import CallStatus, StaticCallStatus, TimerType, TransferParent
 from agentconsole.config import Config
 from agentconsole.errors import AgentConsoleError, PhoneError
 from agentconsole.media.audio_sd import DeviceInfo
 from agentconsole.media.stats import Report
+from agentconsole.softphone.agent import Agent
+from agentconsole.softphone.api import DevicesAPI, PhoneAPI, SessionAPI
+from agentconsole.softphone.status import (
+    CallStatus,
+    RecordStatus,
+    StaticCallStatus,
+    TimerType,
+    TransferParent,
+)
 
 
 class FakeSession(AsyncIOEventEmitter):
@@ -98,6 +106,42 @@ class FakeSession(AsyncIOEventEmitter):
         self._update(is_mute=False)
         return self
 
+
+    async def blind_transfer(self, target: str) -> bool:
+        self.actions.append(("blind_transfer", (target,)))
+        return True
+
+    async def attended_transfer(self) -> bool:
+        self.actions.append(("attended_transfer", ()))
+        return True
+
+    async def cancel_transfer(self) -> None:
+        self.actions.append(("cancel_transfer", ()))
+
+    async def swap(self) -> None:
+        self.actions.append(("swap", ()))
+
+    async def dtmf(self, digits: str) -> bool:
+        self.actions.append(("dtmf", (digits,)))
+        return True
+
+    async def start_record(self) -> bool:
+        return self._record("start_record", "recording")
+
+    async def pause_record(self) -> bool:
+        return self._record("pause_record", "pause")
+
+    async def resume_record(self) -> bool:
+        return self._record("resume_record", "recording")
+
+    async def stop_record(self) -> bool:
+        return self._record("stop_record", "stop")
+
+    def _record(self, action: str, state: RecordStatus) -> bool:
+        self.actions.append((action, ()))
+        self._update(record_status=state)
+        return True
+
     # ----- driving the fake from a test -------------------------------------------------
     def remote_answer(self) -> None:
         self.established = True
@@ -122,41 +166,6 @@ class FakeSession(AsyncIOEventEmitter):
         self.phone.remove(self, cause)
 
 
-class InCallSession(FakeSession):
-    """A session that already has the in-call features (transfer, DTMF, recording)."""
-
-    async def blind_transfer(self, target: str) -> None:
-        self.actions.append(("blind_transfer", (target,)))
-
-    async def attended_transfer(self) -> None:
-        self.actions.append(("attended_transfer", ()))
-
-    async def cancel_transfer(self) -> None:
-        self.actions.append(("cancel_transfer", ()))
-
-    async def swap(self) -> None:
-        self.actions.append(("swap", ()))
-
-    async def dtmf(self, digits: str) -> None:
-        self.actions.append(("dtmf", (digits,)))
-
-    async def start_record(self) -> None:
-        self.actions.append(("start_record", ()))
-        self._update(record_status="recording")
-
-    async def pause_record(self) -> None:
-        self.actions.append(("pause_record", ()))
-        self._update(record_status="pause")
-
-    async def resume_record(self) -> None:
-        self.actions.append(("resume_record", ()))
-        self._update(record_status="recording")
-
-    async def stop_record(self) -> None:
-        self.actions.append(("stop_record", ()))
-        self._update(record_status="stop")
-
-
 class FakePhone(AsyncIOEventEmitter):
     def __init__(self, config: Config, *, session_class: type[FakeSession] = FakeSession,
                  register_on_start: bool = True) -> None:
@@ -170,8 +179,10 @@ class FakePhone(AsyncIOEventEmitter):
         self.audio_notice: str | None = None
         self.started = self.stopped = False
         self.dialled: list[tuple[str, str | None]] = []
-        self.audio_backend: Any = None
+        self.refused: list[dict[str, Any]] = []
         self.trace_hooks: list[Any] = []
+        self.agent = Agent(config.agent, self.emit)  # the library's own model
+        self.devices = FakeDevices()
         self._seq = 0
 
     def add_trace_hook(self, hook: Any) -> None:
@@ -238,7 +249,18 @@ class FakePhone(AsyncIOEventEmitter):
     # ----- driving the fake ---------------------------------------------------------------
     def ring(self, number: str, name: str = "", company: str = "", queue: str = "",
              did: str = "", ring_s: float = 0.0) -> FakeSession:
-        """An inbound call arrives (``new_session`` then ``incoming``, as the Phone does)."""
+        """An inbound call arrives (``new_session`` then ``incoming``, as the Phone does).
+
+        The agent's state may turn it away first, as the Phone's does: then ``refused``
+        is emitted and the call recorded in ``refused``; the test gets an error.
+        """
+        code = self.agent.refusal_code()
+        if code is not None:
+            info = {"call_id": self._next_id(), "number": number, "name": name or number,
+                    "code": code, "reason": self.agent.state.refusal_reason()}
+            self.refused.append(info)
+            self.emit("refused", info)
+            raise Refused(info)
         status = CallStatus(call_id=self._next_id(), number=number, name=name or number,
                             company=company, queue=queue, did=did,
                             communication_type="inbound", call_status="connecting",
@@ -250,7 +272,7 @@ class FakePhone(AsyncIOEventEmitter):
         return session
 
     def fail_registration(self, cause: str) -> None:
-        from agentconsole.phone import RegistrationFailure
+        from agentconsole.softphone.phone import RegistrationFailure
 
         self.is_registered = False
         self.emit("registration_failed", RegistrationFailure(403, cause))
@@ -270,26 +292,37 @@ class FakePhone(AsyncIOEventEmitter):
         self.emit("delete_session", {"call_id": session.call_id, "cause": cause})
 
 
-class FakeProbe:
-    """The devices screen's sound-card access, without a sound card."""
+class Refused(Exception):
+    """The fake phone turned a call away (the agent's state): ``args[0]`` the event."""
+
+
+class FakeDevices:
+    """The phone's devices (``phone.devices``) without a sound card."""
 
     def __init__(self, devices: list[DeviceInfo] | None = None) -> None:
         self.devices = list(devices or [])
         self.rescans = 0
         self.tones: list[str] = []
         self.meters: list[FakeMeter] = []
+        self.chosen: list[dict[str, str | int | None]] = []
         self.after_rescan: list[DeviceInfo] | None = None
+        self.description = ""
+        self.notice: str | None = None
 
-    def list_devices(self) -> list[DeviceInfo]:
+    def available(self) -> list[DeviceInfo]:
         return list(self.devices)
 
-    def rescan(self, backend: Any) -> list[DeviceInfo]:
+    def choose(self, input: str | int | None = None, output: str | int | None = None,
+               ring: str | int | None = None) -> None:
+        self.chosen.append({"input": input, "output": output, "ring": ring})
+
+    def rescan(self, *, calls_up: bool = False) -> list[DeviceInfo]:
         self.rescans += 1
         if self.after_rescan is not None:
             self.devices = self.after_rescan
         return list(self.devices)
 
-    def play_tone(self, device: DeviceInfo, seconds: float = 1.0) -> None:
+    def play_test_tone(self, device: DeviceInfo, seconds: float = 1.0) -> None:
         self.tones.append(device.name)
 
     def open_meter(self, device: DeviceInfo) -> FakeMeter:
@@ -331,3 +364,14 @@ async def answered_then_ended(phone: FakePhone, pilot: Any, cause: str = "Normal
     session.finish("ended", cause)
     await pilot.pause()
     return session
+
+
+if TYPE_CHECKING:  # the fakes satisfy the console's contract (checked by test_contract.py)
+    def _phone(phone: FakePhone) -> PhoneAPI:
+        return phone
+
+    def _session(session: FakeSession) -> SessionAPI:
+        return session
+
+    def _devices(devices: FakeDevices) -> DevicesAPI:
+        return devices

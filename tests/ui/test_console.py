@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from agentconsole.errors import ConfigError
-from agentconsole.ui.agent_state import AgentStatus
+from agentconsole.softphone.agent import AgentStatus
 from agentconsole.ui.app import AgentConsoleApp
 from agentconsole.ui.screens.dialogs import AgentStateMenu, ConfirmQuit, WrapupForm
 from agentconsole.ui.screens.help import HelpScreen
@@ -16,7 +16,7 @@ from agentconsole.ui.widgets import CallPanel, IncomingQueue, StatusHeader
 from tests.waiting import wait_until
 
 from .conftest import make_config
-from .fakes import FakePhone, InCallSession, answered_then_ended
+from .fakes import FakePhone, Refused, answered_then_ended
 
 MakeApp = Callable[..., tuple[AgentConsoleApp, FakePhone]]
 
@@ -244,10 +244,13 @@ async def test_dnd_refuses_new_calls_with_the_configured_code(make_app: MakeApp)
         await pilot.press(*(["down"] * labels.index("Do not disturb")), "enter")
         await pilot.pause()
         assert app.agent_state.status is AgentStatus.DND
-        session = phone.ring("5551")
+        with pytest.raises(Refused):  # the phone turns it away before it rings
+            phone.ring("5551")
         await pilot.pause()
-        assert session.actions == [("reject", (480,))]
+        assert [(r["code"], r["reason"]) for r in phone.refused] == [(480, "Do not disturb")]
+        assert phone.sessions == {}
         assert "DND" in header_text(app)
+        assert any("Do not disturb (480)" in n.message for n in app._notifications)
 
 
 async def test_wrapup_after_an_answered_call_returns_to_previous_state(
@@ -263,7 +266,7 @@ async def test_wrapup_after_an_answered_call_returns_to_previous_state(
         await pilot.press("down", "down", "enter")
         await pilot.press("o", "k", "enter")
         await pilot.pause()
-        assert app.wrapups[-1].code == "No sale" and app.wrapups[-1].notes == "ok"
+        assert app.wrapup.filed[-1].code == "No sale" and app.wrapup.filed[-1].notes == "ok"
         assert app.agent_state.status is AgentStatus.AVAILABLE
 
 
@@ -275,14 +278,14 @@ async def test_wrapup_files_the_highlighted_code(make_app: MakeApp) -> None:
         await answered_then_ended(phone, pilot)
         await pilot.press("down", "down", "down", "up", "ctrl+s")
         await pilot.pause()
-        assert app.wrapups[-1].code == "No sale"
+        assert app.wrapup.filed[-1].code == "No sale"
 
 
 async def test_two_calls_ending_together_each_get_a_wrapup_and_consult_legs_none(
         make_app: MakeApp) -> None:
     config = make_config(agent={"wrapup": {"codes": ["Sale", "No sale"]}},
                          calls={"max_calls": 3})
-    app, phone = make_app(config, session_class=InCallSession)
+    app, phone = make_app(config)
     async with app.run_test(size=(100, 30)) as pilot:
         first = phone.ring("5551", "Carol")
         second = phone.ring("5552", "Dave")
@@ -310,25 +313,13 @@ async def test_two_calls_ending_together_each_get_a_wrapup_and_consult_legs_none
         assert app.agent_state.status is AgentStatus.ACW
         await pilot.press("down", "down", "ctrl+s")
         await pilot.pause()
-        assert [(w.name, w.code) for w in app.wrapups] == [("Carol", "Sale"),
+        assert [(w.name, w.code) for w in app.wrapup.filed] == [("Carol", "Sale"),
                                                            ("Dave", "No sale")]
         assert app.agent_state.status is AgentStatus.AVAILABLE
 
 
-async def test_missing_in_call_features_degrade_to_a_notice(make_app: MakeApp) -> None:
-    app, phone = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        session = phone.ring("5551")
-        await pilot.pause()
-        await pilot.press("a", "R", "t", "1", "0", "0", "3", "enter")
-        await pilot.pause()
-        assert [name for name, _ in session.actions] == ["answer"]
-        messages = [n.message for n in app._notifications]
-        assert any("not available" in m for m in messages)
-
-
 async def test_in_call_features_call_the_session_methods(make_app: MakeApp) -> None:
-    app, phone = make_app(session_class=InCallSession)
+    app, phone = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         session = phone.ring("5551")
         await pilot.pause()
@@ -423,9 +414,9 @@ async def test_away_state_rejects_with_away_code_and_timer_runs(make_app: MakeAp
         app._tick()
         await pilot.pause()
         assert "Away: Lunch 02:05" in header_text(app)
-        session = phone.ring("5551")
-        await pilot.pause()
-        assert session.actions == [("reject", (480,))]
+        with pytest.raises(Refused):
+            phone.ring("5551")
+        assert [(r["code"], r["reason"]) for r in phone.refused] == [(480, "Away (Lunch)")]
 
 
 async def test_phone_side_agent_state_change_shows_in_the_header(make_app: MakeApp) -> None:
@@ -433,7 +424,7 @@ async def test_phone_side_agent_state_change_shows_in_the_header(make_app: MakeA
     app, phone = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        phone.emit("agent_state_change", "away", "Missed call")
+        phone.agent.set("away", "Missed call")  # what a ring-out does with auto-Away
         await pilot.pause()
         assert app.agent_state.status is AgentStatus.AWAY
         assert app.agent_state.reason == "Missed call"
@@ -441,7 +432,7 @@ async def test_phone_side_agent_state_change_shows_in_the_header(make_app: MakeA
 
 
 def test_osc9_notification_cannot_be_broken_out_of() -> None:
-    from agentconsole.ui.app import osc9_sequence
+    from agentconsole.ui.view import osc9_sequence
 
     seq = osc9_sequence("Incoming call: Eve\x07\x1b]52;c;ZXZpbA==\x07 +1555")
     assert seq.startswith("\x1b]9;") and seq.endswith("\x07")

@@ -1,4 +1,4 @@
-"""The console driving a real :class:`~agentconsole.phone.Phone` over loopback UDP.
+"""The console driving a real :class:`~agentconsole.softphone.phone.Phone` over loopback UDP.
 
 Phone A is the agent's (the app starts it); phone B, in the same process, plays the
 caller. Keys go in through Pilot; the assertions read the Phone/Session state on both
@@ -18,7 +18,7 @@ import pytest
 
 from agentconsole import Phone, parse_config
 from agentconsole.history import CallHistory
-from agentconsole.session import Session
+from agentconsole.softphone.session import Session
 from agentconsole.ui.app import AgentConsoleApp
 from agentconsole.ui.screens.dialogs import WrapupForm
 from agentconsole.ui.screens.history import HistoryScreen
@@ -28,7 +28,6 @@ from tests.interop.test_calls_baresip import wait_for
 from tests.test_two_phones import phone_config
 
 from .conftest import frozen_clock
-from .fakes import FakeProbe
 
 BASE = "calls:\n  dial_rate_limit_s: 0\n  max_calls: 2\n"
 WRAPUP = BASE + "agent:\n  wrapup:\n    codes: [Sale, No sale]\n"
@@ -65,7 +64,7 @@ def agent_app(tmp_path: Path, caller: Phone, extra: str = WRAPUP
     history = CallHistory(tmp_path / "history.sqlite3")
     # The frozen clock holds the double-press window of hang-up open: under live media a
     # Pilot press takes longer than the window's real two seconds.
-    app = AgentConsoleApp(config, phone=phone, history=history, audio_probe=FakeProbe(),
+    app = AgentConsoleApp(config, phone=phone, history=history,
                           clock=frozen_clock())
     return app, phone, history
 
@@ -220,7 +219,7 @@ audio:
 """)
     phone = Phone(config)
     history = CallHistory(tmp_path / "history.sqlite3")
-    app = AgentConsoleApp(config, phone=phone, history=history, audio_probe=FakeProbe())
+    app = AgentConsoleApp(config, phone=phone, history=history)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(lambda: app.registration == ("Registered", True), 10)

@@ -1,7 +1,7 @@
 """Every call action by key against real phones over loopback UDP (issue 5, item 2).
 
 The app drives phone A (the agent's); B (the customer) and C (a colleague) are real
-:class:`~agentconsole.phone.Phone` objects in the same process, with real SIP (REFER,
+:class:`~agentconsole.softphone.phone.Phone` objects in the same process, with real SIP (REFER,
 Replaces, RFC 4733 DTMF) and real media. Keys go in through Pilot; the assertions read
 Phone/Session state on every side, plus the recording file on disk. No PBX, no rig.
 
@@ -26,14 +26,13 @@ from textual.widgets import Input
 
 from agentconsole import Phone, parse_config
 from agentconsole.history import CallHistory
-from agentconsole.session import Session
+from agentconsole.softphone.session import Session
 from agentconsole.ui.app import AgentConsoleApp
 from agentconsole.ui.widgets import DialBar
 from tests.test_two_phones import phone_config
 from tests.waiting import wait_until
 
 from .conftest import frozen_clock
-from .fakes import FakeProbe
 
 CALLS = "calls:\n  dial_rate_limit_s: 0\n  max_calls: 2\n"
 # B takes REFERs from loopback without asking (a customer's phone that follows transfers).
@@ -92,7 +91,7 @@ def agent_app(tmp_path: Path, proxy: Phone | None = None
     config = parse_config(text)
     phone = Phone(config)
     history = CallHistory(tmp_path / "history.sqlite3")
-    app = AgentConsoleApp(config, phone=phone, history=history, audio_probe=FakeProbe(),
+    app = AgentConsoleApp(config, phone=phone, history=history,
                           clock=frozen_clock())
     return app, phone, history
 

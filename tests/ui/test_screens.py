@@ -14,7 +14,7 @@ from agentconsole.ui.screens.trace import TraceBuffer, TraceScreen
 from agentconsole.ui.widgets import StatusHeader
 
 from .conftest import make_config
-from .fakes import FakePhone, FakeProbe, answered_then_ended, sound_card
+from .fakes import FakeDevices, FakePhone, answered_then_ended, sound_card
 
 MakeApp = Callable[..., tuple[AgentConsoleApp, FakePhone]]
 
@@ -141,8 +141,8 @@ async def test_history_survives_an_unwritable_data_dir(
 
 
 async def test_devices_pick_rescan_tone_and_meter(make_app: MakeApp) -> None:
-    probe = FakeProbe(sound_card())
-    app, _phone = make_app(audio_probe=probe)
+    app, phone = make_app()
+    probe = phone.devices = FakeDevices(sound_card())
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("f4")
         await pilot.pause()
@@ -176,8 +176,8 @@ async def test_devices_pick_rescan_tone_and_meter(make_app: MakeApp) -> None:
 
 
 async def test_devices_no_device_state_then_a_headset_appears(make_app: MakeApp) -> None:
-    probe = FakeProbe([])
-    app, _phone = make_app(audio_probe=probe)
+    app, phone = make_app()
+    probe = phone.devices = FakeDevices([])
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f4")
         await pilot.pause()

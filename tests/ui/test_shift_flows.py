@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from agentconsole.ui.agent_state import AgentStatus
+from agentconsole.softphone.agent import AgentStatus
 from agentconsole.ui.app import AgentConsoleApp
 from agentconsole.ui.screens.dialogs import WrapupForm
 from agentconsole.ui.widgets import KeyFooter, StatusHeader
 
 from .conftest import make_config
-from .fakes import FakePhone, InCallSession
+from .fakes import FakePhone
 
 MakeApp = Callable[..., tuple[AgentConsoleApp, FakePhone]]
 WRAPUP = {"wrapup": {"codes": ["Sale", "No sale"]}}
@@ -40,7 +40,7 @@ async def test_reject_acts_on_the_selected_ringing_call_only(make_app: MakeApp) 
 
 
 async def test_one_consult_at_a_time(make_app: MakeApp) -> None:
-    app, phone = make_app(make_config(calls={"max_calls": 4}), session_class=InCallSession)
+    app, phone = make_app(make_config(calls={"max_calls": 4}))
     async with app.run_test(size=(100, 30)) as pilot:
         customer = phone.ring("5551", "Carol")
         await pilot.pause()
@@ -86,7 +86,7 @@ async def test_wrapup_waits_until_the_calls_are_over_and_keeps_a_draft(
         assert isinstance(app.screen, WrapupForm)
         await pilot.press("down", "down", "enter", *"half done", "escape")  # later
         await pilot.pause()
-        assert not isinstance(app.screen, WrapupForm) and app.wrapups == []
+        assert not isinstance(app.screen, WrapupForm) and app.wrapup.filed == []
         second.finish("ended", "Normal")
         await pilot.pause()
         form = app.screen
@@ -95,7 +95,7 @@ async def test_wrapup_waits_until_the_calls_are_over_and_keeps_a_draft(
         assert form.chosen == "No sale"  # the draft is back
         await pilot.press("ctrl+s")
         await pilot.pause()
-        assert app.wrapups[-1].code == "No sale" and app.wrapups[-1].notes == "half done"
+        assert app.wrapup.filed[-1].code == "No sale" and app.wrapup.filed[-1].notes == "half done"
         assert isinstance(app.screen, WrapupForm) and "Dave" in app.screen.about
         assert app.agent_state.status is AgentStatus.ACW
         await pilot.press("down", "ctrl+s")

@@ -17,7 +17,7 @@ from agentconsole.media.audio_sd import NO_CARD
 from agentconsole.ui.app import AgentConsoleApp
 
 from .conftest import frozen_clock, make_config
-from .fakes import FakePhone, FakeProbe, FakeSession, InCallSession
+from .fakes import FakePhone, FakeSession
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 Setup = Callable[[AgentConsoleApp, FakePhone], Awaitable[None]]
@@ -27,7 +27,7 @@ def build(config: Config | None = None, session_class: type[FakeSession] = FakeS
           ) -> tuple[AgentConsoleApp, FakePhone]:
     config = config or make_config()
     phone = FakePhone(config, session_class=session_class)
-    app = AgentConsoleApp(config, phone=phone, clock=frozen_clock(), audio_probe=FakeProbe())
+    app = AgentConsoleApp(config, phone=phone, clock=frozen_clock())
     return app, phone
 
 
@@ -144,7 +144,7 @@ async def some_history(app: AgentConsoleApp, phone: FakePhone) -> None:
         history.end_call(call_id, disposition, at=t0 + offset + 5 + talk)
         if code:
             history.set_wrapup(call_id, code, "customer happy", at=t0 + offset + 200 + talk)
-    app._history_changed()
+    app.refresh_history()
 
 
 INVITE = (b"INVITE sip:1001@10.0.0.2:5060 SIP/2.0\r\n"
@@ -176,7 +176,7 @@ async def some_trace(app: AgentConsoleApp, phone: FakePhone) -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_consult_transfer(snap_compare: Any, size: tuple[int, int]) -> None:
-    app, phone = build(session_class=InCallSession)
+    app, phone = build()
     assert snap_compare(app, terminal_size=size,
                         run_before=run_before(app, phone, consult_transfer))
 

@@ -1,4 +1,4 @@
-"""Unit tests of the console's pure parts: keymap, agent state, view text, themes, dialling."""
+"""Unit tests of the console's pure parts: keymap, agent menu, view text, themes, dialling."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from agentconsole.call_status import CallStatus, TimerType
 from agentconsole.config import AgentConfig
 from agentconsole.errors import ConfigError
+from agentconsole.softphone.status import CallStatus, TimerType
 from agentconsole.ui.actions import ACTION_IDS, ACTIONS, build_bindings, resolve_keymap
-from agentconsole.ui.agent_state import AgentState, AgentStatus, fmt_duration, menu_choices
+from agentconsole.ui.screens.dialogs import menu_choices
 from agentconsole.ui.themes import DEFAULT_THEME, load_themes, shipped_dir
-from agentconsole.ui.view import badges, call_state, sparkline, timers_text
+from agentconsole.ui.view import badges, call_state, fmt_duration, sparkline, timers_text
 from agentconsole.ui.widgets.dial_bar import resolve, suggest
 
 CONTRACT = [
@@ -63,21 +63,6 @@ def test_conflict_error_names_both_actions_and_collects_all_problems() -> None:
 def test_every_action_has_help_and_a_method_name() -> None:
     for spec in ACTIONS:
         assert spec.help and spec.method.isidentifier()
-
-
-def test_agent_state_refusal_codes_and_acw_round_trip() -> None:
-    config = AgentConfig(dnd_code=486, away_code=480)
-    assert AgentState(AgentStatus.AVAILABLE).refusal_code(config) is None
-    assert AgentState(AgentStatus.DND).refusal_code(config) == 486
-    assert AgentState(AgentStatus.AWAY, "Lunch").refusal_code(config) == 480
-    away = AgentState(AgentStatus.AWAY, "Lunch", since=10.0)
-    acw = away.enter_acw(20.0).enter_acw(25.0)  # no nesting
-    assert acw.status is AgentStatus.ACW and acw.previous == away
-    assert acw.refusal_code(config) == 486  # a queue hunts on while the agent wraps up
-    assert acw.refusal_code(AgentConfig(acw_code=None)) is None
-    back = acw.leave_acw(30.0)
-    assert back.label == "Away: Lunch" and back.since == 30.0
-    assert back.elapsed(95.0) == 65.0
 
 
 def test_menu_lists_each_away_reason() -> None:
@@ -139,7 +124,7 @@ def test_a_broken_user_theme_is_skipped_and_a_user_theme_can_replace(tmp_path: P
 
 
 def test_transfer_progress_reads_as_words() -> None:
-    from agentconsole.ui.app import transfer_text
+    from agentconsole.ui.view import transfer_text
 
     assert transfer_text({"call_id": "c", "state": "ringing", "status": 180}) == \
         "the target is ringing (180)"

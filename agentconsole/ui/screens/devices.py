@@ -1,9 +1,11 @@
 """The audio devices screen: input / output / ring lists, pick, rescan, test tone, meter.
 
-A pick is stored in the app (``AgentConsoleApp.audio_choice``) and handed to the phone
-when it offers ``set_audio_devices``; until the library can swap a live backend the
-screen says the choice applies from the next start. With no device at all the screen
-says so in words, not an empty frame: calls still work, without sound.
+Everything goes through the phone's devices (``phone.devices``): the list, a pick
+(stored in ``AgentConsoleApp.audio_choice`` too; a backend that cannot switch says the
+choice applies from the next start), a rescan (the phone's, so a phone that fell back
+to silence picks the headset up), the test tone and the level meter. With no device
+at all the screen says so in words, not an empty frame: calls still work, without
+sound.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from textual.timer import Timer
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from ...media.audio_sd import DeviceInfo
-from ..audio_probe import Meter, meter_bar
+from ...errors import AgentConsoleError
+from ...softphone.api import DeviceInfo, LevelMeter
 from ..widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
@@ -35,6 +37,14 @@ METER_HZ = 10
 NO_DEVICE = ("No audio device found. Calls still work, but without sound: silence is "
              "sent and the caller is not played.\n\nPlug in a headset, then press r to "
              "rescan.")
+
+
+def meter_bar(level: float | None, width: int = 30) -> str:
+    """``▕██████░░░░▏`` for a 0..1 level; a dotted bar when there is no signal yet."""
+    if level is None:
+        return "▕" + "·" * width + "▏"
+    filled = min(width, max(0, round(level * width)))
+    return "▕" + "█" * filled + "░" * (width - filled) + "▏"
 
 
 def usable(devices: list[DeviceInfo], kind: str) -> list[DeviceInfo]:
@@ -73,7 +83,7 @@ class DevicesScreen(Screen[None]):
         self._bindings.bind(",".join(back_keys), "back", "Back", show=False)
         self.devices: list[DeviceInfo] = []
         self._lists: dict[str, list[DeviceInfo]] = {}
-        self._meter: Meter | None = None
+        self._meter: LevelMeter | None = None
         self._meter_timer: Timer | None = None
 
     @property
@@ -94,7 +104,7 @@ class DevicesScreen(Screen[None]):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.show(self.console.audio_probe.list_devices())
+        self.show(self.console.phone.devices.available())
 
     def on_unmount(self) -> None:
         self._stop_meter()
@@ -120,12 +130,11 @@ class DevicesScreen(Screen[None]):
         self.refresh_bindings()
         if not none and self.focused is None:
             self.query_one("#devices-input", OptionList).focus()
-        backend = getattr(self.console.phone, "audio_backend", None)
         notice = self.console.audio_notice or ""
         if none:
             extra = f"\n\nThe phone reported: {notice}" if notice else ""
             self.query_one("#devices-empty", Static).update(escape(NO_DEVICE + extra))
-        now = getattr(backend, "description", "") or notice
+        now = self.console.phone.devices.description or notice
         self.query_one("#devices-title", Static).update(
             f"[b]Audio devices[/b] · {len(devices)} found"
             + (f" · in use: {escape(now)}" if now and not none else ""))
@@ -159,17 +168,31 @@ class DevicesScreen(Screen[None]):
     def _picked(self, event: OptionList.OptionSelected) -> None:
         kind = (event.option_list.id or "").removeprefix("devices-")
         device = self._lists[kind][int(event.option.id or 0)]
-        self.console.choose_audio_device(kind, device.name)
+        self._choose(kind, device.name)
         self.show(self.devices)
+
+    def _choose(self, kind: str, name: str) -> None:
+        """Keep the agent's pick and hand it to the phone, which switches live when its
+        backend is a sound card."""
+        self.console.audio_choice[kind] = name
+        try:
+            self.console.phone.devices.choose(**{kind: name})
+        except AgentConsoleError as exc:  # e.g. the null backend: nothing to switch
+            logger.info("device switch refused: %s", exc)
+            self.notify(f"{kind.capitalize()}: {name}. The phone uses it from its next "
+                        f"start (audio.{kind} in the config keeps it).",
+                        title="Audio device", timeout=5)
+            return
+        self.notify(f"{kind.capitalize()}: {name}", title="Audio device", timeout=3)
 
     def action_back(self) -> None:
         self.dismiss(None)
 
     @work(thread=True, exclusive=True, group="devices-rescan", exit_on_error=False)
     def action_rescan(self) -> None:
-        backend = getattr(self.console.phone, "audio_backend", None)
+        phone = self.console.phone
         try:
-            devices = self.console.audio_probe.rescan(backend)
+            devices = phone.devices.rescan(calls_up=bool(phone.sessions))
         except Exception as exc:  # noqa: BLE001 - report it, keep the screen
             logger.exception("audio rescan failed")
             self.app.call_from_thread(self.notify, str(exc), title="Rescan failed",
@@ -191,7 +214,7 @@ class DevicesScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="devices-tone", exit_on_error=False)
     def _play(self, device: DeviceInfo) -> None:
         try:
-            self.console.audio_probe.play_tone(device)
+            self.console.phone.devices.play_test_tone(device)
         except Exception as exc:  # noqa: BLE001
             self.app.call_from_thread(self.notify, f"{device.name}: {exc}",
                                       title="Test tone failed", severity="error")
@@ -207,7 +230,7 @@ class DevicesScreen(Screen[None]):
             self.notify("There is no microphone to measure.", severity="warning")
             return
         try:
-            self._meter = self.console.audio_probe.open_meter(device)
+            self._meter = self.console.phone.devices.open_meter(device)
         except Exception as exc:  # noqa: BLE001 - busy device, no PortAudio
             self.notify(f"{device.name}: {exc}", title="Level meter", severity="error")
             return

@@ -15,7 +15,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from ..agent_state import AgentStatus
+from ...config import AgentConfig
+from ...softphone.agent import AgentStatus
 
 DIALOG_CSS = """
 {name} {{ align: center middle; }}
@@ -53,6 +54,17 @@ class ConfirmQuit(ModalScreen[bool]):
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
+
+
+def menu_choices(config: AgentConfig) -> list[tuple[str, AgentStatus, str]]:
+    """(label, status, reason) rows of the state menu, Away once per configured reason."""
+    rows = [("Available", AgentStatus.AVAILABLE, "")]
+    rows += [(f"Away: {reason}", AgentStatus.AWAY, reason) for reason in config.states]
+    if not config.states:
+        rows.append(("Away", AgentStatus.AWAY, ""))
+    rows += [("After-call work", AgentStatus.ACW, ""), ("Do not disturb", AgentStatus.DND, ""),
+             ("Offline", AgentStatus.OFFLINE, "")]
+    return rows
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,7 @@ from textual.widgets import Button, DataTable, Input, Static
 
 from ...history import HistoryEntry
 from ..actions import describe_keys
-from ..agent_state import fmt_duration
-from ..view import truncate
+from ..view import fmt_duration, truncate
 from ..widgets.key_footer import KeyFooter
 from .dialogs import DIALOG_CSS
 

@@ -9,7 +9,7 @@ the app's messages (messages up); the app's one 1 Hz :class:`Tick` refreshes eve
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -17,14 +17,15 @@ from textual.binding import BindingsMap
 from textual.screen import Screen
 from textual.widgets import Input
 
+from ...softphone.api import AgentStatus, SessionAPI
 from ..actions import build_bindings, describe_keys
-from ..agent_state import AgentStatus, fmt_duration
 from ..messages import CallFinished, CallReportUpdated, CallsChanged, PhoneChanged, Tick
 from ..view import (
     Quality,
     badges,
     call_state,
     consult_texts,
+    fmt_duration,
     footer_state,
     is_ringing_in,
     queue_label,
@@ -104,20 +105,20 @@ class MainScreen(CallActions, Screen[None]):
         self.sync()
 
     # ----- views (attributes down) ----------------------------------------------------------
-    def sessions(self) -> list[Any]:
+    def sessions(self) -> list[SessionAPI]:
         return [s for s in self.console.phone.sessions.values()
                 if s.status.call_status != "ended"]
 
-    def selected_session(self) -> Any | None:
+    def selected_session(self) -> SessionAPI | None:
         if self.selected is None:
             return None
         return next((s for s in self.sessions() if s.call_id == self.selected), None)
 
-    def _ensure_selection(self, calls: list[Any]) -> None:
+    def _ensure_selection(self, calls: list[SessionAPI]) -> None:
         ids = [s.call_id for s in calls]
         if self.selected in ids:
             return
-        current = getattr(self.console.phone, "current_session", None)
+        current = self.console.phone.current_session
         if current is not None and current.call_id in ids:
             self.selected = current.call_id
         else:
@@ -134,7 +135,7 @@ class MainScreen(CallActions, Screen[None]):
         self.refresh_views(calls)
         self._refresh_footer(calls)
 
-    def refresh_views(self, calls: list[Any] | None = None) -> None:
+    def refresh_views(self, calls: list[SessionAPI] | None = None) -> None:
         calls = self.sessions() if calls is None else calls
         self._show_header()
         consult = consult_texts(calls)
@@ -205,7 +206,7 @@ class MainScreen(CallActions, Screen[None]):
     def _show_header(self) -> None:
         self.query_one(StatusHeader).show(self.header_view())
 
-    def _refresh_footer(self, calls: list[Any]) -> None:
+    def _refresh_footer(self, calls: list[SessionAPI]) -> None:
         """Ask the footer to rebuild only when the set of usable bindings changed: a
         rebuild re-mounts every key, the most expensive thing a key press can cause."""
         state = footer_state(calls, self.selected, self._answering)
@@ -219,7 +220,7 @@ class MainScreen(CallActions, Screen[None]):
         if session is None:
             return None
         status = session.status
-        record = getattr(status, "record_status", None)
+        record = status.record_status
         labels = {"call_hold": "Resume" if status.is_hold else None,
                   "call_mute": "Unmute" if status.is_mute else None,
                   "call_record": "Stop rec" if record in ("recording", "pause") else None,
@@ -236,19 +237,19 @@ class MainScreen(CallActions, Screen[None]):
             account=account, registration=text, registration_ok=ok,
             transport=acc.transport, agent=state.label,
             agent_style=AGENT_STYLE[state.status],
-            agent_timer=fmt_duration(state.elapsed(app.clock.monotonic())),
+            agent_timer=fmt_duration(app.clock.monotonic() - app.agent_since),
             clock=app.clock.now().strftime("%H:%M:%S"),
             notice=short_notice(app.audio_notice or ""), missed=app.missed,
             wrapups=self._wrapups_hint())
 
     def _wrapups_hint(self) -> str:
-        waiting = len(self.console.pending_wrapups)
-        if not waiting or self.console.wrapup_open:  # the form says it already
+        waiting = len(self.console.wrapup.pending)
+        if not waiting or self.console.wrapup.is_open:  # the form says it already
             return ""
         noun = "wrap-up" if waiting == 1 else "wrap-ups"
         return f"{waiting} {noun} ({self.key_for('wrapup')})"
 
-    def _queue_row(self, line: int, session: Any) -> QueueRow:
+    def _queue_row(self, line: int, session: SessionAPI) -> QueueRow:
         status = session.status
         return QueueRow(call_id=session.call_id, line=line, name=who(status),
                         number=status.number, company=status.company,
@@ -256,7 +257,7 @@ class MainScreen(CallActions, Screen[None]):
                         ring=fmt_duration(session.timer.ring_duration),
                         selected=session.call_id == self.selected)
 
-    def _call_view(self, line: int, session: Any, consult: dict[str, str]) -> CallView:
+    def _call_view(self, line: int, session: SessionAPI, consult: dict[str, str]) -> CallView:
         status = session.status
         state = call_state(status)
         quality = Quality.from_report(session.call_report, status.codec)
@@ -296,9 +297,10 @@ class MainScreen(CallActions, Screen[None]):
     @on(DialBar.Submitted)
     def _handle_dial(self, event: DialBar.Submitted) -> None:
         if event.mode == "transfer":
-            session = self._talking_selected("transfer")
-            if session is not None:
-                self._call(session, "blind_transfer", "Blind transfer", event.target)
+            talking = self._talking_selected("transfer")
+            if talking is not None:
+                transfer = talking.blind_transfer
+                self._run(lambda: transfer(event.target), talking.call_id)
             return
         parent = None
         if event.mode == "consult":
@@ -327,7 +329,7 @@ class MainScreen(CallActions, Screen[None]):
         event.stop()
         session = self.selected_session()
         if session is not None and call_state(session.status) in ("TALKING", "CONSULT"):
-            self._call(session, "dtmf", "DTMF", char)
+            self._run(lambda: session.dtmf(char), session.call_id)
             self.notify(f"sent {char}", title=f"DTMF to {who(session.status)}", timeout=1.5)
         else:
             self.query_one(DialBar).open("dial", char)

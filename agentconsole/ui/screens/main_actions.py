@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from textual.screen import Screen
 
 from ...errors import AgentConsoleError
+from ...softphone.api import CallStatus, SessionAPI
 from ..view import call_state, is_ringing_in, who
 from ..widgets import DialBar
 
@@ -43,13 +44,13 @@ class CallActions(_ScreenBase):
     if TYPE_CHECKING:
         @property
         def console(self) -> AgentConsoleApp: ...
-        def sessions(self) -> list[Any]: ...
+        def sessions(self) -> list[SessionAPI]: ...
         def sync(self) -> None: ...
-        def selected_session(self) -> Any | None: ...
+        def selected_session(self) -> SessionAPI | None: ...
         def refresh_call(self, call_id: str | None) -> None: ...
         def select_call(self, call_id: str | None) -> None: ...
         def key_for(self, action_id: str) -> str: ...
-        def _refresh_footer(self, calls: list[Any]) -> None: ...
+        def _refresh_footer(self, calls: list[SessionAPI]) -> None: ...
 
     # ----- helpers --------------------------------------------------------------------------
     def _run(self, fn: Callable[[], Any], call_id: str | None = None) -> None:
@@ -85,27 +86,19 @@ class CallActions(_ScreenBase):
                     self.refresh_call(call_id)
         return None
 
-    def _call(self, session: Any, method: str, label: str, *args: Any) -> None:
-        fn = getattr(session, method, None)
-        if fn is None:
-            self.notify(f"{label} is not available in this version yet.", title=label,
-                        severity="warning")
-            return
-        self._run(lambda: fn(*args), session.call_id)
-
-    def _ringing(self) -> list[Any]:
+    def _ringing(self) -> list[SessionAPI]:
         """Ringing calls that can still be answered or rejected (not being answered)."""
         return [s for s in self.sessions()
                 if is_ringing_in(s) and s.call_id not in self._answering]
 
-    def _selected_ringing(self) -> Any | None:
+    def _selected_ringing(self) -> SessionAPI | None:
         selected = self.selected_session()
         if selected is not None and is_ringing_in(selected) \
                 and selected.call_id not in self._answering:
             return selected
         return None
 
-    def _ring_target(self) -> Any | None:
+    def _ring_target(self) -> SessionAPI | None:
         selected = self.selected_session()
         if selected is not None and is_ringing_in(selected) \
                 and selected.call_id not in self._answering:
@@ -113,14 +106,14 @@ class CallActions(_ScreenBase):
         ringing = self._ringing()
         return ringing[0] if ringing else None
 
-    def _talking_selected(self, what: str) -> Any | None:
+    def _talking_selected(self, what: str) -> SessionAPI | None:
         session = self.selected_session()
         if session is None or call_state(session.status) not in ("TALKING", "HELD", "CONSULT"):
             self.notify(f"Select a connected call to {what}.", severity="warning")
             return None
         return session
 
-    def _consult_leg(self) -> Any | None:
+    def _consult_leg(self) -> SessionAPI | None:
         legs = [s for s in self.sessions() if s.status.is_transfer]
         selected = self.selected_session()
         if selected is not None and selected in legs:
@@ -167,10 +160,9 @@ class CallActions(_ScreenBase):
         call_id = session.call_id
         self.selected = call_id
 
-        async def answer() -> Any:
+        async def answer() -> object:
             try:
-                result = session.answer()
-                return await result if inspect.isawaitable(result) else result
+                return await session.answer()
             finally:
                 self._answering.discard(call_id)
 
@@ -205,17 +197,19 @@ class CallActions(_ScreenBase):
         self._hangup_armed = None
         self._run(session.hangup, session.call_id)
 
-    def _toggle(self, label: str, is_on: Callable[[Any], bool], off: str, on: str) -> None:
-        """Call ``off`` on the selected call if ``is_on(its status)``, else ``on``."""
+    def _toggle(self, is_on: Callable[[CallStatus], bool],
+                off: Callable[[SessionAPI], object], on: Callable[[SessionAPI], object]) -> None:
+        """``off(call)`` on the selected call if ``is_on(its status)``, else ``on(call)``."""
         session = self.selected_session()
         if session is not None:
-            self._call(session, off if is_on(session.status) else on, label)
+            act = off if is_on(session.status) else on
+            self._run(lambda: act(session), session.call_id)
 
     def action_call_hold(self) -> None:
-        self._toggle("Hold", lambda status: status.is_hold, "unhold", "hold")
+        self._toggle(lambda status: status.is_hold, lambda s: s.unhold(), lambda s: s.hold())
 
     def action_call_mute(self) -> None:
-        self._toggle("Mute", lambda status: status.is_mute, "unmute", "mute")
+        self._toggle(lambda status: status.is_mute, lambda s: s.unmute(), lambda s: s.mute())
 
     def action_call_transfer(self) -> None:
         if self._talking_selected("transfer") is not None:
@@ -232,29 +226,23 @@ class CallActions(_ScreenBase):
     def action_call_complete_transfer(self) -> None:
         leg = self._consult_leg()
         if leg is not None:
-            self._call(leg, "attended_transfer", "Complete transfer")
+            self._run(leg.attended_transfer, leg.call_id)
 
     def action_call_cancel_transfer(self) -> None:
         leg = self._consult_leg()
         if leg is not None:
-            self._call(leg, "cancel_transfer", "Cancel transfer")
+            self._run(leg.cancel_transfer, leg.call_id)
 
     def action_call_swap(self) -> None:
         """Swap caller and consulted party; the selection follows the one now talking."""
         leg = self._consult_leg()
         if leg is None:
             return
-        swap = getattr(leg, "swap", None)
-        if swap is None:
-            self._call(leg, "swap", "Swap")  # the "not available" notice
-            return
         parent = leg.status.transfer_parent
         pair = {leg.call_id, parent.call_id if parent is not None else ""}
 
         async def swap_and_follow() -> None:
-            result = swap()
-            if inspect.isawaitable(result):
-                await result
+            await leg.swap()
             talking = [s.call_id for s in self.sessions()
                        if s.call_id in pair and not s.status.is_hold]
             if len(talking) == 1 and talking[0] != self.selected:
@@ -263,12 +251,12 @@ class CallActions(_ScreenBase):
         self._run(swap_and_follow, leg.call_id)
 
     def action_call_record(self) -> None:
-        self._toggle("Recording", lambda status: status.record_status in ("recording", "pause"),
-                     "stop_record", "start_record")
+        self._toggle(lambda status: status.record_status in ("recording", "pause"),
+                     lambda s: s.stop_record(), lambda s: s.start_record())
 
     def action_call_pause_record(self) -> None:
-        self._toggle("Recording", lambda status: status.record_status == "pause",
-                     "resume_record", "pause_record")
+        self._toggle(lambda status: status.record_status == "pause",
+                     lambda s: s.resume_record(), lambda s: s.pause_record())
 
     def _step(self, delta: int) -> None:
         ids = [s.call_id for s in self.sessions()]
@@ -304,7 +292,7 @@ class CallActions(_ScreenBase):
         self.console.open_agent_menu()
 
     def action_wrapup(self) -> None:
-        self.console.open_wrapup()
+        self.console.wrapup.open()
 
     def action_history(self) -> None:
         from .history import HistoryScreen

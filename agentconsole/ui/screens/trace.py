@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -23,6 +23,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
+from ...softphone.api import TraceEntry
 from ..view import truncate
 from ..widgets.key_footer import KeyFooter
 
@@ -48,11 +49,11 @@ class TraceBuffer:
     """The last ``maxlen`` trace entries, numbered; one listener is told of new ones."""
 
     def __init__(self, maxlen: int = MAX_ENTRIES) -> None:
-        self.entries: deque[tuple[int, Any]] = deque(maxlen=maxlen)
+        self.entries: deque[tuple[int, TraceEntry]] = deque(maxlen=maxlen)
         self.seq = 0
         self.listener: Callable[[], None] | None = None
 
-    def add(self, entry: Any) -> None:
+    def add(self, entry: TraceEntry) -> None:
         self.seq += 1
         self.entries.append((self.seq, entry))
         if self.listener is not None:
@@ -63,12 +64,11 @@ class TraceBuffer:
         return self.entries[0][0] if self.entries else self.seq + 1
 
 
-def entry_text(entry: Any) -> str:
-    data = entry.data
-    return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+def entry_text(entry: TraceEntry) -> str:
+    return entry.data.decode("utf-8", "replace")
 
 
-def summary(entry: Any) -> str:
+def summary(entry: TraceEntry) -> str:
     """The start line, plus the CSeq method for responses (``200 OK · INVITE``)."""
     text = entry_text(entry)
     first = text.split("\r\n", 1)[0].split("\n", 1)[0].strip()
@@ -81,7 +81,7 @@ def summary(entry: Any) -> str:
     return first or "(keep-alive)"
 
 
-def remote_text(entry: Any) -> str:
+def remote_text(entry: TraceEntry) -> str:
     remote = entry.remote
     if not remote:
         return ""
@@ -89,7 +89,7 @@ def remote_text(entry: Any) -> str:
     return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
 
-def matches(entry: Any, needle: str) -> bool:
+def matches(entry: TraceEntry, needle: str) -> bool:
     if not needle:
         return True
     hay = " ".join((entry.direction, entry.transport, remote_text(entry), entry_text(entry)))
@@ -117,7 +117,7 @@ class TraceScreen(Screen[None]):
         super().__init__(id="trace")
         self._bindings.bind(",".join(back_keys), "back", "Back", show=False)
         self.buffer = buffer
-        self.shown: list[tuple[int, Any]] = []
+        self.shown: list[tuple[int, TraceEntry]] = []
         self.paused = False
         self._pending = False
         self.widths = column_widths(80)
@@ -164,7 +164,7 @@ class TraceScreen(Screen[None]):
         self._append([item for item in self.buffer.entries if matches(item[1], self.needle)])
         self._show_detail()
 
-    def _append(self, items: list[tuple[int, Any]]) -> None:
+    def _append(self, items: list[tuple[int, TraceEntry]]) -> None:
         table = self.query_one(DataTable)
         follow = not self.paused and (not self.shown or table.cursor_row >= len(self.shown) - 1)
         for seq, entry in items:
@@ -213,7 +213,7 @@ class TraceScreen(Screen[None]):
     def _highlighted(self) -> None:
         self._show_detail()
 
-    def selected(self) -> Any | None:
+    def selected(self) -> TraceEntry | None:
         table = self.query_one(DataTable)
         if not self.shown or table.cursor_row < 0:
             return None
@@ -246,7 +246,7 @@ def _time(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")[:-3]
 
 
-def _cells(entry: Any, widths: dict[str, int]) -> tuple[str, ...]:
+def _cells(entry: TraceEntry, widths: dict[str, int]) -> tuple[str, ...]:
     direction = "→ out" if entry.direction == "out" else "← in"
     return (_time(entry.timestamp), direction, str(entry.transport).upper()[:4],
             truncate(remote_text(entry), widths["remote"]),

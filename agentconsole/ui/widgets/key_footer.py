@@ -14,12 +14,20 @@ the screen behind it is still drawn, and its keys would not work.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Protocol, runtime_checkable
 
 from textual import events
 from textual.content import Content
 from textual.markup import escape
 from textual.screen import Screen
 from textual.widget import Widget
+
+
+@runtime_checkable
+class FooterLabels(Protocol):
+    """A screen that names a key after what it does now ("Unmute" on a muted call)."""
+
+    def footer_label(self, action: str) -> str | None: ...
 
 
 @lru_cache(maxsize=512)
@@ -74,7 +82,7 @@ class KeyFooter(Widget, can_focus=False):
         seen: set[str] = set()
         shown = self._shown_screen()
         # A screen may name a key after what it does now ("Unmute" on a muted call).
-        label_for = getattr(shown, "footer_label", None)
+        label_for = shown.footer_label if isinstance(shown, FooterLabels) else None
         for _node, binding, enabled, _tooltip in shown.active_bindings.values():
             if binding.action == "command_palette" and app.ENABLE_COMMAND_PALETTE \
                     and binding.key == app.COMMAND_PALETTE_BINDING:

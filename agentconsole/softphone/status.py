@@ -1,6 +1,10 @@
 """Value types of a call: CallStatus, TimerType, TransferParent, and the timer arithmetic.
 
-Field names are the SDK's in snake_case (``reference/sdk-parity.md`` §2). The timer
+Field names are the SDK's in snake_case (``reference/sdk-parity.md`` §2). Every value a
+Session event carries names its call, as the SDK's event payloads do (``{callId, ...}``):
+``CallStatus``, ``StaticCallStatus`` and ``TimerType`` have a ``call_id`` field and the
+``progress`` status code is a :class:`ProgressStatus`, an ``int`` with a ``call_id``, so
+listeners written for the bare values keep working. The timer
 rules are a pure function so they can be tested with a fake clock; where the SDK is
 weak we do better and say so:
 
@@ -35,9 +39,12 @@ class TransferParent:
 
 @dataclass(frozen=True)
 class StaticCallStatus:
+    """What ``static_status_change(new, old)`` carries: the fields manual mode protects."""
+
     name: str = ""
     avatar: str = ""
     company: str = ""
+    call_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,12 +85,33 @@ class CallStatus:
 
 @dataclass(frozen=True)
 class TimerType:
-    """Seconds (SDK TimerType)."""
+    """Seconds (SDK TimerType), of the call ``call_id``."""
 
     ring_duration: float = 0.0
     calling_duration: float = 0.0
     call_duration: float = 0.0
     hold_duration: float = 0.0
+    call_id: str = ""
+
+
+class ProgressStatus(int):
+    """The status code of a provisional response (180, 183): ``progress``'s payload.
+
+    An ``int`` (``status in (180, 183)`` works) that also names its call and reason.
+    """
+
+    call_id: str
+    reason: str
+
+    def __new__(cls, status: int, call_id: str, reason: str = "") -> ProgressStatus:
+        value = super().__new__(cls, status)
+        value.call_id = call_id
+        value.reason = reason
+        return value
+
+    @property
+    def status_code(self) -> int:
+        return int(self)
 
 
 def advance_timer(timer: TimerType, status: CallStatus, dt: float) -> TimerType:
@@ -104,7 +132,7 @@ def advance_timer(timer: TimerType, status: CallStatus, dt: float) -> TimerType:
         hold = hold + dt if status.is_hold else 0.0
     else:
         hold = 0.0
-    return TimerType(ring, calling, talk, hold)
+    return TimerType(ring, calling, talk, hold, timer.call_id)
 
 
 @dataclass

@@ -28,7 +28,7 @@ Transferor side:
   holds whichever of the pair is active and resumes the other.
 
 Transferee side: a REFER becomes ``transfer_request`` with a
-:class:`~agentconsole.phone_transfer.TransferRequest` (``accept()``/``reject()``);
+:class:`~agentconsole.softphone.transfer_in.TransferRequest` (``accept()``/``reject()``);
 it is accepted without asking only when it comes from ``calls.trusted_refer_sources``.
 """
 
@@ -39,22 +39,20 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import AgentConsoleError, PhoneError
-from .phone_transfer import TransferRequest, end_transferred, is_trusted_source
-from .sip import events as ev
-from .sip.errors import LocalProtocolError
-from .sip.refer import Replaces
+from ..errors import AgentConsoleError, PhoneError
+from ..sip import events as ev
+from ..sip.errors import LocalProtocolError
+from ..sip.refer import Replaces
+from .transfer_in import TransferRequest, is_trusted_source
 
 if TYPE_CHECKING:
-    from .call_status import CallStatus
-    from .phone import Phone
     from .session import Session
-    from .sip.invite import CallLeg
 
 logger = logging.getLogger(__name__)
 
 HANGUP_POLICIES = ("notify", "immediately", None)
-_DEFAULT: Any = object()
+#: ``hangup_after`` not given: ``calls.transfer_hangup_after`` decides.
+DEFAULT_POLICY: Any = object()
 #: Longer than the REFER's Timer F (64·T1): the core always reports by then.
 REFER_WAIT_S = 40.0
 
@@ -71,110 +69,102 @@ class OutgoingTransfer:
     state: str = ""
 
 
-class SessionTransferMixin:
-    """REFER-based blind and attended transfer for :class:`~agentconsole.session.Session`."""
+class CallTransfer:
+    """REFER-based blind and attended transfer of one call: a part of its Session.
 
-    _transfer_out: OutgoingTransfer | None = None
-    #: Set on a call that replaced another (RFC 3891): that call's id.
-    replaced_call_id: str | None = None
+    It owns the transfer this call runs as the transferor (one at a time) and turns
+    the REFER events of the call's leg into ``transfer_progress`` / ``transfer_request``
+    events of the Session. It uses the Session's public API (hold, unhold, hangup,
+    end_transferred, emit) and, for a consult pair, the other call's transfer part.
+    """
 
-    if TYPE_CHECKING:
-        phone: Phone
-        leg: CallLeg
-        established: bool
-
-        @property
-        def call_id(self) -> str: ...
-        @property
-        def status(self) -> CallStatus: ...
-        @property
-        def is_ended(self) -> bool: ...
-        def emit(self, event: str, *args: Any) -> bool: ...
-        def hangup(self) -> bool: ...
-        async def hold(self) -> Session: ...
-        async def unhold(self) -> Session: ...
-        def _spawn(self, coro: Any) -> None: ...
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.running: OutgoingTransfer | None = None
 
     # ----- transferor ------------------------------------------------------------------------
-    async def blind_transfer(self, target: str, *, hangup_after: str | None = _DEFAULT,
-                             hold: bool = False) -> bool:
+    async def blind(self, target: str, *, hangup_after: str | None = DEFAULT_POLICY,
+                    hold: bool = False) -> bool:
         """REFER this call to ``target``; True once the peer accepted the REFER.
 
         Raises AgentConsoleError when the call cannot be transferred or the REFER is
         refused (the call then stays up). ``hold=True`` holds the call first (RFC 5589
         §6.2 "transfer with consultation hold" style); it is resumed on failure.
         """
+        session = self.session
         self._check_transferable()
         policy = self._policy(hangup_after)
         uri = self._target_uri(target)
         held = False
-        if hold and not self.status.is_hold:
-            await self.hold()
+        if hold and not session.status.is_hold:
+            await session.hold()
             held = True
-        xfer = OutgoingTransfer("blind", policy, self._future(), held_by_us=held)
-        return await self._run_refer(xfer, uri, None)
+        xfer = OutgoingTransfer("blind", policy, _future(), held_by_us=held)
+        return await self.run_refer(xfer, uri, None)
 
-    async def attended_transfer(self, *, target: str | None = None, via: str = "parent",
-                                ringing: str = "replaces",
-                                hangup_after: str | None = _DEFAULT) -> bool:
+    async def attended(self, *, target: str | None = None, via: str = "parent",
+                       ringing: str = "replaces",
+                       hangup_after: str | None = DEFAULT_POLICY) -> bool:
         """Complete an attended transfer from this consult leg (see the module doc)."""
+        consult = self.session
         parent = self._consult_parent()
-        if parent._transfer_out is not None:
+        if parent.transfer.running is not None:
             raise AgentConsoleError("a transfer of this call is already running",
                                     title="Transfer", code=PhoneError.UNKNOWN_ERROR)
         policy = self._policy(hangup_after)
-        dialog = self.leg.dialog
-        consult_uri = target or str(self.leg.invite.uri)
-        if not self.established and (ringing == "blind" or dialog is None):
+        dialog = consult.leg.dialog
+        consult_uri = target or str(consult.leg.invite.uri)
+        if not consult.established and (ringing == "blind" or dialog is None):
             if ringing != "blind":
                 raise AgentConsoleError("the consulted party has not answered or rung yet",
                                         title="Transfer",
                                         code=PhoneError.CURRENT_CALL_HAS_NOT_CONNECTED)
-            self.hangup()
-            return await parent.blind_transfer(consult_uri, hangup_after=policy)
+            consult.hangup()
+            return await parent.transfer.blind(consult_uri, hangup_after=policy)
         assert dialog is not None
         if via == "consult":  # the seed's direction: REFER to the target, replace the parent
             pdialog = parent.leg.dialog
-            if pdialog is None or not self.established:
+            if pdialog is None or not consult.established:
                 raise AgentConsoleError("both calls must be connected for via='consult'",
                                         title="Transfer",
                                         code=PhoneError.CURRENT_CALL_HAS_NOT_CONNECTED)
             replaces = Replaces.for_dialog(pdialog.call_id, pdialog.local_tag,
                                            pdialog.remote_tag)
-            xfer = OutgoingTransfer("attended", policy, self._future(), consult=parent)
-            return await self._run_refer(xfer, target or pdialog.remote_target, replaces)
+            xfer = OutgoingTransfer("attended", policy, _future(), consult=parent)
+            return await self.run_refer(xfer, target or pdialog.remote_target, replaces)
         replaces = Replaces.for_dialog(dialog.call_id, dialog.local_tag, dialog.remote_tag)
-        xfer = OutgoingTransfer("attended", policy, self._future(),
-                                consult=self)  # type: ignore[arg-type]
-        return await parent._run_refer(xfer, consult_uri, replaces)
+        xfer = OutgoingTransfer("attended", policy, _future(), consult=consult)
+        return await parent.transfer.run_refer(xfer, consult_uri, replaces)
 
-    async def cancel_transfer(self) -> None:
+    async def cancel(self) -> None:
         """End this consult leg and resume its parent."""
         parent = self._consult_parent()
-        self.hangup()
+        self.session.hangup()
         if not parent.is_ended and parent.status.is_hold:
             await parent.unhold()
 
     async def swap(self) -> None:
         """Between a consult leg and its parent: hold the active one, resume the other."""
+        session = self.session
         other = self._swap_partner()
-        active, held = (other, self) if self.status.is_hold else (self, other)
+        active, held = (other, session) if session.status.is_hold else (session, other)
         if not active.status.is_hold:
             await active.hold()
         await held.unhold()
 
     # ----- helpers -------------------------------------------------------------------------
     def _check_transferable(self) -> None:
-        if self.is_ended or not self.established:
+        session = self.session
+        if session.is_ended or not session.established:
             raise AgentConsoleError.from_code(PhoneError.CURRENT_CALL_HAS_NOT_CONNECTED,
                                               "only a connected call can be transferred")
-        if self._transfer_out is not None:
+        if self.running is not None:
             raise AgentConsoleError("a transfer of this call is already running",
                                     title="Transfer", code=PhoneError.UNKNOWN_ERROR)
 
     def _policy(self, value: str | None) -> str | None:
-        if value is _DEFAULT:
-            value = getattr(self.phone.config.calls, "transfer_hangup_after", "notify")
+        if value is DEFAULT_POLICY:
+            value = self.session.host.config.calls.transfer_hangup_after
         if value not in HANGUP_POLICIES:
             raise AgentConsoleError(f"bad hangup_after {value!r}", title="Transfer",
                                     code=PhoneError.UNKNOWN_ERROR)
@@ -182,45 +172,43 @@ class SessionTransferMixin:
 
     def _target_uri(self, target: str) -> str:
         try:
-            return str(self.phone._ua_do(lambda ua, now: ua.calls.target_uri(target)))
+            return self.session.host.signal(lambda ua, now: ua.calls.target_uri(target))
         except LocalProtocolError as exc:
             raise AgentConsoleError.from_code(PhoneError.INVALID_NUMBER, str(exc)) from exc
 
-    def _future(self) -> asyncio.Future[tuple[bool, int]]:
-        return asyncio.get_running_loop().create_future()
-
     def _consult_parent(self) -> Session:
-        info = self.status.transfer_parent
+        info = self.session.status.transfer_parent
         if info is None:
             raise AgentConsoleError("this call is not a consultation call", title="Transfer",
                                     code=PhoneError.NOT_FOUND_CALL_ID)
-        parent = self.phone.sessions.get(info.call_id)
+        parent = self.session.host.sessions.get(info.call_id)
         if parent is None or parent.is_ended:
             raise AgentConsoleError.from_code(PhoneError.ATTENDED_PARENT_NOT_FOUND)
         return parent
 
     def _swap_partner(self) -> Session:
-        if self.status.transfer_parent is not None:
+        session = self.session
+        if session.status.transfer_parent is not None:
             return self._consult_parent()
-        for other in self.phone.sessions.values():
+        for other in session.host.sessions.values():
             info = other.status.transfer_parent
-            if info is not None and info.call_id == self.call_id and not other.is_ended:
+            if info is not None and info.call_id == session.call_id and not other.is_ended:
                 return other
         raise AgentConsoleError("there is no consultation call to swap with",
                                 title="Swap", code=PhoneError.NOT_FOUND_CALL_ID)
 
-    async def _run_refer(self, xfer: OutgoingTransfer, uri: str,
-                         replaces: Replaces | None) -> bool:
+    async def run_refer(self, xfer: OutgoingTransfer, uri: str,
+                        replaces: Replaces | None) -> bool:
         """Send the REFER in this call and wait for its final response."""
         self._check_transferable()
-        self._transfer_out = xfer
-        leg = self.leg
-        self.phone._ua_do(lambda ua, now: ua.refer(leg, uri, now, replaces=replaces))
+        self.running = xfer
+        leg = self.session.leg
+        self.session.host.signal(lambda ua, now: ua.refer(leg, uri, now, replaces=replaces))
         try:
             ok, status = await asyncio.wait_for(asyncio.shield(xfer.accepted), REFER_WAIT_S)
         except TimeoutError:
             ok, status = False, 408
-            self._transfer_failed(xfer, 408)
+            self._failed(xfer, 408)
         if not ok:
             raise AgentConsoleError(f"the transfer was refused ({status}); the call is still up",
                                     title="Transfer failed", code=PhoneError.UNKNOWN_ERROR)
@@ -230,23 +218,25 @@ class SessionTransferMixin:
         if state == xfer.state:
             return
         xfer.state = state
-        payload = {"call_id": self.call_id, "state": state, "status": status}
-        self.emit("transfer_progress", payload)
-        if xfer.consult is not None and xfer.consult is not self:
+        session = self.session
+        payload = {"call_id": session.call_id, "state": state, "status": status}
+        session.emit("transfer_progress", payload)
+        if xfer.consult is not None and xfer.consult is not session:
             xfer.consult.emit("transfer_progress", payload)
 
-    def _transfer_failed(self, xfer: OutgoingTransfer, status: int) -> None:
-        if self._transfer_out is xfer:
-            self._transfer_out = None
+    def _failed(self, xfer: OutgoingTransfer, status: int) -> None:
+        if self.running is xfer:
+            self.running = None
         if not xfer.accepted.done():
             xfer.accepted.set_result((False, status))
         self._progress(xfer, "failed", status)
-        if xfer.held_by_us and not self.is_ended:
-            _background(self.unhold(), f"resuming {self.call_id} after a failed transfer")
+        session = self.session
+        if xfer.held_by_us and not session.is_ended:
+            _background(session.unhold(), f"resuming {session.call_id} after a failed transfer")
 
-    def _transfer_succeeded(self, xfer: OutgoingTransfer, status: int) -> None:
-        if self._transfer_out is xfer:
-            self._transfer_out = None
+    def _succeeded(self, xfer: OutgoingTransfer, status: int) -> None:
+        if self.running is xfer:
+            self.running = None
         self._progress(xfer, "succeeded", status)
         if xfer.policy == "notify":
             self._end_legs(xfer)
@@ -254,29 +244,20 @@ class SessionTransferMixin:
     def _end_legs(self, xfer: OutgoingTransfer) -> None:
         """End our legs as transferred, consult legs before their parent: ending a parent
         hangs up its consults ("Terminated"), which would hide that they were transferred."""
-        legs = [self] if xfer.consult is None else [self, xfer.consult]
+        legs = [self.session] if xfer.consult is None else [self.session, xfer.consult]
         legs.sort(key=lambda leg: leg.status.transfer_parent is None)
         for leg in legs:
-            end_transferred(leg)  # type: ignore[arg-type]
+            leg.end_transferred()
 
     # ----- events from the core ----------------------------------------------------------------
-    def _on_extra_event(self, event: Any) -> bool:
-        """Handle a call event the Session core does not; True when handled."""
-        if isinstance(event, ev.ReferReceived):
-            self._on_refer_received(event)
-            return True
-        xfer = self._transfer_out
-        if isinstance(event, ev.ReferAccepted | ev.ReferFailed | ev.TransferProgress):
-            if xfer is not None:
-                self._on_transfer_event(xfer, event)
-            return True
-        parent = super()
-        handler = getattr(parent, "_on_extra_event", None)
-        return bool(handler(event)) if handler is not None else False
-
-    def _on_transfer_event(self, xfer: OutgoingTransfer, event: Any) -> None:
+    def on_refer_event(self, event: ev.ReferAccepted | ev.ReferFailed | ev.TransferProgress
+                       ) -> None:
+        """The outcome of our REFER (202 or a failure) or a NOTIFY of its progress."""
+        xfer = self.running
+        if xfer is None:
+            return
         if isinstance(event, ev.ReferFailed):
-            self._transfer_failed(xfer, event.status)
+            self._failed(xfer, event.status)
         elif isinstance(event, ev.ReferAccepted):
             if not xfer.accepted.done():
                 xfer.accepted.set_result((True, event.status))
@@ -284,11 +265,11 @@ class SessionTransferMixin:
                 return  # the final NOTIFY overtook the 202
             self._progress(xfer, "trying", event.status)
             if xfer.policy == "immediately":
-                self._transfer_out = None
+                self.running = None
                 self._end_legs(xfer)
             elif not event.subscribed:  # RFC 4488: no news will come; take it as done
-                self._transfer_succeeded(xfer, event.status)
-        elif isinstance(event, ev.TransferProgress):
+                self._succeeded(xfer, event.status)
+        else:
             self._on_notify_progress(xfer, event)
 
     def _on_notify_progress(self, xfer: OutgoingTransfer, event: ev.TransferProgress) -> None:
@@ -298,19 +279,24 @@ class SessionTransferMixin:
         elif 200 <= status < 300:
             if not xfer.accepted.done():
                 xfer.accepted.set_result((True, 202))
-            self._transfer_succeeded(xfer, status)
+            self._succeeded(xfer, status)
         else:
             if not xfer.accepted.done():  # a failure NOTIFY before the 202: still accepted
                 xfer.accepted.set_result((True, 202))
-            self._transfer_failed(xfer, status)
+            self._failed(xfer, status)
 
-    def _on_refer_received(self, event: ev.ReferReceived) -> None:
-        trusted = is_trusted_source(
-            event, getattr(self.phone.config.calls, "trusted_refer_sources", ()))
-        request = TransferRequest(self, event, trusted=trusted)  # type: ignore[arg-type]
-        self.emit("transfer_request", request)
+    def on_refer_received(self, event: ev.ReferReceived) -> None:
+        """The peer asks us to transfer (we are the transferee): ``transfer_request``."""
+        session = self.session
+        trusted = is_trusted_source(event, session.host.config.calls.trusted_refer_sources)
+        request = TransferRequest(session, event, trusted=trusted)
+        session.emit("transfer_request", request)
         if trusted:
-            _background(request.accept(), f"auto-accepting a transfer of {self.call_id}")
+            _background(request.accept(), f"auto-accepting a transfer of {session.call_id}")
+
+
+def _future() -> asyncio.Future[tuple[bool, int]]:
+    return asyncio.get_running_loop().create_future()
 
 
 def _background(coro: Any, what: str) -> None:

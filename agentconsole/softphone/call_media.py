@@ -1,4 +1,8 @@
-"""In-call media features of a Session: DTMF and recording (issue 4, items 3 and 6).
+"""The media part of a Session: stream state, call reports, DTMF, recording.
+
+The media connection coming up is ``stream_added``, its failure ``client_error``;
+once the call is answered a ``call_report`` (:class:`~agentconsole.media.stats.Report`)
+comes at once and every 3 seconds (seed §3.5).
 
 DTMF (seed §3.9): ``await session.dtmf("12#")`` sends RFC 4733 events in the audio
 stream or SIP INFO ``application/dtmf-relay`` (RFC 6086), per ``media.dtmf_mode``:
@@ -12,7 +16,7 @@ Recording (seed §3.10, ``reference/reliability.md`` §5): ``start_record``,
 a failure emits ``record_error`` ``{"call_id", "message", "path"}`` and
 ``client_error`` ``{"call_id", "cause"}``, sets the status back to "stop", and the
 call goes on. Mode ``feature_code`` sends the PBX's code as DTMF and sets the status
-to "unknown" until :meth:`SessionMediaMixin.pbx_record_feedback` reports the truth.
+to "unknown" until :meth:`CallMedia.pbx_record_feedback` reports the truth.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ import asyncio
 import logging
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
-from .errors import AgentConsoleError, PhoneError
-from .media.dtmf import (
+from ..errors import AgentConsoleError, PhoneError
+from ..media.dtmf import (
     DEFAULT_DURATION_MS,
     DEFAULT_GAP_MS,
     INFO_RELAY,
@@ -35,65 +40,92 @@ from .media.dtmf import (
     parse_info,
     plan,
 )
-from .media.recorder import LiveRecording, RecordingError, create_file, recording_name
-from .sip import events as ev
+from ..media.recorder import LiveRecording, RecordingError, create_file, recording_name
+from ..media.stats import Report
+from ..sip import events as ev
 
 if TYPE_CHECKING:
-    from .call_status import CallStatus
-    from .media.peer import MediaSession
-    from .phone import Phone
-    from .sip.invite import CallLeg
-    from .sip.ua import UserAgent
+    from ..config import RecordingConfig
+    from ..media.peer import MediaSession
+    from .host import MediaEngine
+    from .session import Session
+    from .status import RecordStatus
 
 log = logging.getLogger(__name__)
 
 RECORD_STATES = ("stop", "recording", "pause")
+#: The seed's call-report interval (§3.5).
+REPORT_INTERVAL_S = 3.0
 
 
-class SessionMediaMixin:
-    """DTMF (RFC 4733 / SIP INFO) and recording for :class:`~agentconsole.session.Session`."""
+class CallMedia:
+    """DTMF (RFC 4733 / SIP INFO) and recording of one call: a part of its Session.
 
-    if TYPE_CHECKING:
-        phone: Phone
-        leg: CallLeg
-        established: bool
+    It owns its state (the DTMF lock, the live recording, the PBX's feedback count) and
+    uses only the Session's public members (``call_id``, ``status``, ``leg``, ``host``,
+    ``emit``, ``update_status``) and the call's :class:`~.host.MediaEngine`.
+    """
 
-        @property
-        def call_id(self) -> str: ...
-        @property
-        def status(self) -> CallStatus: ...
-        @property
-        def is_ended(self) -> bool: ...
-        def emit(self, event: str, *args: Any) -> bool: ...
-        def _update(self, **changes: Any) -> None: ...
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._media_session: MediaSession | None = None
+    def __init__(self, session: Session, engine: MediaEngine) -> None:
+        self.session = session
+        self.engine = engine
         self._dtmf_lock = asyncio.Lock()
         self._recording: LiveRecording | None = None
         self._record_feedback = 0
         #: Path of the current or last local recording of this call, None before.
         self.recording_path: str | None = None
+        #: The last call-quality report (seed §3.5), refreshed every 3 s once answered.
+        self.report = Report.empty(session.status.call_id, session.status.number)
+        self._report_task: asyncio.Task[None] | None = None
+        self._stream_up = False
+        engine.on_connection_state = self._on_connection_state
+        engine.on_dtmf = self._on_rfc4733_digit
+        engine.add_close_hook(self._on_media_closed)
 
-    # The Session assigns ``self.media`` once in its constructor; the setter wires the
-    # media's DTMF callback and close hook without a change to the Session core.
     @property
-    def media(self) -> MediaSession:
-        assert self._media_session is not None
-        return self._media_session
+    def _config(self) -> RecordingConfig:
+        return self.session.host.config.recording
 
-    @media.setter
-    def media(self, media: MediaSession) -> None:
-        self._media_session = media
-        media.on_dtmf = self._on_rfc4733_digit
-        media.add_close_hook(self._on_media_closed)
+    # ----- the media connection and its reports -----------------------------------------
+    def _on_connection_state(self, state: str) -> None:
+        """ICE + DTLS came up (``stream_added``) or failed (``client_error``)."""
+        session = self.session
+        if session.is_ended:
+            return
+        if state == "connected" and not self._stream_up:
+            self._stream_up = True
+            session.emit("stream_added", {
+                "call_id": session.call_id,
+                "communication_type": session.status.communication_type})
+        elif state == "failed":
+            session.emit("client_error", {"call_id": session.call_id,
+                                          "cause": "WebRTC Error: media connection failed"})
+
+    def start_reports(self) -> None:
+        """The call is answered: a ``call_report`` now and every 3 s until it ends."""
+        if self._report_task is None:
+            self._report_task = asyncio.get_running_loop().create_task(self._report_loop())
+
+    def stop_reports(self) -> None:
+        if self._report_task is not None:
+            self._report_task.cancel()
+            self._report_task = None
+
+    async def _report_loop(self) -> None:
+        while not self.session.is_ended:
+            try:
+                self.report = await self.engine.report(self.report)
+            except Exception:  # noqa: BLE001 - stats must never end a call
+                log.exception("call report failed")
+            else:
+                self.session.emit("call_report", self.report)
+            await asyncio.sleep(REPORT_INTERVAL_S)
 
     # ----- DTMF ---------------------------------------------------------------------------
     def dtmf_method(self) -> str:
         """"rfc4733" or "info" for the next :meth:`dtmf`, from the mode and the SDP."""
-        mode = self.phone.config.media.dtmf_mode
-        negotiated = self.media.dtmf_payload_type is not None
+        mode = self.session.host.config.media.dtmf_mode
+        negotiated = self.engine.dtmf_payload_type is not None
         if mode == "info" or (mode == "auto" and not negotiated):
             return "info"
         if not negotiated:
@@ -109,9 +141,7 @@ class SessionMediaMixin:
 
         Calls are serialised, so two quick calls never interleave their digits.
         """
-        if self.is_ended or not self.established:
-            raise AgentConsoleError.from_code(PhoneError.CURRENT_CALL_HAS_NOT_CONNECTED,
-                                              "the call is not connected")
+        self._check_connected()
         try:
             schedule = plan(digits, duration_ms=duration_ms, gap_ms=gap_ms)
         except DtmfError as exc:
@@ -122,7 +152,7 @@ class SessionMediaMixin:
                 await self._send_info_digits(schedule, duration_ms)
             else:
                 try:
-                    await self.media.send_dtmf(digits, duration_ms=duration_ms, gap_ms=gap_ms)
+                    await self.engine.send_dtmf(digits, duration_ms=duration_ms, gap_ms=gap_ms)
                 except (DtmfError, ConnectionError) as exc:
                     raise AgentConsoleError(f"DTMF not sent: {exc}", title="DTMF",
                                             code=int(PhoneError.UNKNOWN_ERROR)) from exc
@@ -131,55 +161,46 @@ class SessionMediaMixin:
     async def _send_info_digits(self, schedule: list[PlannedDigit], duration_ms: int) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
-        for item in schedule:
-            delay = start + item.start - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if item.digit == PAUSE or self.is_ended:
+        for item in schedule:  # each digit at its planned time after the first
+            await asyncio.sleep(max(0.0, start + item.start - loop.time()))
+            if item.digit == PAUSE or self.session.is_ended:
                 continue
             self._send_info(info_body(item.digit, duration_ms))
 
     def _send_info(self, body: bytes) -> None:
-        def send(ua: UserAgent, now: float) -> None:
-            ua.send_info(self.leg, INFO_RELAY, body, now)
-
-        self.phone._ua_do(send)
+        self.session.send_info(INFO_RELAY, body)
 
     def _on_rfc4733_digit(self, digit: str, duration_ms: int) -> None:
         self._emit_digit(digit, "rfc4733", duration_ms)
 
     def _emit_digit(self, digit: str, method: str, duration_ms: int) -> None:
-        log.debug("call %s: DTMF %s received by %s", self.call_id, digit, method)
-        self.emit("dtmf_received", {"call_id": self.call_id, "digit": digit,
-                                    "method": method, "duration_ms": duration_ms})
+        call_id = self.session.call_id
+        log.debug("call %s: DTMF %s received by %s", call_id, digit, method)
+        self.session.emit("dtmf_received", {"call_id": call_id, "digit": digit,
+                                            "method": method, "duration_ms": duration_ms})
 
-    def _on_extra_event(self, event: Any) -> bool:
-        """Handle a call event the Session core does not; True when handled."""
-        if isinstance(event, ev.InfoReceived):
-            parsed = parse_info(event.content_type, event.body)
-            if parsed is not None:
-                self._emit_digit(parsed[0], "info", parsed[1])
-                return True
-            state = record_feedback(event.content_type, event.body)
-            if state is not None:
-                self.pbx_record_feedback(state)
-                return True
-        parent = super()
-        handler = getattr(parent, "_on_extra_event", None)
-        return bool(handler(event)) if handler is not None else False
+    def on_info(self, event: ev.InfoReceived) -> None:
+        """An INFO in the call: a DTMF relay digit, or the PBX's recording state."""
+        parsed = parse_info(event.content_type, event.body)
+        if parsed is not None:
+            self._emit_digit(parsed[0], "info", parsed[1])
+            return
+        state = record_feedback(event.content_type, event.body)
+        if state is not None:
+            self.pbx_record_feedback(state)
 
     # ----- recording ------------------------------------------------------------------------
     async def start_record(self) -> bool:
         """Start recording (local file or the PBX's feature code); False if not started."""
-        if self.phone.config.recording.mode == "feature_code":
+        if self._config.mode == "feature_code":
             return await self._feature_code("start")
         self._check_connected()
         if self._recording is not None:
             return False
-        directory = self.phone.config.recording.directory
-        status = self.status
+        directory = self._config.directory
+        status = self.session.status
         name = recording_name(time.time(), status.communication_type, status.number,
-                              self.call_id)
+                              status.call_id)
         try:
             fd, path = create_file(directory, name)
         except OSError as exc:
@@ -187,41 +208,43 @@ class SessionMediaMixin:
             self._record_failed(message, directory)
             return False
         self.recording_path = path
-        recording = LiveRecording(self.media, fd, path, on_error=self._on_record_error)
+        # The recorder is typed with the aiortc engine; it only uses the taps, which
+        # every MediaEngine has.
+        recording = LiveRecording(cast("MediaSession", self.engine), fd, path,
+                                  on_error=self._on_record_error)
         if recording.state == "stop":  # the header could not be written
             return False
         self._recording = recording
-        self._update(record_status="recording")
+        self.session.update_status(record_status="recording")
         return True
 
     async def pause_record(self) -> bool:
         """Pause: the file keeps running with silence until :meth:`resume_record`."""
-        if self.phone.config.recording.mode == "feature_code":
-            return await self._feature_code("pause")
-        if self._recording is None or self._recording.state != "recording":
-            return False
-        self._recording.pause()
-        self._update(record_status="pause")
-        return True
+        return await self._switch("pause", "recording", "pause", LiveRecording.pause)
 
     async def resume_record(self) -> bool:
-        if self.phone.config.recording.mode == "feature_code":
-            return await self._feature_code("resume")
-        if self._recording is None or self._recording.state != "pause":
+        return await self._switch("resume", "pause", "recording", LiveRecording.resume)
+
+    async def _switch(self, action: str, before: str, after: RecordStatus,
+                      apply: Callable[[LiveRecording], None]) -> bool:
+        """Pause or resume: ``apply`` to a recording in state ``before``, else False."""
+        if self._config.mode == "feature_code":
+            return await self._feature_code(action)
+        if self._recording is None or self._recording.state != before:
             return False
-        self._recording.resume()
-        self._update(record_status="recording")
+        apply(self._recording)
+        self.session.update_status(record_status=after)
         return True
 
     async def stop_record(self) -> bool:
         """Finish the file (header final) and set record_status "stop"."""
-        if self.phone.config.recording.mode == "feature_code":
+        if self._config.mode == "feature_code":
             return await self._feature_code("stop")
         recording, self._recording = self._recording, None
         if recording is None:
             return False
         recording.stop()
-        self._update(record_status="stop")
+        self.session.update_status(record_status="stop")
         return True
 
     def pbx_record_feedback(self, state: str) -> None:
@@ -229,7 +252,7 @@ class SessionMediaMixin:
         if state not in (*RECORD_STATES, "unknown"):
             raise ValueError(f"unknown recording state {state!r}")
         self._record_feedback += 1
-        self._update(record_status=state)
+        self.session.update_status(record_status=state)
 
     async def _feature_code(self, action: str) -> bool:
         """Send the configured code; the status becomes "unknown" unless the PBX answers.
@@ -238,19 +261,21 @@ class SessionMediaMixin:
         is a toggle (seed §3.10 sends the same code for start and pause).
         """
         self._check_connected()
-        codes = self.phone.config.recording.feature_codes
-        code = getattr(codes, action) or codes.start
+        codes = self._config.feature_codes
+        by_action = {"start": codes.start, "stop": codes.stop, "pause": codes.pause,
+                     "resume": codes.resume}
+        code = by_action[action] or codes.start
         if not code:
             raise AgentConsoleError("no recording feature code is configured",
                                     title="Recording", code=int(PhoneError.UNKNOWN_ERROR))
         before = self._record_feedback
         await self.dtmf(code)
         if self._record_feedback == before:
-            self._update(record_status="unknown")
+            self.session.update_status(record_status="unknown")
         return True
 
     def _check_connected(self) -> None:
-        if self.is_ended or not self.established:
+        if self.session.is_ended or not self.session.established:
             raise AgentConsoleError.from_code(PhoneError.CURRENT_CALL_HAS_NOT_CONNECTED,
                                               "the call is not connected")
 
@@ -261,18 +286,20 @@ class SessionMediaMixin:
         self._record_failed(message, self.recording_path or "")
 
     def _record_failed(self, message: str, path: str) -> None:
-        log.warning("call %s: %s", self.call_id, message)
-        self._update(record_status="stop")
-        self.emit("record_error", {"call_id": self.call_id, "message": message, "path": path})
-        self.emit("client_error", {"call_id": self.call_id,
-                                   "cause": f"Recording Error: {message}"})
+        call_id = self.session.call_id
+        log.warning("call %s: %s", call_id, message)
+        self.session.update_status(record_status="stop")
+        self.session.emit("record_error", {"call_id": call_id, "message": message,
+                                           "path": path})
+        self.session.emit("client_error", {"call_id": call_id,
+                                           "cause": f"Recording Error: {message}"})
 
     def _on_media_closed(self) -> None:
         """The call's media is going away: finish the file."""
         recording, self._recording = self._recording, None
         if recording is not None:
             recording.stop()
-            self._update(record_status="stop")
+            self.session.update_status(record_status="stop")
 
 
 #: PBX feedback for feature-code recording: an in-dialog INFO whose body is the state.

@@ -4,15 +4,20 @@ Order of trust for the caller: P-Asserted-Identity (RFC 3325, set by the PBX), t
 Remote-Party-ID, then From. Company comes from the SDK's ``Contacts-Company`` header;
 the queue from the usual PBX headers (``X-Queue``, ``X-Call-Queue``, ``X-CID-Queue``);
 the dialled number (DID) from the first Diversion (RFC 5806) or the To user.
+
+Who we are connected to can change during the call: after a PBX transferred it, the
+PBX sends a re-INVITE or UPDATE with the new party's P-Asserted-Identity or
+Remote-Party-ID, and RFC 4916 lets the far end change its From in an in-dialog request
+(:func:`connected_identity`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .sip.errors import ParseError
-from .sip.message import Headers
-from .sip.uri import NameAddr, SipUri, parse_name_addr, unescape_user
+from ..sip.errors import ParseError
+from ..sip.message import Headers
+from ..sip.uri import NameAddr, SipUri, parse_name_addr, unescape_user
 
 QUEUE_HEADERS = ("X-Queue", "X-Call-Queue", "X-CID-Queue", "X-Queue-Name")
 COMPANY_HEADERS = ("Contacts-Company", "X-Company")
@@ -64,3 +69,19 @@ def caller_identity(headers: Headers, fallback: NameAddr) -> CallerIdentity:
         did = _user_of(to) if to is not None else ""
     return CallerIdentity(number=_clean(_user_of(addr)), name=_clean(name),
                           company=_clean(company), queue=_clean(queue), did=_clean(did))
+
+
+def connected_identity(headers: Headers, known: NameAddr) -> CallerIdentity | None:
+    """The identity an in-dialog request asserts, or None when it asserts none.
+
+    P-Asserted-Identity, then Remote-Party-ID; else the request's From when it names
+    another party than ``known`` (the dialog's remote identity so far), the connected
+    identity update of RFC 4916 §4. A session refresh carries none of these: None.
+    """
+    addr = _first_addr(headers, "P-Asserted-Identity") or _first_addr(headers, "Remote-Party-ID")
+    if addr is None:
+        sender = _first_addr(headers, "From")
+        if sender is None or str(sender.uri) == str(known.uri):
+            return None
+        addr = sender
+    return CallerIdentity(number=_clean(_user_of(addr)), name=_clean(addr.display_name))

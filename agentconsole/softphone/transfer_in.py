@@ -9,7 +9,7 @@
   progress in NOTIFYs on the original dialog (100 → 180 → 200 or the failure) and end
   the original call (cause "Transferred") once the new one is answered. On failure the
   original call stays and is un-held if placing the new call held it.
-* :class:`PhoneTransferMixin` gives an INVITE with Replaces (RFC 3891) that the core
+* :class:`Replacements` gives an INVITE with Replaces (RFC 3891) that the core
   matched to one of our calls its meaning: it is answered automatically (it is exempt
   from ``max_calls``: it takes the place of a call) and the replaced call is hung up
   once the new one is confirmed. The core already refused the INVITEs that name no
@@ -22,13 +22,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import AgentConsoleError, PhoneError
-from .sip import events as ev
-from .sip.uri import SipUri, parse_uri
+from ..errors import AgentConsoleError, PhoneError
+from ..sip import events as ev
+from ..sip.uri import SipUri, parse_uri
 
 if TYPE_CHECKING:
+    from .calls import CallList
+    from .host import CallHost
     from .session import Session
 
 logger = logging.getLogger(__name__)
@@ -67,7 +70,7 @@ class TransferRequest:
             return False
         self._decided = True
         leg = self.session.leg
-        return bool(self.session.phone._ua_do(
+        return bool(self.session.host.signal(
             lambda ua, now: ua.reject_refer(leg, status, now)))
 
     async def accept(self) -> Session:
@@ -77,9 +80,9 @@ class TransferRequest:
                                     title="Transfer", code=PhoneError.UNKNOWN_ERROR)
         self._decided = True
         original = self.session
-        phone = original.phone
+        host = original.host
         leg = original.leg
-        if not phone._ua_do(lambda ua, now: ua.accept_refer(leg, now)):
+        if not host.signal(lambda ua, now: ua.accept_refer(leg, now)):
             raise AgentConsoleError("the transfer request is no longer pending",
                                     title="Transfer", code=PhoneError.UNKNOWN_ERROR)
         was_held = original.status.is_hold
@@ -90,7 +93,7 @@ class TransferRequest:
         if self.replaces:
             headers.append(("Replaces", self.replaces))
         try:
-            new = await phone.call(self.target, extra_headers=headers)
+            new = await host.call(self.target, extra_headers=headers)
         except AgentConsoleError as exc:
             self._notify(503, "Service Unavailable")
             await self._resume(was_held)
@@ -103,7 +106,7 @@ class TransferRequest:
     def _notify(self, status: int, reason: str) -> None:
         leg = self.session.leg
         if not self.session.is_ended:
-            self.session.phone._ua_do(
+            self.session.host.signal(
                 lambda ua, now: ua.notify_refer_progress(leg, status, reason, now))
 
     async def _resume(self, was_held: bool) -> None:
@@ -119,14 +122,14 @@ class TransferRequest:
         """Mirror the new call's progress into NOTIFYs on the original dialog."""
         ringing = [False]
 
-        def on_progress(status: int) -> None:
+        def on_progress(status: int) -> None:  # a ProgressStatus
             if status in (180, 183) and not ringing[0]:
                 ringing[0] = True
                 self._notify(180, "Ringing")
 
         def on_accepted(_: object) -> None:
             self._notify(200, "OK")
-            end_transferred(self.session)
+            self.session.end_transferred()
 
         def on_failed(info: dict[str, Any]) -> None:
             code = info.get("code")
@@ -148,7 +151,7 @@ async def _hold_quietly(session: Session) -> None:
     cancels its waiter or is never answered. Run in its own task so that neither can
     leak into ours."""
     if session.is_ended or session.status.is_hold \
-            or not session.phone.config.calls.auto_hold:
+            or not session.host.config.calls.auto_hold:
         return
     task = asyncio.get_running_loop().create_task(session.hold())
     while not task.done() and not session.is_ended:
@@ -159,15 +162,6 @@ async def _hold_quietly(session: Session) -> None:
     if task.cancelled() or task.exception() is not None:
         logger.info("could not hold %s before the transfer (ended: %s)", session.call_id,
                     session.is_ended)
-
-
-def end_transferred(session: Session) -> None:
-    """End ``session`` because it was handed over: BYE, cause "Transferred"."""
-    if session.is_ended:
-        return
-    leg = session.leg
-    session.phone._ua_do(lambda ua, now: ua.hangup(leg, now))
-    session._finish("ended", "Transferred", None)
 
 
 def is_trusted_source(event: ev.ReferReceived, trusted: Any) -> bool:
@@ -195,42 +189,31 @@ def is_trusted_source(event: ev.ReferReceived, trusted: Any) -> bool:
     return bool(entries & seen)
 
 
-class PhoneTransferMixin:
-    """Replaces handling for :class:`~agentconsole.phone.Phone`; put it before
-    :class:`~agentconsole.calls.CallsMixin` in the bases."""
+class Replacements:
+    """INVITEs with Replaces (RFC 3891) for a phone (see the module doc).
 
-    _replacing: bool = False
+    ``take`` rings a new inbound call as the phone does, exempt from ``max_calls``, and
+    returns its Session (None when it was refused, e.g. for its media).
+    """
 
-    # provided by Phone / CallsMixin
-    _by_leg: dict[str, Session]
-    emit: Any
-    _ua_do: Any
-    _on_call_incoming: Any
+    def __init__(self, host: CallHost, calls: CallList,
+                 take: Callable[[ev.CallIncoming], Session | None],
+                 emit: Callable[..., object]) -> None:
+        self._host = host
+        self._calls = calls
+        self._take = take
+        self._emit = emit
 
-    def _dispatch_call_event(self, event: Any) -> None:
-        if self._on_replacing_invite(event):
-            return
-        super()._dispatch_call_event(event)  # type: ignore[misc]
-
-    def _incoming_refusal(self) -> int | None:
-        if self._replacing:  # a replacing call takes another's place: no max_calls check
-            return None
-        return super()._incoming_refusal()  # type: ignore[misc, no-any-return]
-
-    def _on_replacing_invite(self, event: Any) -> bool:
-        if not isinstance(event, ev.CallIncoming) or event.leg.replaces is None:
-            return False
+    def handle(self, event: ev.CallIncoming) -> bool:
+        """Take ``event`` if it replaces one of our calls; False when it replaces none."""
         leg = event.leg
-        old = self._by_leg.get(event.leg.replaces.id)
+        if leg.replaces is None:
+            return False
+        old = self._calls.by_leg(leg.replaces.id)
         if old is None or old.is_ended:
-            self._ua_do(lambda ua, now: ua.reject(leg, 481, now))
+            self._host.signal(lambda ua, now: ua.reject(leg, 481, now))
             return True
-        self._replacing = True
-        try:
-            self._on_call_incoming(event)
-        finally:
-            self._replacing = False
-        new = self._by_leg.get(leg.id)
+        new = self._take(event)
         if new is not None:
             new.replaced_call_id = old.call_id
             task = asyncio.get_running_loop().create_task(self._replace(new, old))
@@ -256,7 +239,7 @@ class PhoneTransferMixin:
             return
         if not new.is_ended:
             old.hangup()
-            self.emit("replaced", {"call_id": new.call_id, "replaced_call_id": old.call_id})
+            self._emit("replaced", {"call_id": new.call_id, "replaced_call_id": old.call_id})
 
 
-__all__ = ["PhoneTransferMixin", "TransferRequest", "end_transferred", "is_trusted_source"]
+__all__ = ["Replacements", "TransferRequest", "is_trusted_source"]

@@ -1,0 +1,115 @@
+"""Offer/answer inside a call: our hold and resume, the peer's re-INVITEs and UPDATEs.
+
+:class:`Renegotiation` is a part of a Session. Hold is a re-INVITE with ``a=sendonly``
+(``inactive`` when the peer holds us too), resume one with ``sendrecv`` (``recvonly``
+while the peer still holds us), RFC 3264 §8.4. A refused request leaves the call up
+and raises (the SDK's JsSIP hangs up instead, sdk-parity §3.11). The peer's re-offers
+are answered from the media engine; one that says the peer holds us sets
+``status.remote_hold``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from ..errors import AgentConsoleError, PhoneError
+from ..media.sdp import MediaNegotiationError, audio_direction, is_hold_direction
+from ..sip import events as ev
+
+if TYPE_CHECKING:
+    from .host import MediaEngine
+    from .session import Session
+
+#: Longer than an INVITE transaction's Timer B (64·T1): the core always reports by then.
+REINVITE_WAIT_S = 40.0
+
+
+class Renegotiation:
+    """Re-INVITEs of one call (see the module doc); one of ours at a time."""
+
+    def __init__(self, session: Session, engine: MediaEngine) -> None:
+        self.session = session
+        self.engine = engine
+        self._waiter: asyncio.Future[ev.ReinviteResult] | None = None
+
+    async def set_hold(self, hold: bool) -> None:
+        """Hold (True) or resume (False) the call; nothing when it is so already."""
+        session, engine = self.session, self.engine
+        if session.is_ended or not session.established:
+            raise AgentConsoleError("the call is not connected", title="Hold",
+                                    code=PhoneError.CURRENT_CALL_HAS_NOT_CONNECTED)
+        status = session.status
+        if status.is_hold == hold:
+            return
+        if hold:
+            direction = "inactive" if status.remote_hold else "sendonly"
+        else:
+            direction = "recvonly" if status.remote_hold else "sendrecv"
+        offer = await engine.create_reoffer(direction)
+        result = await self._reinvite(offer.encode())
+        if not result.ok or not result.sdp:
+            await engine.rollback()
+            raise AgentConsoleError(
+                f"the {'hold' if hold else 'resume'} request was refused "
+                f"({result.status}); the call is still up", title="Hold failed",
+                code=PhoneError.UNKNOWN_ERROR)
+        answer = result.sdp.decode("utf-8", "replace")
+        await engine.accept_answer(answer)
+        held = audio_direction(answer) in ("recvonly", "inactive")
+        engine.set_sending(not held)
+        session.update_status(is_hold=held)
+
+    async def _reinvite(self, sdp: bytes) -> ev.ReinviteResult:
+        """Send a re-INVITE and wait for its outcome; a call that ends meanwhile is an
+        :class:`AgentConsoleError`, never a CancelledError or a 40 s wait."""
+        session = self.session
+        if session.is_ended:
+            raise AgentConsoleError("the call has ended", title="Call ended",
+                                    code=PhoneError.NOT_FOUND_CALL_ID)
+        waiter: asyncio.Future[ev.ReinviteResult] = asyncio.get_running_loop().create_future()
+        self._waiter = waiter
+        leg = session.leg
+        session.host.signal(lambda ua, now: ua.reinvite(leg, sdp, now))
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), REINVITE_WAIT_S)
+        except (asyncio.CancelledError, TimeoutError):
+            if waiter.cancelled() or session.is_ended:  # the call ended under us
+                raise AgentConsoleError("the call ended during the request",
+                                        title="Call ended",
+                                        code=PhoneError.NOT_FOUND_CALL_ID) from None
+            raise
+        finally:
+            self._waiter = None
+
+    def on_result(self, event: ev.ReinviteResult) -> bool:
+        """Hand the outcome to our waiting re-INVITE (even if the call just ended);
+        False when nobody waits for it."""
+        if self._waiter is None or self._waiter.done():
+            return False
+        self._waiter.set_result(event)
+        return True
+
+    async def on_offer(self, event: ev.ReinviteReceived) -> None:
+        """Answer the peer's re-INVITE / UPDATE, then ``reinvite`` (the SDK's event)."""
+        session, engine = self.session, self.engine
+        leg = session.leg
+        try:
+            if event.sdp:
+                text = event.sdp.decode("utf-8", "replace")
+                answer = await engine.accept_reoffer(text)
+                session.update_status(remote_hold=is_hold_direction(audio_direction(text)))
+            else:  # an offerless re-INVITE: we offer, keeping our own hold
+                answer = await engine.create_reoffer(
+                    "sendonly" if session.status.is_hold else "sendrecv")
+        except MediaNegotiationError as exc:
+            code = exc.status
+            session.host.signal(lambda ua, now: ua.answer_reinvite(leg, None, now, code))
+            return
+        session.host.signal(lambda ua, now: ua.answer_reinvite(leg, answer.encode(), now))
+        session.emit("reinvite", session)
+
+    def cancel(self) -> None:
+        """The call ended: a re-INVITE still waiting fails at once."""
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.cancel()
