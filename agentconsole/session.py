@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .media.peer import MediaSession
     from .phone import Phone
     from .sip.invite import CallLeg
+    from .sip.message import Headers
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,17 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
     @property
     def incoming_list(self) -> list[Session]:
         return self.phone.incoming_list
+
+    @property
+    def request_headers(self) -> Headers:
+        """The headers of the INVITE that started the call (ours or the caller's)."""
+        return self.leg.request_headers
+
+    @property
+    def source(self) -> tuple[str, int] | None:
+        """Where an inbound call's INVITE came from (the transport peer: the PBX, for a
+        phone behind one); None for calls we placed."""
+        return self.leg.source
 
     # ----- status -------------------------------------------------------------------------
     def set_status(self, **changes: Any) -> Session:
