@@ -48,6 +48,7 @@ from ._validate import (
     _str_map,
     _str_or_int,
 )
+from .config_integration import AutoAnswerConfig, ControlConfig, HookConfig
 from .errors import ConfigError, ConfigProblem
 from .sip.auth import Secret
 from .sip.uri import SipUri, parse_uri, unescape_user
@@ -326,6 +327,10 @@ class Config:
     ui: UiConfig = _f(_nested(UiConfig), factory=UiConfig)
     agent: AgentConfig = _f(_nested(AgentConfig), factory=AgentConfig)
     directory: tuple[DirectoryEntry, ...] = _f(_list(_nested(DirectoryEntry)), ())
+    # The integration layer (agentconsole.config_integration, agentconsole.control).
+    control: ControlConfig = _f(_nested(ControlConfig), factory=ControlConfig)
+    hooks: tuple[HookConfig, ...] = _f(_list(_nested(HookConfig)), ())
+    auto_answer: AutoAnswerConfig = _f(_nested(AutoAnswerConfig), factory=AutoAnswerConfig)
     # Not keys: where it came from and what was worth a warning.
     source: str | None = field(default=None, compare=False, repr=False)
     warnings: tuple[ConfigProblem, ...] = field(default=(), compare=False, repr=False)
