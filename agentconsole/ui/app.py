@@ -34,6 +34,7 @@ from ..history import CallHistory, HistoryError
 from .actions import ACTIONS, describe_keys, resolve_keymap
 from .agent_state import LIBRARY_STATES, AgentState, AgentStatus, menu_choices
 from .clock import Clock, SystemClock
+from .integration import ConsoleIntegration
 from .messages import CallFinished, CallReportUpdated, CallsChanged, PhoneChanged, Tick
 from .screens.dialogs import AgentStateMenu, ConfirmQuit, StateChoice, WrapupResult
 from .screens.main import MainScreen
@@ -69,7 +70,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
     def __init__(self, config: Config, phone: Any | None = None, *,
                  clock: Clock | None = None, theme_dirs: Iterable[Path] | None = None,
                  autostart: bool = True, history: CallHistory | None = None,
-                 audio_probe: Any | None = None) -> None:
+                 audio_probe: Any | None = None, integration: Any | None = None) -> None:
         self.keymap = resolve_keymap(config.ui.keymap, config.source)
         super().__init__()
         self.config = config
@@ -108,6 +109,8 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         audio = config.audio
         self.audio_choice: dict[str, str | int] = {"input": audio.input, "output": audio.output,
                                                    "ring": audio.ring}
+        #: The control socket, hooks and auto-answer (agentconsole.control), if any.
+        self.integration = ConsoleIntegration(self, integration)
 
     def _open_history(self) -> CallHistory | None:
         try:
@@ -147,6 +150,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         if add_hook is not None:
             add_hook(self.trace.add)
         self._wire_phone()
+        self.integration.attach()
         self.set_interval(1.0, self._tick, name="console-tick")
         if getattr(self, "_theme_warning", None):
             self.notify(self._theme_warning, severity="warning")

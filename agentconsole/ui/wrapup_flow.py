@@ -134,6 +134,11 @@ class WrapupFlow(_AppBase):
                               timed_out)
         self.wrapups.append(record)
         logger.info("wrap-up filed for %s: %s", pending.call_id, code or "(no code)")
+        emit = getattr(self.phone, "emit", None)
+        if emit is not None:  # the control socket, hooks and scripts see wrap-ups as events
+            emit("wrapup", {"call_id": pending.call_id, "number": pending.number,
+                            "name": pending.name, "code": code, "notes": notes,
+                            "timed_out": timed_out})
         if self.history is not None:
             try:
                 self.history.set_wrapup(pending.call_id, code, notes)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
@@ -42,6 +43,8 @@ def home_env(tmp: Path) -> dict[str, str]:
                      ("XDG_CONFIG_HOME", "config"), ("XDG_CACHE_HOME", "cache")):
         (tmp / sub).mkdir(exist_ok=True)
         env[var] = str(tmp / sub)
+    # The console's control socket: its own (short: Unix socket paths hold 107 bytes).
+    env["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="ac-e2e-run-")
     return env
 
 
