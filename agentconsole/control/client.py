@@ -102,9 +102,13 @@ class ControlClient:
                 raise RemoteError(message.code, message.message, message.data)
             return message.result
 
-    def events(self, names: list[str] | None = None) -> Iterator[dict[str, Any]]:
-        """Subscribe (to ``names``, or all) and yield each event's params, forever."""
-        self.call("subscribe", {"events": names} if names else {})
+    def subscribe(self, names: list[str] | None = None) -> list[str]:
+        """Ask for events (``names``, or all); returns the names subscribed to."""
+        result = self.call("subscribe", {"events": names} if names else {})
+        return list(result.get("events", [])) if isinstance(result, dict) else []
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        """Each event's params as it comes (after :meth:`subscribe`), forever."""
         assert self._sock is not None
         self._sock.settimeout(None)  # events may be minutes apart
         while True:

@@ -123,7 +123,7 @@ def run_ctl(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         with ControlClient(path) as client:
             if args.ctl_command == "events":
-                return _stream(client, args.names, out)
+                return _stream(client, args.names, out, err)
             method = "status" if args.ctl_command == "status" else args.method
             result = client.call(method, params)
     except ControlUnavailable as exc:
@@ -137,9 +137,12 @@ def run_ctl(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
-def _stream(client: Any, names: list[str], out: TextIO) -> int:
+def _stream(client: Any, names: list[str], out: TextIO, err: TextIO) -> int:
+    subscribed = client.subscribe(names or None)
+    what = ", ".join(subscribed) if names else "every event"
+    print(f"agentconsole ctl: listening for {what} (Ctrl-C stops)", file=err, flush=True)
     try:
-        for event in client.events(names or None):
+        for event in client.events():
             print(json.dumps(event, ensure_ascii=False, separators=(",", ":")), file=out,
                   flush=True)
     except KeyboardInterrupt:

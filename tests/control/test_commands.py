@@ -110,8 +110,10 @@ async def test_ctl_events_streams_json_lines(served: tuple[Served, Path]) -> Non
     events = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "agentconsole", "--config", str(config), "ctl", "events",
         "agent_state", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    assert events.stdout is not None
+    assert events.stdout is not None and events.stderr is not None
     try:
+        ready = await asyncio.wait_for(events.stderr.readline(), SERVE_TIMEOUT)
+        assert b"listening for agent_state" in ready  # subscribed: nothing is missed now
         for state in ("away", "available"):
             code, _out, err = await run("--config", str(config), "ctl", "call",
                                         "agent_state", f"state={state}", "reason=Break")
