@@ -199,8 +199,8 @@ class EventBridge:
     def _on_wrapup(self, info: Any = None, *_: Any) -> None:
         data = _plain(info)
         call_id = str(data.get("call_id") or "")
-        known = dict(self._ended.get(call_id) or {})
-        known.pop("event", None)
+        known = {k: v for k, v in (self._ended.get(call_id) or {}).items()
+                 if k not in ("event", "seq", "time", "code")}
         known.update({"call_id": call_id, "wrapup_code": data.get("code", ""),
                       "notes": data.get("notes", ""),
                       "timed_out": bool(data.get("timed_out", False))})

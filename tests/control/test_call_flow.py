@@ -104,6 +104,8 @@ async def test_an_incoming_demo_call_pops_with_name_queue_and_did_and_is_answere
         wrapup = await client.event("wrapup", call_id)
         assert wrapup["wrapup_code"] == "Resolved" and wrapup["notes"] == "called back"
         assert wrapup["name"] == customer.customer.name and wrapup["queue"] == customer.queue.name
+        assert wrapup["seq"] > ended["seq"] and wrapup["time"] >= ended["time"]
+        assert "code" not in wrapup and wrapup["duration"] == ended["duration"]
     finally:
         await client.close()
 
