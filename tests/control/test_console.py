@@ -27,7 +27,8 @@ from .rpc import RpcClient
 async def console(demo: DemoRunner, short_dir: Path
                   ) -> AsyncIterator[tuple[AgentConsoleApp, Integration]]:
     """What ``agentconsole`` builds (ui_main.console_app), with a test history and clock."""
-    config = demo_agent(demo, short_dir, agent={"wrapup": {"codes": ["Resolved", "Follow-up"]}})
+    config = demo_agent(demo, short_dir, agent={"wrapup": {"codes": ["Resolved", "Follow-up"]}},
+                        hooks=[{"event": "confirmed", "run": ["false"]}])
     phone = Phone(config)
     integration = Integration(phone, config)
     history = CallHistory(short_dir / "history.sqlite3")
@@ -60,6 +61,10 @@ async def test_socket_and_console_keys_act_on_one_outgoing_call(
             await wait_until(lambda: panel_state(app, call_id) == "TALKING", 10,
                              "the console to show the socket's call")
             assert app.main.selected == call_id
+            await client.event("hook_failed", error="exited with status 1")
+            await wait_until(lambda: any(n.title == "Hook failed" and "false" in n.message
+                                         for n in app._notifications), 5,
+                             "the failed hook's toast")
 
             await pilot.press("space")  # the console holds: the socket sees it
             held = await client.event("hold", call_id)
@@ -84,8 +89,8 @@ async def test_socket_and_console_keys_act_on_one_outgoing_call(
             wrapup = await client.event("wrapup", call_id)
             assert (wrapup["wrapup_code"], wrapup["notes"]) == ("Follow-up", "crm")
             assert wrapup["number"] == "600"
-            assert client.names(call_id) == ["outgoing", "confirmed", "hold", "unhold",
-                                              "ended", "wrapup"]
+            assert client.names(call_id) == ["outgoing", "confirmed", "hook_failed", "hold",
+                                              "unhold", "ended", "wrapup"]
         finally:
             await client.close()
 
