@@ -19,6 +19,7 @@ from ._validate import (
     _bool,
     _choice,
     _Ctx,
+    _env_secret,
     _f,
     _int,
     _join,
@@ -69,23 +70,14 @@ class WebSocketConfig:
 
     @classmethod
     def _check(cls, kw: dict[str, Any], ctx: _Ctx, path: str) -> None:
-        token, env_name = kw.get("token"), kw.get("token_env")
-        if token is not None and env_name is not None:
-            ctx.problem(_join(path, "token"), "give token or token_env, not both")
-            return
-        if env_name is not None:
-            value = ctx.env.get(env_name)
-            if value:
-                kw["token"] = Secret(value)
-            elif kw.get("enabled"):
-                state = "empty" if value == "" else "not set"
-                ctx.problem(_join(path, "token_env"),
-                            f"environment variable {env_name} is {state}")
-        elif kw.get("enabled") and token is None and _join(path, "token") not in ctx.bad:
+        if not kw.get("enabled"):
+            return  # a token_env left in a config with the endpoint off is no problem
+        found = _env_secret(kw, ctx, path, "token")
+        if found is None and _join(path, "token") not in ctx.bad:
             ctx.problem(path, "needs token or token_env when enabled (clients must "
                               "present it)")
         host = kw.get("host", "127.0.0.1")
-        if kw.get("enabled") and isinstance(host, str) and not _is_loopback(host):
+        if isinstance(host, str) and not _is_loopback(host):
             ctx.warn(_join(path, "host"), f"is {host}: the endpoint is reachable beyond "
                                           "this machine")
 

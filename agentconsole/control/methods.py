@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -73,20 +74,20 @@ class Methods:
             "dial": (self.dial, ("number",)),
             "answer": (self.answer, call),
             "reject": (self.reject, (*call, "code")),
-            "hangup": (self.hangup, call),
-            "hold": (self.hold, call),
-            "unhold": (self.unhold, call),
-            "mute": (self.mute, call),
-            "unmute": (self.unmute, call),
+            "hangup": (self._action("hangup"), call),
+            "hold": (self._action("hold"), call),
+            "unhold": (self._action("unhold"), call),
+            "mute": (self._action("mute"), call),
+            "unmute": (self._action("unmute"), call),
             "dtmf": (self.dtmf, (*call, "digits")),
             "blind_transfer": (self.blind_transfer, (*call, "target")),
             "consult": (self.consult, (*call, "number")),
             "complete_transfer": (self.complete_transfer, call),
             "cancel_transfer": (self.cancel_transfer, call),
-            "record_start": (self._recorder("start_record"), call),
-            "record_pause": (self._recorder("pause_record"), call),
-            "record_resume": (self._recorder("resume_record"), call),
-            "record_stop": (self._recorder("stop_record"), call),
+            "record_start": (self._action("start_record", changed=True), call),
+            "record_pause": (self._action("pause_record", changed=True), call),
+            "record_resume": (self._action("resume_record", changed=True), call),
+            "record_stop": (self._action("stop_record", changed=True), call),
             "agent_state": (self.agent_state, ("state", "reason")),
             "auto_answer": (self.set_auto_answer, ("enabled", "delay_s")),
             "wrapup": (self.wrapup, (*call, "code", "notes")),
@@ -173,31 +174,6 @@ class Methods:
         session.reject(code)
         return call_fields(session)
 
-    async def hangup(self, p: Params) -> dict[str, Any]:
-        session = self._session(p)
-        session.hangup()
-        return call_fields(session)
-
-    async def hold(self, p: Params) -> dict[str, Any]:
-        session = self._session(p)
-        await session.hold()
-        return call_fields(session)
-
-    async def unhold(self, p: Params) -> dict[str, Any]:
-        session = self._session(p)
-        await session.unhold()
-        return call_fields(session)
-
-    async def mute(self, p: Params) -> dict[str, Any]:
-        session = self._session(p)
-        session.mute()
-        return call_fields(session)
-
-    async def unmute(self, p: Params) -> dict[str, Any]:
-        session = self._session(p)
-        session.unmute()
-        return call_fields(session)
-
     async def dtmf(self, p: Params) -> dict[str, Any]:
         digits = p.required_text("digits")
         if not _DTMF.fullmatch(digits):
@@ -228,11 +204,19 @@ class Methods:
         await leg.cancel_transfer()
         return call_fields(leg)
 
-    def _recorder(self, action: str) -> Handler:
+    def _action(self, action: str, *, changed: bool = False) -> Handler:
+        """A method that is ``session.<action>()`` on the chosen call (awaited when it is
+        a coroutine); ``changed`` adds whether it did anything (the recording methods)."""
+
         async def run(p: Params) -> dict[str, Any]:
             session = self._session(p)
-            changed = await getattr(session, action)()
-            return {**call_fields(session), "changed": bool(changed)}
+            result = getattr(session, action)()
+            if inspect.isawaitable(result):
+                result = await result
+            fields = call_fields(session)
+            if changed:
+                fields["changed"] = bool(result)
+            return fields
 
         return run
 

@@ -15,7 +15,8 @@ import pytest
 from agentconsole import Config, Phone
 from agentconsole.control.integration import Integration
 from agentconsole.demo.data import account
-from agentconsole.demo.runner import DemoOptions, DemoRunner
+from agentconsole.demo.runner import DemoRunner
+from tests.demo.conftest import demo  # noqa: F401  (re-exported fixture: the demo switch)
 
 from .rpc import RpcClient
 
@@ -30,23 +31,13 @@ def short_dir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.fixture
-async def demo() -> AsyncIterator[DemoRunner]:
-    runner = DemoRunner(DemoOptions(port=0, rate=0, customers=False, seed=7))
-    await runner.start()
-    try:
-        yield runner
-    finally:
-        await runner.stop()
-
-
-def demo_agent(demo: DemoRunner, tmp: Path, user: str = "1001",
+def demo_agent(switch: DemoRunner, tmp: Path, user: str = "1001",
                **sections: Any) -> Config:
     """Agent ``user`` on the demo switch, no sound card, local recordings in ``tmp``,
     its control socket in ``tmp/run``; ``sections`` are merged over that."""
     acc = account(user)
     assert acc is not None
-    host, port = demo.switch.host, demo.switch.port
+    host, port = switch.switch.host, switch.switch.port
     data: dict[str, Any] = {
         "account": {"aor": f"sip:{user}@{host}:{port}", "password": acc.password,
                     "display_name": acc.display_name},
