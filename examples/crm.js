@@ -154,14 +154,15 @@ async function command(line) {
       say(`dialled ${result.number}: call ${result.call_id}`);
     } else if (["hangup", "answer", "hold", "unhold"].includes(verb)) {
       const result = await call(verb);
-      say(`${verb}: ${who(result)} is ${result.call_status}`);
+      say(`${verb}: ${who(result)} is ${result.is_hold ? "on hold" : result.call_status}`);
     } else if (verb === "wrapup") {
       const result = await call("wrapup", { code: rest[0] || "", notes: rest.slice(1).join(" ") });
       say(`filed the wrap-up of call ${result.call_id}`);
     } else if (verb === "status") {
       const status = await call("status");
       say(`agent ${status.agent_state.state}, ${status.calls.length} call(s): ` +
-          status.calls.map((c) => `${who(c)} ${c.call_status}`).join(", "));
+          status.calls.map((c) => `${who(c)} ${c.is_ring ? "ringing" : c.call_status}`)
+            .join(", "));
     } else {
       say(`unknown command ${verb}`);
     }

@@ -119,12 +119,16 @@ class Methods:
 
     # ----- which call ----------------------------------------------------------------------
     def _session(self, p: Params) -> Any:
-        """``call_id``'s call, else the current one (the only connected call will do)."""
+        """``call_id``'s call, else the current one (the only connected call will do).
+
+        A call still ringing in is never the default: after the talking call ends the
+        phone's current call may be one that rings, and a ``hangup`` meant for the call
+        just finished must not turn a new caller away (``reject`` is for that)."""
         call_id = p.text("call_id")
         if call_id is not None:
             return self.phone.get_session(call_id)
         current = self.phone.current_session
-        if current is not None and not current.is_ended:
+        if current is not None and not current.is_ended and not current.status.is_ring:
             return current
         live = [s for s in self.phone.sessions.values()
                 if not s.is_ended and not s.status.is_ring]

@@ -93,6 +93,10 @@ async def test_an_incoming_demo_call_pops_with_name_queue_and_did_and_is_answere
 
         ringing = await client.call("status")
         assert [c["call_id"] for c in ringing["calls"]] == [call_id]
+        for method in ("hangup", "hold"):  # a ringing call is never the default one
+            refused = await client.request(method)
+            assert refused["error"]["code"] == -211, refused
+        assert agent.phone.sessions[call_id].status.is_ring
         answered = await client.call("answer")  # the oldest ringing call
         assert answered["call_id"] == call_id and answered["call_status"] == "talking"
         await client.event("confirmed", call_id)
