@@ -36,6 +36,8 @@ MAX_SOCKET_PATH = 107
 #: Bytes the kernel-side write buffer may hold before ``drain`` waits (per client).
 WRITE_BUFFER_HIGH = 64 * 1024
 MAX_CLIENTS = 64
+#: How long a stopping server lets its clients' queued messages go out.
+FLUSH_ON_STOP_S = 1.0
 READ_CHUNK = 65536
 
 
@@ -81,6 +83,7 @@ class UnixControlServer:
         self.queue_size = queue_size
         self.max_clients = max_clients
         self.peers: set[ControlPeer] = set()
+        self._senders: set[asyncio.Task[None]] = set()
         self._lock = InstanceLock(self.path)
         self._server: asyncio.Server | None = None
         self._inode: tuple[int, int] | None = None
@@ -142,7 +145,9 @@ class UnixControlServer:
         if server is not None:
             server.close()
         for peer in list(self.peers):
-            peer.close()
+            peer.finish()  # the last events (calls hung up by the phone's stop) go out first
+        if self._senders:
+            await asyncio.wait(list(self._senders), timeout=FLUSH_ON_STOP_S)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -185,6 +190,8 @@ class UnixControlServer:
         peer.on_overflow = transport.abort
         self.peers.add(peer)
         sender = asyncio.get_running_loop().create_task(_send_loop(peer, writer))
+        self._senders.add(sender)
+        sender.add_done_callback(self._senders.discard)
         try:
             await _read_loop(peer, reader)
             # The client finished writing. After a subscribe (``nc -U`` whose input

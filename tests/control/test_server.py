@@ -167,3 +167,15 @@ async def test_a_client_that_never_reads_is_dropped_and_the_phone_serves_on(
     finally:
         writer.close()
         await other.close()
+
+
+async def test_events_of_the_last_moment_reach_clients_before_the_socket_closes(
+        make_agent: MakeAgent, short_dir: Path) -> None:
+    agent = await make_agent(offline_config(short_dir / "control.sock"))
+    client = await agent.client()
+    await client.call("subscribe", events=["agent_state"])
+    agent.phone.set_agent_state("offline")  # what a stopping phone says last
+    await agent.integration.stop()
+    await asyncio.wait_for(client.closed.wait(), 5)
+    assert [e["state"] for e in client.events] == ["offline"]
+    await client.close()
