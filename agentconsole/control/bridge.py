@@ -29,6 +29,7 @@ from functools import partial
 from typing import Any
 
 from .fields import call_fields, report_fields
+from .protocol import Notification, encode
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ class EventBridge:
         self._phone_handlers: list[tuple[str, Callable[..., None]]] = []
         self._session_handlers: dict[str, list[tuple[Any, str, Callable[..., None]]]] = {}
         self._ended: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._line_event: dict[str, Any] | None = None
+        self._line = b""
 
     # ----- listeners ----------------------------------------------------------------------
     def add_listener(self, listener: Listener) -> None:
@@ -83,6 +86,13 @@ class EventBridge:
             except Exception:  # noqa: BLE001 - one broken client must not stop the others
                 logger.exception("control event listener failed")
         return message
+
+    def line(self, event: dict[str, Any]) -> bytes:
+        """``event`` as its notification line, encoded once however many clients get it."""
+        if self._line_event is not event:
+            self._line_event = event
+            self._line = encode(Notification("event", event))
+        return self._line
 
     def remembered(self, call_id: str) -> dict[str, Any] | None:
         """The last fields of a call that ended recently (for its wrap-up), or None."""

@@ -124,14 +124,17 @@ class ControlPeer:
     # ----- out --------------------------------------------------------------------------
     def _on_event(self, event: dict[str, Any]) -> None:
         if self.events is not None and event.get("event") in self.events:
-            self.send(Notification("event", event))
+            self._queue(self.bridge.line(event))
 
     def send(self, message: Response | ErrorResponse | Notification) -> None:
         """Queue one message; a full outbox drops the client (it stopped reading)."""
+        self._queue(encode(message))
+
+    def _queue(self, line: bytes) -> None:
         if self.closed:
             return
         try:
-            self.outbox.put_nowait(encode(message))
+            self.outbox.put_nowait(line)
         except asyncio.QueueFull:
             logger.warning("control client %s dropped: it stopped reading (%d messages "
                            "waiting)", self.name, self.outbox.qsize())
