@@ -199,8 +199,8 @@ class UnixControlServer:
             if not peer.subscribed:
                 peer.finish()
             await sender
-        except (ConnectionError, asyncio.CancelledError):
-            pass
+        except ConnectionError:
+            logger.debug("control client %s went away", peer.name)
         finally:
             peer.close()
             self.peers.discard(peer)
