@@ -4,6 +4,7 @@ config and a sandboxed home (history, logs) per test."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import sys
 import tempfile
@@ -43,9 +44,19 @@ def home_env(tmp: Path) -> dict[str, str]:
                      ("XDG_CONFIG_HOME", "config"), ("XDG_CACHE_HOME", "cache")):
         (tmp / sub).mkdir(exist_ok=True)
         env[var] = str(tmp / sub)
-    # The console's control socket: its own (short: Unix socket paths hold 107 bytes).
-    env["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="ac-e2e-run-")
+    # The console's control socket: the test's own runtime dir (private_runtime_dir).
+    env["XDG_RUNTIME_DIR"] = os.environ["XDG_RUNTIME_DIR"]
     return env
+
+
+@pytest.fixture(autouse=True)
+def private_runtime_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A runtime dir per test for the console's control socket, so a console started by
+    a test never meets another one's; short, since Unix socket paths hold 107 bytes."""
+    path = tempfile.mkdtemp(prefix="ac-e2e-")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", path)
+    yield
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
