@@ -9,6 +9,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from tests.interop.rig import require
+
 DESKTOP = Path(__file__).resolve().parents[2] / "share" / "applications" / \
     "agentconsole-dial.desktop"
 SCHEMES = ("sip", "tel", "callto")
@@ -23,15 +25,13 @@ def test_the_desktop_file_registers_the_phone_link_schemes() -> None:
     assert [m for m in entry["MimeType"].split(";") if m] == [
         f"x-scheme-handler/{s}" for s in SCHEMES]
     assert entry["Terminal"] == "false"
-    validate = shutil.which("desktop-file-validate")
-    assert validate is not None, "desktop-file-utils is in .ci/run"
+    validate = require("desktop-file-validate")  # desktop-file-utils
     result = subprocess.run([validate, str(DESKTOP)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_xdg_mime_makes_it_the_default_handler(tmp_path: Path) -> None:
-    xdg_mime = shutil.which("xdg-mime")
-    assert xdg_mime is not None, "xdg-utils is in .ci/run"
+    xdg_mime = require("xdg-mime")  # xdg-utils
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"),
            "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CURRENT_DESKTOP": "",
            "DE": "generic"}
