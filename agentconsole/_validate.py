@@ -266,6 +266,25 @@ def _number_error(text: str) -> str | None:
     return None
 
 
+def _env_secret(kw: dict[str, Any], ctx: _Ctx, path: str, key: str) -> bool | None:
+    """A secret given as ``key`` or as ``<key>_env`` (the environment variable holding it),
+    which is read into ``kw[key]``. Reports giving both, or a variable unset or empty, and
+    returns False then; True when ``kw[key]`` holds the secret; None when neither is given."""
+    secret, env_name = kw.get(key), kw.get(f"{key}_env")
+    if secret is not None and env_name is not None:
+        ctx.problem(_join(path, key), f"give {key} or {key}_env, not both")
+        return False
+    if env_name is None:
+        return True if secret is not None else None
+    value = ctx.env.get(env_name)
+    if not value:
+        state = "empty" if value == "" else "not set"
+        ctx.problem(_join(path, f"{key}_env"), f"environment variable {env_name} is {state}")
+        return False
+    kw[key] = Secret(value)
+    return True
+
+
 # ----- building dataclasses from plain data -------------------------------------------------
 
 

@@ -105,6 +105,43 @@ def _check_config_arguments(parser: argparse.ArgumentParser) -> None:
                         help="config file (default: --config, $AGENTCONSOLE_CONFIG, XDG)")
 
 
+# ----- the integration layer (agentconsole.control): loaded only when used -----------------
+def _ctl(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .control.commands import run_ctl
+
+    return run_ctl(args, out, err)
+
+
+def _ctl_arguments(parser: argparse.ArgumentParser) -> None:
+    from .control.commands import add_ctl_arguments
+
+    add_ctl_arguments(parser)
+
+
+def _dial(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .control.commands import run_dial
+
+    return run_dial(args, out, err)
+
+
+def _dial_arguments(parser: argparse.ArgumentParser) -> None:
+    from .control.commands import add_dial_arguments
+
+    add_dial_arguments(parser)
+
+
+def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .control.commands import run_serve
+
+    return run_serve(args, out, err)
+
+
+def _serve_arguments(parser: argparse.ArgumentParser) -> None:
+    from .control.commands import add_serve_arguments
+
+    add_serve_arguments(parser)
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "check-config": Subcommand("validate a config file and list every problem",
                                _check_config, _check_config_arguments),
@@ -116,6 +153,12 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                          "control socket are", cli_locate.run, cli_locate.add_arguments),
     "completion": Subcommand("print the shell completion script (bash, zsh or fish)",
                              cli_completion.run, cli_completion.add_arguments),
+    "serve": Subcommand("run the phone without the console, with its control socket",
+                        _serve, _serve_arguments),
+    "ctl": Subcommand("talk to the running agentconsole: status, events, call METHOD",
+                      _ctl, _ctl_arguments),
+    "dial": Subcommand("dial a number (or sip:/tel:/callto: URI) on the running "
+                       "agentconsole", _dial, _dial_arguments),
 }
 
 #: What runs without a subcommand.

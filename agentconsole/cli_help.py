@@ -14,10 +14,11 @@ from . import paths
 #: Exit status -> what it means, for every command.
 EXIT_STATUSES: dict[int, str] = {
     0: "success (the console or the demo was quit normally, a check found no problem)",
-    1: "problems: the config has errors (each printed as FILE:LINE: key: message), or "
-       "the registration failed",
+    1: "problems: the config has errors (each printed as FILE:LINE: key: message), "
+       "the registration failed, or the running phone refused a ctl/dial request",
     2: "unusable: bad arguments, or something the command needs is not there (the demo "
-       "cannot listen on its port, the console has no terminal)",
+       "cannot listen on its port, the console has no terminal, no agentconsole answers "
+       "on the control socket for ctl/dial, another one already holds it)",
 }
 
 #: Environment variable -> what it changes.

@@ -1,9 +1,10 @@
 """``agentconsole locate``: where agentconsole reads and writes its files, right now.
 
 Every place comes from :mod:`agentconsole.paths` (the XDG directories and the
-environment); the recordings directory from the config when one loads, since
-``recording.directory`` moves it. ``--json`` prints the same for scripts: an object of
-``{"path": ..., "exists": ..., "source": ...}`` entries.
+environment); the recordings directory and the control socket from the config when one
+loads, since ``recording.directory`` and ``control.socket`` move them. ``--json`` prints
+the same for scripts: an object of ``{"path": ..., "exists": ..., "source": ...}``
+entries.
 """
 
 from __future__ import annotations
@@ -62,7 +63,10 @@ def _recordings(config: Config | None, why_default: str,
 
 
 def _control_socket(config: Config | None, env: Mapping[str, str] | None) -> Place:
-    """The one place a config's ``control.socket`` will override the default."""
+    """``control.socket`` of the config when it loads and sets one, else the default
+    (what the console and ``agentconsole serve`` listen on, ``ctl`` and ``dial`` use)."""
+    if config is not None and config.control.socket:
+        return Place("control socket", config.control.socket_path, "control.socket")
     return Place("control socket", paths.control_socket_path(env), "default")
 
 

@@ -31,6 +31,7 @@ from ._validate import (
     _choice,
     _Ctx,
     _dtmf_error,
+    _env_secret,
     _f,
     _ice_error,
     _int,
@@ -48,6 +49,7 @@ from ._validate import (
     _str_map,
     _str_or_int,
 )
+from .config_integration import AutoAnswerConfig, ControlConfig, HookConfig
 from .errors import ConfigError, ConfigProblem
 from .sip.auth import Secret
 from .sip.uri import SipUri, parse_uri, unescape_user
@@ -161,21 +163,12 @@ def _check_account(kw: dict[str, Any], ctx: _Ctx, path: str) -> None:
 
 
 def _check_password(kw: dict[str, Any], ctx: _Ctx, path: str) -> None:
-    secret, env_name = kw.get("password"), kw.get("password_env")
-    if secret is not None and env_name is not None:
-        ctx.problem(_join(path, "password"), "give password or password_env, not both")
-        return
-    if env_name is not None:
-        value = ctx.env.get(env_name)
-        if not value:
-            state = "empty" if value == "" else "not set"
-            ctx.problem(_join(path, "password_env"), f"environment variable {env_name} is {state}")
-        else:
-            kw["password"] = Secret(value)
-    elif secret is None and kw.get("register", True):
+    found = _env_secret(kw, ctx, path, "password")
+    if found is None and kw.get("register", True):
         if _join(path, "password") not in ctx.bad:
             ctx.problem(path, "needs password or password_env (or register: false)")
-    elif secret is not None and ctx.file_mode is not None and ctx.file_mode & 0o077:
+    elif found and kw.get("password_env") is None and ctx.file_mode is not None \
+            and ctx.file_mode & 0o077:
         ctx.warn(_join(path, "password"),
                  "the file holding a password is readable by others (chmod 600, or use "
                  "password_env)")
@@ -326,6 +319,10 @@ class Config:
     ui: UiConfig = _f(_nested(UiConfig), factory=UiConfig)
     agent: AgentConfig = _f(_nested(AgentConfig), factory=AgentConfig)
     directory: tuple[DirectoryEntry, ...] = _f(_list(_nested(DirectoryEntry)), ())
+    # The integration layer (agentconsole.config_integration, agentconsole.control).
+    control: ControlConfig = _f(_nested(ControlConfig), factory=ControlConfig)
+    hooks: tuple[HookConfig, ...] = _f(_list(_nested(HookConfig)), ())
+    auto_answer: AutoAnswerConfig = _f(_nested(AutoAnswerConfig), factory=AutoAnswerConfig)
     # Not keys: where it came from and what was worth a warning.
     source: str | None = field(default=None, compare=False, repr=False)
     warnings: tuple[ConfigProblem, ...] = field(default=(), compare=False, repr=False)

@@ -1,24 +1,34 @@
 """Start the console from the command line: build the app, keep logs off the screen, run.
 
 Kept apart from :mod:`agentconsole.cli` so ``agentconsole --help`` and the other
-subcommands never import Textual.
+subcommands never import Textual. It is also where the console meets the integration
+layer (:mod:`agentconsole.control`: the control socket, hooks, auto-answer): the console
+may not import it, so this entry module builds both on one phone and hands the
+integration to the app as a :class:`~agentconsole.ui.integration.IntegrationAPI`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import logging.handlers
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from . import paths
 from .config import Config
 from .errors import ConfigError
 
+if TYPE_CHECKING:
+    from .control.integration import Integration
+    from .history import CallHistory
+    from .ui.app import AgentConsoleApp
+
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
+EXIT_UNAVAILABLE = 2
 LOG_MAX_BYTES = 5 * 2**20
 LOG_BACKUPS = 3
 
@@ -60,12 +70,46 @@ def logs_to_file(path: Path) -> Iterator[None]:
             file_handler.close()
 
 
-def run_console(config: Config, err: TextIO) -> int:
-    """Run the console until the agent quits; returns the exit status."""
+def console_app(config: Config, *, history: CallHistory | None = None
+                ) -> tuple[AgentConsoleApp, Integration]:
+    """The console app and the integration layer (control socket, hooks, auto-answer)
+    of one new phone; raises ConfigError for a bad ``ui.keymap``."""
+    from .control.integration import Integration
+    from .softphone.phone import Phone
     from .ui.app import AgentConsoleApp
 
+    phone = Phone(config)
+    integration = Integration(phone, config)
+    app = AgentConsoleApp(config, phone=phone, history=history, integration=integration)
+    return app, integration
+
+
+def run_app(app: AgentConsoleApp, integration: Integration, err: TextIO) -> int:
+    """Open the control socket, run the console until the agent quits, close the socket.
+
+    A second instance on the same control socket stops here, before the console takes
+    the terminal, with the reason on ``err``."""
+    from .control.server import ControlServerError
+
+    async def run() -> int | None:
+        await integration.start()
+        try:
+            return await app.run_async()
+        finally:
+            await integration.stop()
+
     try:
-        app = AgentConsoleApp(config)
+        code = asyncio.run(run())
+    except ControlServerError as exc:
+        print(f"agentconsole: {exc}", file=err)
+        return EXIT_UNAVAILABLE
+    return int(code or EXIT_OK)
+
+
+def run_console(config: Config, err: TextIO) -> int:
+    """Run the console until the agent quits; returns the exit status."""
+    try:
+        app, integration = console_app(config)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem.format(config.source), file=err)
@@ -73,5 +117,4 @@ def run_console(config: Config, err: TextIO) -> int:
     for warning in config.warnings:
         print(warning.format(config.source, label="warning"), file=err)
     with logs_to_file(log_path()):
-        code = app.run()
-    return int(code or EXIT_OK)
+        return run_app(app, integration, err)

@@ -58,6 +58,19 @@ def test_changes_are_emitted_once_and_acw_returns() -> None:
     assert agent.state == AgentState(AgentStatus.AWAY, "Lunch")
 
 
+def test_a_filed_wrapup_is_an_event_and_leaves_the_state_alone() -> None:
+    """Whoever files it (the console's form, the control socket), every client of the
+    phone sees the same ``wrapup`` event; leaving after-call work stays a separate step."""
+    events: list[tuple[object, ...]] = []
+    agent = Agent(AgentConfig(), lambda *args: events.append(args))
+    agent.enter_acw()
+    agent.wrapup_filed("c1", "Sale", "called back", number="5551", name="Carol")
+    assert events[-1] == ("wrapup", {"call_id": "c1", "number": "5551", "name": "Carol",
+                                     "code": "Sale", "notes": "called back",
+                                     "timed_out": False})
+    assert agent.state.status is AgentStatus.ACW
+
+
 @pytest.mark.parametrize(("state", "auto", "after"), [
     ("available", True, "away"), ("acw", True, "away"), ("dnd", True, "dnd"),
     ("available", False, "available"),

@@ -132,6 +132,17 @@ def test_locate_json_follows_the_config_and_its_recording_directory(
     assert json.loads(out)["config"]["exists"] is False
 
 
+def test_locate_follows_the_configs_control_socket(xdg: Path) -> None:
+    config = xdg / "agent.yaml"
+    config.write_text('account: {aor: "sip:1001@pbx.example.com", register: false}\n'
+                      'control: {socket: run/agent.sock}\n')
+    code, out, _ = run("locate", "--json", "--config", str(config))
+    assert code == 0
+    place = json.loads(out)["control_socket"]
+    assert place["path"] == str(xdg / "run" / "agent.sock")  # relative to the config
+    assert place["source"] == "control.socket"
+
+
 def test_locate_with_a_broken_config_falls_back_and_says_why(xdg: Path) -> None:
     config = xdg / "bad.yaml"
     config.write_text("account: {aor: 12}\nnonsense: 1\n")

@@ -11,8 +11,9 @@ is checked against :data:`FORBIDDEN`. The arrows that must never exist::
     ui         → sip, transport, media, demo (the console speaks to the softphone only)
     control,
     remote     → sip, transport, media, demo, ui (clients of the softphone, like ui)
-    shared     → every layer but sip (config, errors, paths, history: used by all of
-                 them; config validates SIP URIs and digest algorithms with the core)
+    shared     → every layer but sip (config and its integration sections, errors,
+                 paths, history, hook templates, trusted-source matching: used by all
+                 of them; config validates SIP URIs and digest algorithms with the core)
 
 plus the third-party modules a layer must not touch (:data:`FORBIDDEN_EXTERNAL`). A new
 top-level package or root module must be given a row here: the test fails until it is.
@@ -27,7 +28,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).parents[1] / "agentconsole"
 LAYERS = ("sip", "transport", "media", "softphone", "ui", "demo", "control", "remote")
 #: Root modules every layer may use; they use no layer.
-SHARED = frozenset({"config", "errors", "paths", "_validate", "history"})
+SHARED = frozenset({"config", "config_integration", "errors", "paths", "_validate", "history",
+                    "hook_templates", "trust"})
 #: Root modules that start things (the CLI, the console's entry): they may use anything.
 ENTRY = frozenset({"__init__", "__main__", "cli", "cli_completion", "cli_help", "cli_locate",
                    "cli_register", "ui_main"})

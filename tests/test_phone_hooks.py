@@ -165,6 +165,23 @@ def test_non_card_backends_have_no_devices_to_choose(audio: str) -> None:
         phone(audio).devices.choose(output=1)
 
 
+async def test_a_beep_stands_in_for_the_ring_tone_until_restored() -> None:
+    """Auto-answer's pips: afterwards the ring device plays what the calls want again,
+    the ring tone while one rings, else nothing (not the pips' long quiet cadence)."""
+    p = phone()
+    backend = p.devices.open()
+    await p.devices.beep(seconds=0)
+    assert backend.ringing is not None and backend.ringing.name == "beep"
+    await p.devices.restore_ring()
+    assert backend.ringing is None
+    p.devices.ring(True)  # a call rings
+    await p.devices.beep(seconds=0)
+    assert backend.ringing.name == "beep"
+    await p.devices.restore_ring()
+    assert backend.ringing == RING_TONES["us"]
+    await p.devices.close()
+
+
 async def test_switch_devices_while_a_call_track_runs(
         monkeypatch: pytest.MonkeyPatch) -> None:
     fake = install_fake_sounddevice(monkeypatch)

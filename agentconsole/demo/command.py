@@ -128,20 +128,18 @@ def run_with_console(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"demo: {exc}", file=err)
         return EXIT_UNAVAILABLE
     try:
-        from ..ui.app import AgentConsoleApp
-        from ..ui_main import log_path, logs_to_file
+        from ..ui_main import console_app, log_path, logs_to_file, run_app
         from .runner import agent_config
 
         assert demo.runner is not None
         switch = demo.runner.switch
         config = agent_config(switch.host, switch.port)
-        app = AgentConsoleApp(config, history=_demo_history())
+        app, integration = console_app(config, history=_demo_history())
         with logs_to_file(log_path()):
             try:
-                code = app.run()
+                return run_app(app, integration, err)  # with its control socket
             finally:
                 demo.stop()  # while logs still go to the file, not over the shell
-        return int(code or EXIT_OK)
     finally:
         demo.stop()  # idempotent; covers a failure before the console ran
 

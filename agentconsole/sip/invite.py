@@ -167,6 +167,9 @@ class CallLeg:
     _se_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     _auth: DigestAuthenticator | None = field(default=None, repr=False)
     replaces: CallLeg | None = field(default=None, repr=False)
+    #: Where an inbound INVITE came from (the transport peer's address): what a policy
+    #: such as auto-answer may trust, unlike any header the caller wrote.
+    source: tuple[str, int] | None = None
     _refer_out: OutgoingRefer | None = field(default=None, repr=False)
     _refer_in: IncomingRefer | None = field(default=None, repr=False)
     _refers_received: int = field(default=0, repr=False)

@@ -156,7 +156,8 @@ class CallManager(TransferCalls):
                       invite=request, local_identity=local, remote_identity=remote,
                       state=CallState.INCOMING, remote_sdp=body_sdp(request),
                       session_timer=decision.timer, _tx=tx, _peer_caps=request,
-                      _se_headers=decision.headers, replaces=replaced)
+                      _se_headers=decision.headers, replaces=replaced,
+                      source=tx.source if isinstance(tx.source, tuple) else None)
         self._bind(leg, Dialog.from_uas(request, tag, self.host.contact()))
         self.legs[leg.id] = leg
         self._post(CallIncoming(request, tx, leg))

@@ -101,7 +101,8 @@ class Agent:
     """The phone's agent state: changes, refusals, auto-Away.
 
     Every change emits ``agent_state_change(status, reason)`` through ``emit`` (the
-    phone's event emitter); ``reason`` is None unless Away has one.
+    phone's event emitter); ``reason`` is None unless Away has one. A filed wrap-up, the
+    end of a call's after-call work, is ``wrapup`` (:meth:`wrapup_filed`).
     """
 
     def __init__(self, config: AgentConfig, emit: Callable[..., object]) -> None:
@@ -136,6 +137,15 @@ class Agent:
     def leave_acw(self) -> None:
         """The wrap-up is filed: back to the state before after-call work."""
         self._change(self._state.leave_acw())
+
+    def wrapup_filed(self, call_id: str, code: str, notes: str = "", *, number: str = "",
+                     name: str = "", timed_out: bool = False) -> None:
+        """A wrap-up was filed for ``call_id`` (the console's form, the control socket's
+        ``wrapup`` method): emits ``wrapup`` ({"call_id", "number", "name", "code",
+        "notes", "timed_out"}) so every client (the control socket, hooks, a script) sees
+        it the same way, whoever filed it. The phone keeps nothing; the history does."""
+        self._emit("wrapup", {"call_id": call_id, "number": number, "name": name,
+                              "code": code, "notes": notes, "timed_out": timed_out})
 
     def refusal_code(self) -> int | None:
         """The status a new call gets now (None: it may ring)."""

@@ -7,26 +7,30 @@ satisfies the same protocols. The real classes satisfy them by construction: the
 assignments at the bottom of this module are checked by mypy.
 
 The value types a client reads (call status, timer, call report, devices, SIP trace
-entries, registration failures) are re-exported here so clients never import the
-layers below the softphone.
+entries, an INVITE's headers) are re-exported here so clients never import the layers
+below the softphone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..media.audio_base import DeviceInfo
 from ..media.stats import Report
+from ..sip.message import Headers
 from ..transport.driver import TraceEntry, TraceHook
 from .agent import Agent, AgentState, AgentStatus
 from .devices import LevelMeter
 from .status import CallStatus, StaticCallStatus, TimerType, TransferParent
 
+if TYPE_CHECKING:
+    from .phone import RegistrationFailure
+
 __all__ = [
     "Agent", "AgentState", "AgentStatus", "CallStatus", "DeviceInfo", "DevicesAPI",
-    "LevelMeter", "PhoneAPI", "Report", "SessionAPI", "StaticCallStatus", "TimerType",
-    "TraceEntry", "TraceHook", "TransferParent",
+    "Headers", "LevelMeter", "PhoneAPI", "Report", "SessionAPI", "StaticCallStatus",
+    "TimerType", "TraceEntry", "TraceHook", "TransferParent",
 ]
 
 
@@ -61,6 +65,12 @@ class SessionAPI(Emitter, Protocol):
 
     @property
     def end_code(self) -> int | None: ...
+
+    @property
+    def request_headers(self) -> Headers: ...
+
+    @property
+    def source(self) -> tuple[str, int] | None: ...
 
     async def answer(self) -> object: ...
 
@@ -115,6 +125,10 @@ class DevicesAPI(Protocol):
 
     def open_meter(self, device: DeviceInfo) -> LevelMeter: ...
 
+    async def beep(self) -> None: ...
+
+    async def restore_ring(self) -> None: ...
+
 
 class PhoneAPI(Emitter, Protocol):
     """One account and its calls, as a client drives it (see :class:`~.phone.Phone`)."""
@@ -126,7 +140,15 @@ class PhoneAPI(Emitter, Protocol):
     def current_session(self) -> SessionAPI | None: ...
 
     @property
+    def incoming_list(self) -> Sequence[SessionAPI]: ...
+
+    def get_session(self, call_id: str) -> SessionAPI: ...
+
+    @property
     def is_registered(self) -> bool: ...
+
+    @property
+    def last_failure(self) -> RegistrationFailure | None: ...
 
     @property
     def audio_notice(self) -> str | None: ...

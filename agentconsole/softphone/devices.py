@@ -1,4 +1,4 @@
-"""The phone's sound: its audio backend, device choice, checks, level meters, ring tone.
+"""The phone's sound: its audio backend, device choice, checks, level meters, ring tone, beep.
 
 :class:`AudioDevices` is the one way to the sound card for every client of the
 library (``phone.devices``): the console's devices screen lists, picks and rescans
@@ -12,6 +12,7 @@ number.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
@@ -21,9 +22,15 @@ from ..media.audio_base import DeviceInfo, DeviceSelection, LevelListener
 if TYPE_CHECKING:
     from ..config import AudioConfig
     from ..media.audio_base import AudioBackend
-    from ..media.ringer import Ringer
+    from ..media.ringer import Ringer, RingTone
 
 logger = logging.getLogger(__name__)
+
+#: The beep (:meth:`AudioDevices.beep`): two short 880 Hz pips, well apart from any ring
+#: tone, then quiet (the long last gap) until the ring device is told otherwise.
+BEEP_HZ = 880
+BEEP_CADENCE = (0.12, 0.08, 0.12, 30.0)
+BEEP_S = 0.35
 
 __all__ = ["AudioDevices", "DeviceInfo", "DeviceSelection", "LevelListener", "LevelMeter"]
 
@@ -202,3 +209,42 @@ class AudioDevices:
 
             ringer = self._ringer = Ringer(self._backend, self.config.ring_tone)
         ringer.update(want)
+
+    async def beep(self, seconds: float = BEEP_S) -> None:
+        """Two short pips on the ring device in place of the ring tone, returning after
+        ``seconds``: what a headset agent hears before a call is answered for them
+        (auto-answer). The device stays quiet after the pips until :meth:`restore_ring`
+        or the next change of the ring tone. Never raises: a missing beep costs nothing."""
+        backend = self._backend
+        if backend is None:
+            return
+        from ..media.ringer import RingTone
+
+        try:
+            await self._on_ring_device(backend.start_ring,
+                                       RingTone("beep", (BEEP_HZ,), BEEP_CADENCE))
+            await asyncio.sleep(seconds)
+        except Exception as exc:  # noqa: BLE001 - a vanished ring device must not matter
+            logger.info("beep failed: %s", exc)
+
+    async def restore_ring(self) -> None:
+        """After :meth:`beep`: the ring tone again while a call still rings, else quiet."""
+        backend = self._backend
+        if backend is None:
+            return
+        ringer = self._ringer
+        tone = ringer.tone if ringer is not None and ringer.ringing else None
+        try:
+            if tone is not None:
+                await self._on_ring_device(backend.start_ring, tone)
+            else:
+                await self._on_ring_device(backend.stop_ring)
+        except Exception as exc:  # noqa: BLE001 - as for the beep
+            logger.info("could not restore the ring device: %s", exc)
+
+    async def _on_ring_device(self, action: Callable[..., None], *args: RingTone) -> None:
+        """A ring-device call, in a worker thread when it opens a device (a sound card)."""
+        if self._backend is not None and self._backend.ring_blocks:
+            await asyncio.to_thread(action, *args)
+        else:
+            action(*args)

@@ -84,7 +84,9 @@ class Phone(AsyncIOEventEmitter):
     ``delete_session`` ({"call_id", "cause"}), ``refused`` ({"call_id", "number", "name",
     "code", "reason"}: turned away before any Session), ``missed`` ({"call_id", "number",
     "name", "cause"}: an inbound call ended unanswered), ``replaced`` ({"call_id",
-    "replaced_call_id"}), ``agent_state_change`` (status, reason), ``audio_notice`` (str).
+    "replaced_call_id"}), ``agent_state_change`` (status, reason), ``wrapup`` ({"call_id",
+    "number", "name", "code", "notes", "timed_out"}: :meth:`Agent.wrapup_filed`),
+    ``audio_notice`` (str).
     """
 
     def __init__(self, config: Config, *, trace: TraceHook | None = None,

@@ -44,6 +44,7 @@ from .transfer import DEFAULT_POLICY, CallTransfer
 
 if TYPE_CHECKING:
     from ..sip.invite import CallLeg
+    from ..sip.message import Headers
     from .host import CallHost, ExtraHeader, MediaEngine
 
 logger = logging.getLogger(__name__)
@@ -109,6 +110,18 @@ class Session(AsyncIOEventEmitter):
     def incoming_list(self) -> list[Session]:
         """The phone's ringing inbound calls (the SDK's ``session.incomingList``)."""
         return self.host.incoming_list
+
+    @property
+    def request_headers(self) -> Headers:
+        """The headers of the INVITE that started the call (ours or the caller's)."""
+        return self.leg.request_headers
+
+    @property
+    def source(self) -> tuple[str, int] | None:
+        """Where an inbound call's INVITE came from (the transport peer: the PBX, for a
+        phone behind one), what a policy such as auto-answer may trust; None for calls we
+        placed."""
+        return self.leg.source
 
     @property
     def recording_path(self) -> str | None:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import AgentConsoleError, PhoneError
 from ..sip import events as ev
-from ..sip.uri import SipUri, parse_uri
+from ..trust import source_keys, trust_entries, uri_keys
 
 if TYPE_CHECKING:
     from .calls import CallList
@@ -168,24 +168,13 @@ def is_trusted_source(event: ev.ReferReceived, trusted: Any) -> bool:
     """Whether a REFER comes from a configured trusted source: an entry matches the
     packet's source address (``host`` or ``host:port``) or the dialog's remote URI
     (``host`` or ``sip:user@host``). Referred-By is never used: the referrer writes it."""
-    entries = {str(e).strip().lower() for e in (trusted or ()) if str(e).strip()}
+    entries = trust_entries(trusted)
     if not entries:
         return False
-    seen: set[str] = set()
-    if event.source is not None:
-        host, port = event.source
-        seen |= {host.lower(), f"{host}:{port}".lower()}
+    seen = source_keys(event.source)
     dialog = event.leg.dialog
     if dialog is not None:
-        try:
-            uri = parse_uri(dialog.remote_uri)
-        except Exception:  # noqa: BLE001 - an unreadable URI is simply not trusted
-            uri = None
-        if isinstance(uri, SipUri):
-            seen |= {uri.host.lower(), uri.host_port.lower()}
-            if uri.user:
-                seen |= {f"{uri.scheme}:{uri.user}@{uri.host}".lower(),
-                         f"{uri.scheme}:{uri.user}@{uri.host_port}".lower()}
+        seen |= uri_keys(dialog.remote_uri)
     return bool(entries & seen)
 
 

@@ -66,6 +66,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("dial", "d", "Dial", "Dial a number or directory name"),
     ActionSpec("redial", "D", "Redial", "Dial the last number again", show=False),
     ActionSpec("agent.state", "f2", "State", "Available/Away/ACW/DND/Offline"),
+    ActionSpec("agent.auto_answer", "f6", "Auto-answer",
+               "Auto-answer queue calls after a delay: on / off", show=False),
     ActionSpec("wrapup", "w", "Wrap-up", "Open the next waiting wrap-up", show=False),
     ActionSpec("history", "f3", "History", "Call history", show=False),
     ActionSpec("devices", "f4", "Devices", "Audio devices", show=False),

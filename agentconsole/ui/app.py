@@ -36,6 +36,7 @@ from ..history import CallHistory, HistoryError
 from ..softphone.api import AgentState, AgentStatus, PhoneAPI, SessionAPI
 from .actions import ACTIONS, describe_keys, resolve_keymap
 from .clock import Clock, SystemClock
+from .integration import ConsoleIntegration, IntegrationAPI
 from .messages import CallFinished, CallReportUpdated, CallsChanged, PhoneChanged, Tick
 from .screens.dialogs import AgentStateMenu, ConfirmQuit, StateChoice, menu_choices
 from .screens.main import MainScreen
@@ -75,7 +76,8 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
 
     def __init__(self, config: Config, phone: PhoneAPI | None = None, *,
                  clock: Clock | None = None, theme_dirs: Iterable[Path] | None = None,
-                 autostart: bool = True, history: CallHistory | None = None) -> None:
+                 autostart: bool = True, history: CallHistory | None = None,
+                 integration: IntegrationAPI | None = None) -> None:
         self.keymap = resolve_keymap(config.ui.keymap, config.source)
         super().__init__()
         self.config = config
@@ -106,6 +108,8 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
         audio = config.audio
         self.audio_choice: dict[str, str | int] = {"input": audio.input, "output": audio.output,
                                                    "ring": audio.ring}
+        #: The control socket, hooks and auto-answer (agentconsole.control), if any.
+        self.integration = ConsoleIntegration(self, integration)
 
     def _open_history(self) -> CallHistory | None:
         try:
@@ -143,6 +147,7 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
             self.notify(self.history_problem, title="History is off", severity="warning")
         self.phone.add_trace_hook(self.trace.add)
         self._wire_phone()
+        self.integration.attach()
         self.set_interval(1.0, self._tick, name="console-tick")
         if self._theme_warning:
             self.notify(self._theme_warning, severity="warning")

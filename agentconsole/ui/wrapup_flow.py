@@ -118,6 +118,9 @@ class WrapupFlow:
                               timed_out)
         self.filed.append(record)
         logger.info("wrap-up filed for %s: %s", pending.call_id, code or "(no code)")
+        # The control socket, hooks and scripts see wrap-ups as the phone's events.
+        self.app.phone.agent.wrapup_filed(pending.call_id, code, notes, number=pending.number,
+                                          name=pending.name, timed_out=timed_out)
         if self.app.history is not None:
             try:
                 self.app.history.set_wrapup(pending.call_id, code, notes)

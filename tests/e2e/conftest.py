@@ -4,8 +4,10 @@ config and a sandboxed home (history, logs) per test."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
@@ -42,7 +44,19 @@ def home_env(tmp: Path) -> dict[str, str]:
                      ("XDG_CONFIG_HOME", "config"), ("XDG_CACHE_HOME", "cache")):
         (tmp / sub).mkdir(exist_ok=True)
         env[var] = str(tmp / sub)
+    # The console's control socket: the test's own runtime dir (private_runtime_dir).
+    env["XDG_RUNTIME_DIR"] = os.environ["XDG_RUNTIME_DIR"]
     return env
+
+
+@pytest.fixture(autouse=True)
+def private_runtime_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A runtime dir per test for the console's control socket, so a console started by
+    a test never meets another one's; short, since Unix socket paths hold 107 bytes."""
+    path = tempfile.mkdtemp(prefix="ac-e2e-")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", path)
+    yield
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
@@ -54,7 +68,10 @@ def term_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., TmuxT
     shutil.rmtree(ARTIFACTS / test, ignore_errors=True)  # no stale screens from a past run
 
     def make(width: int = 100, height: int = 30) -> TmuxTerm:
-        name = f"agentconsole-e2e-{test}-{len(made)}"[:90]
+        # Unique per run as well as per test: another worktree's run of the same test
+        # must never find (and kill) this server. Cut at the end: the socket path
+        # /tmp/tmux-UID/NAME holds 107 bytes.
+        name = f"ac-e2e-{os.getpid()}-{len(made)}-{test}"[:90]
         term = TmuxTerm(tmux, name, ARTIFACTS / test, width=width, height=height)
         made.append(term)
         return term

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -34,9 +36,15 @@ def frozen_clock() -> FixedClock:
 
 @pytest.fixture(autouse=True)
 def private_data_home(tmp_path_factory: pytest.TempPathFactory,
-                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """The app's default history file goes to a fresh temporary XDG data dir per test."""
+                      monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The app's default history file goes to a fresh temporary XDG data dir per test,
+    and a console's control socket to a runtime dir of its own (a short path: Unix
+    socket paths are limited to 107 bytes)."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
+    runtime = tempfile.mkdtemp(prefix="ac-run-")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)
+    yield
+    shutil.rmtree(runtime, ignore_errors=True)
 
 
 @pytest.fixture

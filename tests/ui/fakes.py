@@ -15,6 +15,7 @@ from agentconsole.config import Config
 from agentconsole.errors import AgentConsoleError, PhoneError
 from agentconsole.media.audio_sd import DeviceInfo
 from agentconsole.media.stats import Report
+from agentconsole.sip.message import Headers
 from agentconsole.softphone.agent import Agent
 from agentconsole.softphone.api import DevicesAPI, PhoneAPI, SessionAPI
 from agentconsole.softphone.status import (
@@ -24,6 +25,9 @@ from agentconsole.softphone.status import (
     TimerType,
     TransferParent,
 )
+
+if TYPE_CHECKING:
+    from agentconsole.softphone.phone import RegistrationFailure
 
 
 class FakeSession(AsyncIOEventEmitter):
@@ -39,6 +43,8 @@ class FakeSession(AsyncIOEventEmitter):
         self.actions: list[tuple[str, tuple[Any, ...]]] = []
         self.end_code: int | None = None
         self.is_ended = False
+        self.request_headers = Headers()
+        self.source: tuple[str, int] | None = None
 
     @property
     def call_id(self) -> str:
@@ -176,6 +182,7 @@ class FakePhone(AsyncIOEventEmitter):
         self.sessions: dict[str, FakeSession] = {}
         self.current_id: str | None = None
         self.is_registered = False
+        self.last_failure: RegistrationFailure | None = None
         self.audio_notice: str | None = None
         self.started = self.stopped = False
         self.dialled: list[tuple[str, str | None]] = []
@@ -275,7 +282,8 @@ class FakePhone(AsyncIOEventEmitter):
         from agentconsole.softphone.phone import RegistrationFailure
 
         self.is_registered = False
-        self.emit("registration_failed", RegistrationFailure(403, cause))
+        self.last_failure = RegistrationFailure(403, cause)
+        self.emit("registration_failed", self.last_failure)
 
     def _next_id(self) -> str:
         self._seq += 1
@@ -308,6 +316,7 @@ class FakeDevices:
         self.after_rescan: list[DeviceInfo] | None = None
         self.description = ""
         self.notice: str | None = None
+        self.beeps = 0
 
     def available(self) -> list[DeviceInfo]:
         return list(self.devices)
@@ -329,6 +338,12 @@ class FakeDevices:
         meter = FakeMeter(device.name)
         self.meters.append(meter)
         return meter
+
+    async def beep(self) -> None:
+        self.beeps += 1
+
+    async def restore_ring(self) -> None:
+        pass
 
 
 class FakeMeter:

@@ -37,11 +37,11 @@ def test_console_runs_the_app_with_the_given_config(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[AgentConsoleApp] = []
 
-    def fake_run(self: AgentConsoleApp) -> int:
+    async def fake_run(self: AgentConsoleApp) -> int:
         seen.append(self)
         return 0
 
-    monkeypatch.setattr(AgentConsoleApp, "run", fake_run)
+    monkeypatch.setattr(AgentConsoleApp, "run_async", fake_run)
     code, _err = run("--config", str(write(tmp_path)))
     assert code == 0 and seen[0].config.account.aor == "sip:1001@127.0.0.1"
 

@@ -240,7 +240,7 @@ class MainScreen(CallActions, Screen[None]):
             agent_timer=fmt_duration(app.clock.monotonic() - app.agent_since),
             clock=app.clock.now().strftime("%H:%M:%S"),
             notice=short_notice(app.audio_notice or ""), missed=app.missed,
-            wrapups=self._wrapups_hint())
+            wrapups=self._wrapups_hint(), auto_answer=app.integration.header_badge())
 
     def _wrapups_hint(self) -> str:
         waiting = len(self.console.wrapup.pending)

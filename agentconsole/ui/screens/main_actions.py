@@ -291,6 +291,9 @@ class CallActions(_ScreenBase):
     def action_agent_state(self) -> None:
         self.console.open_agent_menu()
 
+    def action_agent_auto_answer(self) -> None:
+        self.console.integration.toggle_auto_answer()
+
     def action_wrapup(self) -> None:
         self.console.wrapup.open()
 

@@ -23,6 +23,7 @@ class HeaderView:
     notice: str = ""  # e.g. "no audio device"
     missed: int = 0  # missed calls not yet seen in the history screen
     wrapups: str = ""  # e.g. "2 wrap-ups (w)": filed after the calls are over
+    auto_answer: str = ""  # e.g. "AUTO 3s": the agent's auto-answer mode is on
 
 
 class StatusHeader(Static):
@@ -63,7 +64,8 @@ class StatusHeader(Static):
     @classmethod
     def fitted(cls, v: HeaderView, width: int) -> Content:
         left = _left(v.account, v.registration, v.registration_ok, v.transport) + \
-            _agent(v.agent_style, v.agent, v.agent_timer) + _tail(v.missed, v.notice, v.wrapups)
+            _agent(v.agent_style, v.agent, v.agent_timer) + \
+            _tail(v.missed, v.notice, v.wrapups, v.auto_answer)
         tail = Content(f" │ {v.clock}")
         room = width - tail.cell_length
         if width > 0 and left.cell_length > room:
@@ -90,8 +92,10 @@ def _agent(style: str, agent: str, timer: str) -> Content:
 
 
 @lru_cache(maxsize=64)
-def _tail(missed: int, notice: str, wrapups: str = "") -> Content:
+def _tail(missed: int, notice: str, wrapups: str = "", auto_answer: str = "") -> Content:
     parts = []
+    if auto_answer:
+        parts.append(f" │ [$warning]⟳ {escape(auto_answer)}[/]")
     if wrapups:
         parts.append(f" │ [$accent]✎ {escape(wrapups)}[/]")
     if missed:
