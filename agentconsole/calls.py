@@ -77,7 +77,7 @@ class CallsMixin:
     def _ua_do(self, action: Callable[[UserAgent, float], Any]) -> Any:  # pragma: no cover
         raise NotImplementedError
 
-    def _new_media(self) -> Any:  # pragma: no cover - overridden
+    def _new_media(self, offer: bytes | None = None) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
 
     # ----- views -------------------------------------------------------------------------
@@ -191,7 +191,8 @@ class CallsMixin:
             communication_type="inbound", call_status="connecting", is_ring=True,
             call_start_time=_ms_now(), audio_device=self._audio_name(),
         )
-        session = Session(self, leg, self._new_media(), status)  # type: ignore[arg-type]
+        media = self._new_media(leg.remote_sdp)  # the offer decides: WebRTC or plain RTP
+        session = Session(self, leg, media, status)  # type: ignore[arg-type]
         self._add(session, leg)
         self._ua_do(lambda ua, now: ua.ring(leg, now))
         if self.config.calls.no_answer_s > 0:

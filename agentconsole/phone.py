@@ -32,7 +32,7 @@ from .transport.factory import create_transport
 
 if TYPE_CHECKING:
     from .media.audio import AudioBackend, DeviceInfo, DeviceSelection, LevelListener
-    from .media.peer import MediaSession
+    from .media.interface import CallMedia
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -351,12 +351,23 @@ class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
         if self.audio_backend is not None:
             self.audio_backend.remove_level_listener(listener)
 
-    def _new_media(self) -> MediaSession:
-        from .media.peer import MediaSession  # aiortc costs ~260 ms: load it on first call
+    def _new_media(self, offer: bytes | None = None) -> CallMedia:
+        """The media of a new call: WebRTC (aiortc) or plain RTP / SDES-SRTP, by the
+        offer received (``offer``), else by ``media.profile`` (:mod:`.media.profile`)."""
+        from .media.profile import SRTP, WEBRTC, media_profile
 
         self._open_audio()
         assert self.audio_backend is not None
-        return MediaSession(self.config.media, self.audio_backend)
+        kind = media_profile(self.config.media.profile, self.config.account.transport, offer)
+        if kind == WEBRTC:
+            from .media.peer import MediaSession  # aiortc costs ~260 ms: load it on first call
+
+            return MediaSession(self.config.media, self.audio_backend)
+        from .media.plain import PlainMediaSession
+
+        flow = self.transport.local_address if self.transport is not None else None
+        return PlainMediaSession(self.config.media, self.audio_backend, secure=kind == SRTP,
+                                 local_host=flow[0] if flow else None)
 
 
 def _sip_uri(value: str | None) -> SipUri | None:

@@ -23,6 +23,7 @@ from pyee.asyncio import AsyncIOEventEmitter
 
 from .call_status import CallStatus, SessionTicker, StaticCallStatus, TimerType
 from .errors import AgentConsoleError, PhoneError
+from .media.ringer import ring_tone
 from .media.sdp import MediaNegotiationError, audio_direction, is_hold_direction
 from .media.stats import Report
 from .session_media import SessionMediaMixin
@@ -296,8 +297,13 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
         self.emit("progress", event.status)
         if event.status in (180, 183) and self._status.call_status == "calling":
             self._update(call_status="ringing")
+        if event.sdp:  # early media (183 + SDP): the far end's audio plays before the answer
+            self._spawn(self.media.accept_answer(event.sdp.decode("utf-8", "replace")))
+        elif event.status == 180:  # ringing without early media: local ringback (RFC 3960)
+            self.media.start_ringback(ring_tone(self.phone.config.audio.ringback_tone))
 
     async def _on_answered(self, event: ev.CallAnswered) -> None:
+        self.media.stop_ringback()
         if event.sdp:
             await self.media.accept_answer(event.sdp.decode("utf-8", "replace"))
         self.established = True
@@ -340,6 +346,12 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
         elif state == "failed":
             self.emit("client_error", {"call_id": self.call_id,
                                        "cause": "WebRTC Error: media connection failed"})
+        elif state == "timeout":  # plain RTP: nothing came for media.rtp_timeout_s
+            self.emit("client_error", {"call_id": self.call_id,
+                                       "cause": "RTP Timeout: no media from the other side"})
+            if self.phone.config.media.rtp_timeout_hangup and self.established:
+                self.phone._ua_do(lambda ua, now: ua.hangup(self.leg, now))
+                self._finish("ended", "RTP Timeout", None)
 
     # ----- reports, tasks, teardown -------------------------------------------------------------
     def _start_reports(self) -> None:

@@ -230,6 +230,11 @@ class PacedAudioTrack(MediaStreamTrack):
         await self._pace()
         return make_frame(self._chunk(FRAME_SAMPLES), self._pts)
 
+    def read_chunk(self, samples: int) -> bytes:
+        """The next ``samples`` at once, unpaced: for a sender that keeps its own clock
+        (the plain RTP engine's 20 ms tick), with no frame object in between."""
+        return self._chunk(samples)
+
 
 def silence_chunk(samples: int) -> bytes:
     return bytes(2 * samples)
