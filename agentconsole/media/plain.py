@@ -248,6 +248,8 @@ class PlainMediaSession:
         if self._offer is None:
             raise MediaNegotiationError("an answer without an offer")
         if sdp == self._answer_text and not self._offer_pending:
+            if self._stream is not None:  # the 200 after early media: a new media phase
+                self._stream.relatch()
             return
         answer = self._parse(sdp, "answer")
         negotiated = apply_answer(self._offer, answer, self._audio_index, self._cryptos)

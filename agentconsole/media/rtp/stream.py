@@ -108,6 +108,14 @@ class RtpStream:
         if self.rtcp_timer.next_at is None:
             self.rtcp_timer.start(now)
 
+    def relatch(self) -> None:
+        """Send to the negotiated addresses again until packets say otherwise: the
+        final answer after early media (RFC 3960 §3: early and final media may come
+        from different sources; the early-media source may not even listen)."""
+        if self.negotiated is not None:
+            self.rtp_latch.reset(self.negotiated.remote_rtp)
+            self.rtcp_latch.reset(self.negotiated.remote_rtcp)
+
     def _apply_srtp(self, keys: Srtp | None) -> None:
         if keys is None:
             self.srtp = None
