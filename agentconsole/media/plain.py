@@ -203,8 +203,10 @@ class PlainMediaSession:
                                      clock=asyncio.get_running_loop().time, rng=self._rng)
             self._stream.sender.taps = self._local_taps
             self._stream.apply(negotiated)  # before the await: a later answer applies last
+            self._apply_sending()
             await self._endpoint.start()
             MediaClock.for_loop().add(self)
+            self.tick(asyncio.get_running_loop().time())  # the first packet now, not next tick
         else:
             self._stream.apply(negotiated)
         self._apply_sending()

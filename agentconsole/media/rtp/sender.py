@@ -84,6 +84,10 @@ class AudioSender:
                 from ..tracks import Resampler
 
                 self._resampler = Resampler("s16", "mono", codec.sample_rate)
+                # Prime it: its filter holds back a few samples, so without this the
+                # first tick's output is short of a packet and the call's first packet
+                # waits a tick (20 ms of set-up time).
+                self._fifo += self._to_codec_rate(_SILENCE)
         self.payload_type = payload_type
         self._packet_samples = codec.samples(ptime_ms / 1000)
         self._event_pt = event_pt

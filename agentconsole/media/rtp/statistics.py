@@ -216,6 +216,12 @@ class RtcpTimer:
     def start(self, now: float) -> None:
         self.next_at = now + self._first * self._rng.uniform(0.5, 1.5)
 
+    def hurry(self, now: float, within: float) -> None:
+        """Send the next packet within ``within`` seconds (once per call: our first
+        reception report on the far end's first SR, so the RTT is known early)."""
+        if self.next_at is None or self.next_at > now + within:
+            self.next_at = now + within
+
     def due(self, now: float) -> bool:
         """True when a packet is due; the next one is then scheduled."""
         if self.next_at is None or now < self.next_at:

@@ -79,6 +79,7 @@ class RtpStream:
         self._last_rx: float | None = None
         self._since: float | None = None
         self._packets_at_last_report = 0
+        self._answered_sr = False
         self._closed = False
         endpoint.on_rtp = self._on_rtp
         endpoint.on_rtcp = self._on_rtcp
@@ -189,6 +190,9 @@ class RtpStream:
             self.rtcp_latch.seen(source, now)
         if report.sender is not None:
             self.receiver.stats.on_sender_report(report.sender, now)
+            if not self._answered_sr:  # the far end learns the RTT from our next report
+                self._answered_sr = True
+                self.rtcp_timer.hurry(now, 0.2)
         wall = self._wall()
         for block in report.reports:
             self.sender.stats.on_report(block, wall)
