@@ -52,7 +52,7 @@ from .stats import Report, build_report
 if TYPE_CHECKING:
     import av
 
-    from .audio_base import AudioBackend
+    from .audio_base import AudioBackend, PcmSource
     from .ringer import RingTone
 
 log = logging.getLogger(__name__)
@@ -95,11 +95,7 @@ class PlainMediaSession:
         self._rng = rng or random.Random()
         self._local_host = local_host
         self._codecs = [CODECS[name.lower()] for name in media.codecs]
-        self._track = backend.source_track()
-        read = getattr(self._track, "read_chunk", None)
-        if read is None:
-            raise TypeError(f"the {backend.name} audio backend has no pull source")
-        self._read: Callable[[int], bytes] = read
+        self._source: PcmSource | None = None  # opened at the first codec's rate
         self._endpoint: RtpEndpoint | None = None
         self._stream: RtpStream | None = None
         self._local: LocalMedia | None = None
@@ -198,7 +194,8 @@ class PlainMediaSession:
         assert self._endpoint is not None
         self._negotiated = negotiated
         if self._stream is None:
-            self._stream = RtpStream(self._endpoint, self._read, self._play,
+            self._source = self.backend.pcm_source(negotiated.send_codec.sample_rate)
+            self._stream = RtpStream(self._endpoint, self._source, self._play,
                                      on_dtmf=self._on_dtmf, symmetric=self.media.symmetric_rtp,
                                      clock=asyncio.get_running_loop().time, rng=self._rng)
             self._stream.sender.taps = self._local_taps
@@ -361,12 +358,17 @@ class PlainMediaSession:
             self._set_state("connected")
 
     def _play(self, pcm: bytes, rate: int) -> None:
-        from .tracks import make_frame
-
-        frame = make_frame(pcm, self._pts, rate)
-        self._pts += len(pcm) // 2
+        """The far end's next 20 ms: to the backend, and as a frame to whoever listens
+        (built only when someone does: the recorder, a first-frame hook)."""
         self.frames_received += 1
         try:
+            if self.on_remote_frame is None and not self._remote_taps:
+                self.backend.play_pcm(pcm, rate)
+                return
+            from .tracks import make_frame
+
+            frame = make_frame(pcm, self._pts, rate)
+            self._pts += len(pcm) // 2
             self.backend.play(frame)
             if self.on_remote_frame is not None:
                 self.on_remote_frame(frame)
@@ -458,5 +460,6 @@ class PlainMediaSession:
             self._stream.close()
         elif self._endpoint is not None:
             self._endpoint.close()
-        self._track.stop()
+        if self._source is not None:
+            self._source.close()
         self._set_state("closed")

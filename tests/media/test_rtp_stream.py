@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from agentconsole.media.audio_base import ChunkSource
 from agentconsole.media.rtp.codecs import PCMU
 from agentconsole.media.rtp.endpoint import RtpEndpoint
 from agentconsole.media.rtp.negotiate import Negotiated, Srtp
@@ -73,9 +74,9 @@ def pair(wire: Wire, clock: Clock, wall: Clock, secure: bool = False
     played: list[bytes] = []
     keys = (new_crypto(1, "AES_CM_128_HMAC_SHA1_80").key,
             new_crypto(1, "AES_CM_128_HMAC_SHA1_80").key)
-    a = RtpStream(wire.endpoint(A), ToneGenerator(440).next_chunk, lambda pcm, rate: None,
-                  clock=clock, wall=wall, rng=random.Random(1))
-    b = RtpStream(wire.endpoint(B), ToneGenerator(880).next_chunk,
+    a = RtpStream(wire.endpoint(A), ChunkSource(ToneGenerator(440, 8000).next_chunk, 8000),
+                  lambda pcm, rate: None, clock=clock, wall=wall, rng=random.Random(1))
+    b = RtpStream(wire.endpoint(B), ChunkSource(ToneGenerator(880, 8000).next_chunk, 8000),
                   lambda pcm, rate: played.append(pcm), clock=clock, wall=wall,
                   rng=random.Random(2))
     wire.peers = {A: a, B: b, (A[0], A[1] + 1): a, (B[0], B[1] + 1): b}  # type: ignore[attr-defined]

@@ -1,8 +1,9 @@
 """The sending half of a plain RTP call: one tick in, RTP packets out (no I/O).
 
-Every 20 ms tick the sender takes 20 ms of the agent's audio (48 kHz mono s16 from the
-audio backend, silence when muted), shows it to the local taps (the recorder), brings
-it to the codec's rate, and cuts packets of the negotiated packet time. It owns the
+Every 20 ms tick the sender takes 20 ms of the agent's audio (s16 mono from the audio
+backend's PCM source, opened at the codec's rate so nothing is resampled; silence when
+muted), shows it to the local taps (the recorder), brings it to the codec's rate if a
+re-negotiation changed it, and cuts packets of the negotiated packet time. It owns the
 outgoing stream's SSRC, sequence numbers and RTP timestamps (RFC 3550 §5.1: random
 starts; the timestamp follows the sampling clock, so it keeps advancing on hold and
 the first packet after a gap carries the marker bit, RFC 3551 §4.1).
@@ -32,23 +33,23 @@ from .statistics import SenderStats
 if TYPE_CHECKING:
     import av
 
+    from ..audio_base import PcmSource
     from ..tracks import Resampler
 
 log = logging.getLogger(__name__)
-
-SOURCE_RATE = 48000
-SOURCE_SAMPLES = int(SOURCE_RATE * TICK_S)
-_SILENCE = bytes(2 * SOURCE_SAMPLES)
 
 Tap = Callable[["av.AudioFrame"], None]
 
 
 class AudioSender:
-    """Agent audio → RTP packets; ``read(samples)`` supplies 48 kHz mono s16 PCM."""
+    """Agent audio → RTP packets; ``source`` supplies s16 mono PCM at its own rate
+    (best the codec's: then nothing is resampled)."""
 
-    def __init__(self, read: Callable[[int], bytes], *, rng: random.Random | None = None) -> None:
+    def __init__(self, source: PcmSource, *, rng: random.Random | None = None) -> None:
         rng = rng or random.Random()
-        self._read = read
+        self._source = source
+        self._source_samples = round(source.rate * TICK_S)
+        self._silence = bytes(2 * self._source_samples)
         self.ssrc = rng.getrandbits(32)
         self.seq = rng.getrandbits(16)
         self.timestamp = rng.getrandbits(32)  # of the next sample to be packetised
@@ -80,14 +81,14 @@ class AudioSender:
             self.codec = codec
             self._encoder = make_encoder(codec)
             self._resampler = None
-            if codec.sample_rate != SOURCE_RATE:
+            if codec.sample_rate != self._source.rate:
                 from ..tracks import Resampler
 
                 self._resampler = Resampler("s16", "mono", codec.sample_rate)
                 # Prime it: its filter holds back a few samples, so without this the
                 # first tick's output is short of a packet and the call's first packet
                 # waits a tick (20 ms of set-up time).
-                self._fifo += self._to_codec_rate(_SILENCE)
+                self._fifo += self._to_codec_rate(self._silence)
         self.payload_type = payload_type
         self._packet_samples = codec.samples(ptime_ms / 1000)
         self._event_pt = event_pt
@@ -151,9 +152,9 @@ class AudioSender:
             if self._event:
                 self.cancel_event()
             return []
-        pcm = self._read(SOURCE_SAMPLES)
+        pcm = self._source.read(self._source_samples)
         if self.muted:
-            pcm = _SILENCE
+            pcm = self._silence
         if self.taps:
             self._tap(pcm)
         if self._event:
@@ -167,8 +168,8 @@ class AudioSender:
             return pcm
         from ..tracks import make_frame
 
-        frame = make_frame(pcm, self._pts, SOURCE_RATE)
-        self._pts += SOURCE_SAMPLES
+        frame = make_frame(pcm, self._pts, self._source.rate)
+        self._pts += self._source_samples
         out = b""
         for part in self._resampler.resample(frame):
             out += bytes(part.planes[0])[:part.samples * 2]
@@ -198,7 +199,7 @@ class AudioSender:
     def _tap(self, pcm: bytes) -> None:
         from ..tracks import make_frame
 
-        frame = make_frame(pcm, self._pts, SOURCE_RATE)
+        frame = make_frame(pcm, self._pts, self._source.rate)
         for tap in list(self.taps):
             try:
                 tap(frame)

@@ -33,6 +33,7 @@ import random
 import time
 from collections.abc import Callable
 
+from ..audio_base import PcmSource
 from .endpoint import Address, RtpEndpoint
 from .latch import Latch
 from .negotiate import Negotiated, Srtp
@@ -57,14 +58,14 @@ log = logging.getLogger(__name__)
 class RtpStream:
     """The media of one plain-RTP call (see the module doc)."""
 
-    def __init__(self, endpoint: RtpEndpoint, read: Callable[[int], bytes], play: Play, *,
+    def __init__(self, endpoint: RtpEndpoint, source: PcmSource, play: Play, *,
                  on_dtmf: OnDtmf | None = None, symmetric: bool = True, cname: str = "",
                  clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time,
                  rng: random.Random | None = None) -> None:
         rng = rng or random.Random()
         self.endpoint = endpoint
-        self.sender = AudioSender(read, rng=rng)
+        self.sender = AudioSender(source, rng=rng)
         self.receiver = AudioReceiver(play, on_dtmf=on_dtmf)
         self.rtp_latch = Latch(None, enabled=symmetric, what="RTP")
         self.rtcp_latch = Latch(None, enabled=symmetric, what="RTCP")
