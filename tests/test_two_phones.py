@@ -89,6 +89,8 @@ async def test_call_with_audio_both_ways(pair: tuple[Phone, Phone, str],
     await wait_until(lambda: inbound.is_ended, 5)
     assert inbound.end_cause == "Terminated"
     assert a.sessions == {} and b.sessions == {}
+    await a.stop()  # closes the heard WAVs (their headers are patched once a second)
+    await b.stop()
     peak, rms = wav_peak(tmp_path / "1001-heard.wav", start_s=1.0)
     assert rms > 300 and abs(peak - 880) <= 20, (peak, rms)
     peak, rms = wav_peak(tmp_path / "1002-heard.wav", start_s=1.0)

@@ -11,7 +11,6 @@ media 6400 (UAC), 6410 (UAS).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -117,6 +116,7 @@ async def test_sipp_calls_with_a_plain_offer_and_echoes_our_tone(
         assert uac.stats() == SippStats(successful=1, failed=0)
     finally:
         uac.stop()
+    await phone.stop()  # closes the heard WAV (its header is patched once a second)
     peak, level = wav_peak(agent_heard(tmp_path), start_s=0.5)
     assert level > 300 and abs(peak - AGENT_HZ) <= 20, (peak, level)  # our own tone back
 
@@ -165,7 +165,7 @@ async def test_ringing_without_sdp_plays_local_ringback_until_the_answer(
         assert session.hangup()
         rc = await uas.wait(10)
         assert rc == 0, f"{uas.trace()}\n{trace.text(3000)}"
-    await asyncio.sleep(0.2)
+    await phone.stop()  # closes the heard WAV (its header is patched once a second)
     wav = read_wav(agent_heard(tmp_path))
     first = wav.samples[0][: int(wav.rate * 1.0)]  # the ringback frames played first
     us = goertzel_power(first, wav.rate, 440) + goertzel_power(first, wav.rate, 480)
