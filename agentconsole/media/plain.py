@@ -39,6 +39,7 @@ from .rtp.endpoint import RtpEndpoint, route_source
 from .rtp.negotiate import LocalMedia, Negotiated, answer_offer, apply_answer, build_offer
 from .rtp.srtp import Crypto, offer_cryptos
 from .rtp.stream import RtpStream
+from .rtp.stun import stun_servers
 from .sdp import (
     DTLS_PROTOS,
     MediaDescription,
@@ -164,14 +165,21 @@ class PlainMediaSession:
         if self.on_connection_state is not None:
             self.on_connection_state(state)
 
-    def _ensure_local(self, toward: str | None) -> LocalMedia:
+    async def _ensure_local(self, toward: str | None) -> LocalMedia:
+        """Bind the call's ports; the SDP names them, or their NAT mapping when
+        ``media.ice_servers`` has a STUN server (:mod:`.rtp.stun`)."""
         if self._local is not None:
             return self._local
         host = self._choose_host(toward)
-        self._endpoint = RtpEndpoint.bind(host, self.media.rtp_port_min,
-                                          self.media.rtp_port_max, self._rng)
-        self._local = LocalMedia(host, self._endpoint.rtp_port, self._endpoint.rtcp_port,
-                                 list(self._codecs))
+        endpoint = self._endpoint = RtpEndpoint.bind(host, self.media.rtp_port_min,
+                                                     self.media.rtp_port_max, self._rng)
+        address, rtp_port, rtcp_port = host, endpoint.rtp_port, endpoint.rtcp_port
+        servers = stun_servers(self.media.ice_servers)
+        mapped = await endpoint.public_addresses(servers) if servers else None
+        if mapped is not None:
+            (address, rtp_port), (_, rtcp_port) = mapped
+            log.info("media %s:%d is seen as %s:%d", host, endpoint.rtp_port, address, rtp_port)
+        self._local = LocalMedia(address, rtp_port, rtcp_port, list(self._codecs))
         return self._local
 
     def _choose_host(self, toward: str | None) -> str:
@@ -228,7 +236,7 @@ class PlainMediaSession:
     async def create_offer(self) -> str:
         """Our initial offer: every configured codec, telephone-event, and for the
         ``srtp`` profile ``RTP/SAVP`` with two SDES keys."""
-        local = self._ensure_local(None)
+        local = await self._ensure_local(None)
         self._cryptos = offer_cryptos() if self.secure else []
         offer = build_offer(local, direction="sendrecv", secure=self.secure,
                             cryptos=self._cryptos)
@@ -269,7 +277,7 @@ class PlainMediaSession:
         if audio is not None:
             line = audio.connection or offer.connection or ""
             toward = line.split()[2] if len(line.split()) >= 3 else None
-        local = self._ensure_local(toward)
+        local = await self._ensure_local(toward)
         keep = self._current_crypto()
         wish = "sendrecv" if self._want_sending else "sendonly"
         answer, negotiated, index = answer_offer(offer, local, wish=wish, keep=keep)
@@ -289,7 +297,7 @@ class PlainMediaSession:
     async def create_reoffer(self, direction: str) -> str:
         """A re-INVITE offer with ``direction`` (hold/unhold), keeping our address, the
         m-line layout, and our SRTP key (RFC 4568 §7.1.4)."""
-        local = self._ensure_local(None)
+        local = await self._ensure_local(None)
         current = self._current_crypto()
         secure = self.secure or current is not None
         self._cryptos = [current] if current else (offer_cryptos() if secure else [])

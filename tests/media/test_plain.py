@@ -4,6 +4,7 @@ re-INVITE, symmetric RTP, timeouts, recording taps, no thread per call)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from collections.abc import AsyncIterator
@@ -23,8 +24,9 @@ from tests.waiting import audio_clock, frames_flow, wait_until
 
 
 def config(*codecs: str, **extra: object) -> MediaConfig:
-    return MediaConfig(host_addresses=("127.0.0.1",), ice_servers=(),
-                       codecs=codecs or ("PCMU",), **extra)  # type: ignore[arg-type]
+    settings: dict[str, object] = {"host_addresses": ("127.0.0.1",), "ice_servers": ()}
+    settings.update(extra)
+    return MediaConfig(codecs=codecs or ("PCMU",), **settings)  # type: ignore[arg-type]
 
 
 class Heard:
@@ -268,3 +270,47 @@ async def test_webrtc_and_plain_sessions_share_the_interface() -> None:
         assert isinstance(webrtc, CallMedia)
     finally:
         await webrtc.close()
+
+
+class FakeStun(asyncio.DatagramProtocol):
+    """A STUN server that says every client is 203.0.113.7 behind a NAT, one port up."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.asked: list[tuple[str, int]] = []
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        from aioice import stun
+
+        request = stun.parse_message(data)
+        self.asked.append(addr)
+        response = stun.Message(stun.Method.BINDING, stun.Class.RESPONSE,
+                                transaction_id=request.transaction_id)
+        response.attributes["XOR-MAPPED-ADDRESS"] = ("203.0.113.7", addr[1] + 1)
+        self.transport.sendto(bytes(response), addr)  # type: ignore[attr-defined]
+
+
+async def test_stun_puts_the_nat_mapping_in_the_sdp() -> None:
+    loop = asyncio.get_running_loop()
+    transport, server = await loop.create_datagram_endpoint(FakeStun,
+                                                            local_addr=("127.0.0.1", 0))
+    try:
+        port = transport.get_extra_info("sockname")[1]
+        cfg = config(ice_servers=(f"stun:127.0.0.1:{port}", "turn:turn.example.com"))
+        media = session(cfg, 440)
+        offer = parse_sdp(await media.create_offer())
+        assert media.stream is None and len(server.asked) == 2  # the RTP and RTCP sockets
+        rtp_source, rtcp_source = server.asked
+        audio = offer.media[0]
+        assert offer.connection == "IN IP4 203.0.113.7"
+        assert audio.port == rtp_source[1] + 1
+        assert audio.attribute("rtcp") == f"{rtcp_source[1] + 1} IN IP4 203.0.113.7"
+    finally:
+        transport.close()
+
+
+async def test_no_stun_answer_leaves_the_local_address() -> None:
+    cfg = config(ice_servers=("stun:127.0.0.1:9",))  # nobody there
+    media = session(cfg, 440)
+    offer = parse_sdp(await media.create_offer())
+    assert offer.connection == "IN IP4 127.0.0.1"

@@ -6,7 +6,8 @@ firewall opens that range), on the address written into our SDP. With rtcp-mux (
 (:func:`~.packet.is_rtcp`); the RTCP socket is still open for peers that ignore it.
 
 Nothing here decodes or decides: datagrams go to the ``on_rtp`` / ``on_rtcp``
-callbacks with their source address, sends go straight to the kernel. No thread.
+callbacks with their source address (STUN answers to :mod:`.stun`), sends go straight
+to the kernel. No thread.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .packet import is_rtcp
+from .stun import StunClient
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,9 @@ class _Protocol(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         endpoint = self._endpoint
         source = (addr[0], addr[1])
-        if self._rtcp_socket or is_rtcp(data):
+        if data and data[0] < 2:  # STUN (RFC 7983 §7): our public-address query
+            (endpoint.stun_rtcp if self._rtcp_socket else endpoint.stun_rtp).received(data)
+        elif self._rtcp_socket or is_rtcp(data):
             endpoint.on_rtcp(data, source)
         else:
             endpoint.on_rtp(data, source)
@@ -95,6 +99,8 @@ class RtpEndpoint:
         self._rtp: asyncio.DatagramTransport | None = None
         self._rtcp: asyncio.DatagramTransport | None = None
         self._sockets: tuple[socket.socket, socket.socket] | None = None
+        self.stun_rtp = StunClient(lambda data, target: self.send_rtp(data, target))
+        self.stun_rtcp = StunClient(lambda data, target: self.send_rtcp(data, target, False))
 
     @classmethod
     def bind(cls, host: str, low: int, high: int,
@@ -116,6 +122,18 @@ class RtpEndpoint:
             lambda: _Protocol(self, rtcp_socket=False), sock=rtp_sock)
         self._rtcp, _ = await loop.create_datagram_endpoint(
             lambda: _Protocol(self, rtcp_socket=True), sock=rtcp_sock)
+
+    async def public_addresses(self, servers: list[Address], timeout: float = 1.0
+                               ) -> tuple[Address, Address] | None:
+        """Where a STUN server sees our RTP and RTCP sockets (the NAT's mappings), from
+        the first server that answers both; None when none does."""
+        await self.start()
+        for server in servers:
+            rtp = await self.stun_rtp.mapped_address(server, timeout)
+            rtcp = await self.stun_rtcp.mapped_address(server, timeout) if rtp else None
+            if rtp and rtcp:
+                return rtp, rtcp
+        return None
 
     def send_rtp(self, data: bytes, target: Address) -> None:
         if self._rtp is not None:
