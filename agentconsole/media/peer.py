@@ -29,14 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import MediaConfig
 from .audio import AudioBackend
-from .dtmf import (
-    DEFAULT_DURATION_MS,
-    DEFAULT_GAP_MS,
-    PAUSE,
-    DtmfError,
-    EventReceiver,
-    plan,
-)
+from .common import CloseHooks, play_digits
+from .dtmf import DEFAULT_DURATION_MS, DEFAULT_GAP_MS, DtmfError, EventReceiver, plan
 from .netinfo import HOST_ADDRESSES, install_host_hook, network_type
 from .ringback import Ringback
 from .rtp_hooks import RtpHooks, install_telephone_event, is_telephone_event, negotiated_codecs
@@ -124,7 +118,7 @@ class MediaSession:
         self._event_pt: int | None = None
         self._events_in = EventReceiver()
         self._remote_taps: list[Callable[[av.AudioFrame], None]] = []
-        self._close_hooks: list[Callable[[], None]] = []
+        self._close_hooks = CloseHooks()
         self._ringback = Ringback(backend)
         self._offer_text: str | None = None  # our last offer, until its answer came
         self._answer_text: str | None = None  # the answer applied to it
@@ -420,14 +414,8 @@ class MediaSession:
                 await asyncio.wait_for(self._connected.wait(), DTMF_CONNECT_WAIT_S)
             except TimeoutError:
                 raise DtmfError("the media is not connected") from None
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        for item in schedule:
-            delay = start + item.start - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if item.digit != PAUSE:
-                await hooks.play_event(item.digit, pt, duration_ms=duration_ms)
+        await play_digits(schedule, lambda digit: hooks.play_event(
+            digit, pt, duration_ms=duration_ms))
 
     # ----- taps (recording) -------------------------------------------------------------
     def add_local_tap(self, tap: Callable[[av.AudioFrame], None]) -> None:
@@ -448,7 +436,7 @@ class MediaSession:
 
     def add_close_hook(self, hook: Callable[[], None]) -> None:
         """``hook()`` runs once when the media closes (e.g. to finish a recording)."""
-        self._close_hooks.append(hook)
+        self._close_hooks.add(hook)
 
     # ----- stats -----------------------------------------------------------------------
     def _ice_info(self) -> tuple[str, str]:
@@ -482,12 +470,7 @@ class MediaSession:
             return
         self._closed = True
         self._ringback.stop()
-        for hook in self._close_hooks:
-            try:
-                hook()
-            except Exception:  # closing must go on
-                log.exception("media close hook failed")
-        self._close_hooks.clear()
+        self._close_hooks.run()
         for got in self._events_in.flush():
             if self.on_dtmf is not None:
                 self.on_dtmf(got.digit, got.duration_ms)

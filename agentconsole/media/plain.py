@@ -32,7 +32,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..config import MediaConfig
-from .dtmf import DEFAULT_DURATION_MS, DEFAULT_GAP_MS, PAUSE, DtmfError, plan
+from .common import CloseHooks, play_digits
+from .dtmf import DEFAULT_DURATION_MS, DEFAULT_GAP_MS, DtmfError, plan
 from .ringback import Ringback
 from .rtp.clock import MediaClock
 from .rtp.endpoint import RtpEndpoint, route_source
@@ -112,7 +113,7 @@ class PlainMediaSession:
         self._remote_taps: list[Tap] = []
         self._local_taps: list[Tap] = []  # shared with the sender once it exists
         self._previous: tuple[SessionDescription | None, str | None] = (None, None)
-        self._close_hooks: list[Callable[[], None]] = []
+        self._close_hooks = CloseHooks()
         self._ringback = Ringback(backend)
         self._last_report: Report | None = None
         self._state = "new"
@@ -400,17 +401,14 @@ class PlainMediaSession:
         if not stream.sender.sending:
             raise DtmfError("the call is on hold: no media is being sent")
         loop = asyncio.get_running_loop()
-        start = loop.time()
-        for item in schedule:
-            delay = start + item.start - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if item.digit == PAUSE:
-                continue
+
+        async def play(digit: str) -> None:
             done: asyncio.Future[None] = loop.create_future()
-            stream.sender.start_event(item.digit, duration_ms, loop.time(),
+            stream.sender.start_event(digit, duration_ms, loop.time(),
                                       functools.partial(_resolve, done))
             await done
+
+        await play_digits(schedule, play)
 
     # ----- taps and hooks ---------------------------------------------------------------
     def add_local_tap(self, tap: Tap) -> None:
@@ -429,7 +427,7 @@ class PlainMediaSession:
             self._remote_taps.remove(tap)
 
     def add_close_hook(self, hook: Callable[[], None]) -> None:
-        self._close_hooks.append(hook)
+        self._close_hooks.add(hook)
 
     # ----- stats -----------------------------------------------------------------------
     async def report(self, previous: Report | None = None) -> Report:
@@ -457,12 +455,7 @@ class PlainMediaSession:
             return
         self._closed = True
         self._ringback.stop()
-        for hook in self._close_hooks:
-            try:
-                hook()
-            except Exception:  # closing must go on
-                log.exception("media close hook failed")
-        self._close_hooks.clear()
+        self._close_hooks.run()
         MediaClock.for_loop().remove(self)
         if self._stream is not None:
             self._stream.close()

@@ -1,6 +1,6 @@
-"""Helpers for the plain-RTP interop tests: the agent's UDP config, a loopback packet
-capture (what is really on the wire), a pcap writer for SIPp's ``play_pcap_audio``,
-and the checks that tell SRTP from plain RTP.
+"""Helpers for the plain-RTP interop tests: a loopback packet capture (what is really
+on the wire), a pcap writer for SIPp's ``play_pcap_audio``, and the checks that tell
+SRTP from plain RTP.
 
 - :class:`LoopbackCapture` reads every frame on ``lo`` through an ``AF_PACKET`` socket
   (root or CAP_NET_RAW; the rig runs as root) on the event loop, no thread, no tcpdump,
@@ -31,44 +31,6 @@ with warnings.catch_warnings():
     import audioop
 
 ETH_P_ALL = 0x0003
-
-
-def plain_agent_yaml(tmp: Path, *, user: str = "1004", tone_hz: int = 660,
-                     profile: str = "auto", transport: str = "udp", register: bool = True,
-                     codecs: tuple[str, ...] | None = None, extra: str = "",
-                     recording_dir: Path | None = None) -> str:
-    """agentconsole on SIP over UDP (so ``auto`` offers plain RTP) registered to the
-    rig's Kamailio as ``user``, playing ``tone_hz`` into the call and writing what it
-    hears to :func:`tests.interop.media_check.agent_heard`."""
-    from .media_check import agent_heard
-    from .rig import USERS
-    from .test_calls_baresip import write_tone
-
-    source = tmp / f"agent-{tone_hz}.wav"
-    if not source.exists():
-        write_tone(source, tone_hz)
-    media = ['  host_addresses: ["127.0.0.1"]', f"  profile: {profile}"]
-    if codecs:
-        media.append(f"  codecs: [{', '.join(codecs)}]")
-    recording = f'recording:\n  directory: "{recording_dir}"\n' if recording_dir else ""
-    media_lines = "\n".join(media)
-    return f"""
-account:
-  aor: "sip:{user}@127.0.0.1"
-  password: "{USERS[user]}"
-  transport: {transport}
-  register: {str(register).lower()}
-sip:
-  local_host: 127.0.0.1
-calls:
-  dial_rate_limit_s: 0
-media:
-{media_lines}
-audio:
-  backend: file
-  file_in: "{source}"
-  file_out: "{agent_heard(tmp, user)}"
-{recording}{extra}"""
 
 
 @dataclass

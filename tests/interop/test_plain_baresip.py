@@ -29,6 +29,7 @@ from .baresip import Baresip, wav_peak
 from .media_check import (
     SipTrace,
     agent_heard,
+    agent_yaml,
     baresip_rfc4733_digits,
     counts_over,
     peer_log,
@@ -41,7 +42,6 @@ from .plain_check import (
     looks_encrypted,
     looks_plain_pcmu,
     pcmu_tone_hz,
-    plain_agent_yaml,
 )
 from .test_calls_baresip import wait_for
 from .transfer_check import MEDIA_PORT, sipfrags, sipp_callee
@@ -71,7 +71,7 @@ class Agent:
 
 async def start_agent(tmp: Path, **options: Any) -> Agent:
     trace = SipTrace()
-    phone = Phone(parse_config(plain_agent_yaml(tmp, tone_hz=AGENT_HZ, **options)),
+    phone = Phone(parse_config(agent_yaml(tmp, tone_hz=AGENT_HZ, transport="udp", **options)),
                   trace=trace)
     await phone.start()
     assert phone.is_registered
@@ -108,10 +108,19 @@ async def connect(agent: Agent, peer: Baresip, caller: str) -> Any:
     return session
 
 
-def peer_heard(peer: Baresip) -> tuple[float, float]:
+async def hang_up_and_check_tones(agent: Agent, session: Any, peer: Baresip,
+                                  start_s: float) -> None:
+    """End the call, then each side's tone must be in what the other heard."""
+    assert session.hangup()
+    await asyncio.sleep(0.5)
+    await agent.phone.stop()  # closes the heard WAV (its header is patched once a second)
+    peak, level = wav_peak(agent_heard(agent.tmp), start_s=start_s)
+    assert level > 300 and abs(peak - PEER_HZ) <= 20, ("agent heard", peak, level)
     wavs = peer.received_wavs()
     assert wavs, f"baresip {peer.user} recorded nothing"
-    return wav_peak(wavs[-1], start_s=1.0)
+    peak, level = wav_peak(wavs[-1], start_s=1.0)
+    assert level > 300 and abs(peak - AGENT_HZ) <= 20, ("baresip heard", peak, level,
+                                                         agent.evidence())
 
 
 @pytest.mark.parametrize("caller", ["agent", "baresip"])
@@ -149,13 +158,7 @@ async def test_plain_and_sdes_calls_with_baresip(agents: list[Agent], tmp_path: 
         assert looks_encrypted(received) and looks_encrypted(sent), agent.evidence()
         assert not any(abs(pcmu_tone_hz(p.payload[12:172]) - PEER_HZ) <= 30 for p in received)
         await peer_log(peer.log, lambda t: "SRTP is Enabled" in t, 2)
-    assert session.hangup()
-    await asyncio.sleep(0.5)
-    await agent.phone.stop()  # closes the heard WAV (its header is patched once a second)
-    peak, level = wav_peak(agent_heard(tmp_path), start_s=1.5)
-    assert level > 300 and abs(peak - PEER_HZ) <= 20, (peak, level)
-    peak, level = peer_heard(peer)
-    assert level > 300 and abs(peak - AGENT_HZ) <= 20, (peak, level, agent.evidence())
+    await hang_up_and_check_tones(agent, session, peer, start_s=1.5)
 
 
 @pytest.mark.parametrize("caller", ["agent", "baresip"])
@@ -176,13 +179,7 @@ async def test_webrtc_straight_with_baresip(agents: list[Agent], tmp_path: Path,
     text = await peer_log(peer.log, lambda t: "DTLS-SRTP complete" in t, 5)
     assert "no shared cipher" not in text
     await asyncio.sleep(2.5)
-    assert session.hangup()
-    await asyncio.sleep(0.5)
-    await agent.phone.stop()  # closes the heard WAV (its header is patched once a second)
-    peak, level = wav_peak(agent_heard(tmp_path), start_s=1.0)
-    assert level > 300 and abs(peak - PEER_HZ) <= 20, (peak, level)
-    peak, level = peer_heard(peer)
-    assert level > 300 and abs(peak - AGENT_HZ) <= 20, (peak, level)
+    await hang_up_and_check_tones(agent, session, peer, start_s=1.0)
 
 
 async def test_hold_dtmf_and_recording_on_the_plain_path(agents: list[Agent],

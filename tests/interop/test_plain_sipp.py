@@ -5,14 +5,13 @@ rtpengine: a caller whose offer is plain RTP/AVP and who echoes our RTP back
 1 kHz tone written by the test), one sends a 180 without SDP (we play a local
 ringback until its 200).
 
-SIPp ports (UDP, 127.0.0.1): 5111 UAC, 5112 UAS as 1003, 5113 REGISTER;
-media 6400 (UAC), 6410 (UAS).
+SIPp ports (UDP, 127.0.0.1): 5111 UAC (media 6400); the callees are
+:func:`~.transfer_check.sipp_callee`'s (5097 as 1003, 5098 REGISTER, media 6300).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,48 +22,30 @@ from agentconsole import Phone, parse_config
 from agentconsole.media.tone import frame_to_mono, goertzel_power, rms
 
 from .baresip import wav_peak
-from .media_check import SipTrace, agent_heard, read_wav
-from .plain_check import plain_agent_yaml, write_rtp_pcap
-from .sipp import Sipp, SippStats, register, render
+from .media_check import SipTrace, agent_heard, agent_yaml, read_wav
+from .plain_check import write_rtp_pcap
+from .sipp import Sipp, SippStats, render
 from .test_calls_baresip import wait_for
 from .test_calls_sipp import caller_args
+from .transfer_check import MEDIA_PORT, sipp_callee
 
 pytestmark = pytest.mark.usefixtures("kamailio")
 
 AGENT_HZ, EARLY_HZ = 660, 1000
-UAC_PORT, UAS_PORT, REGISTER_PORT = 5111, 5112, 5113
-UAC_MEDIA, UAS_MEDIA = 6400, 6410
+UAC_PORT, UAC_MEDIA = 5111, 6400
 
 
 @pytest.fixture
 async def agent(tmp_path: Path) -> AsyncIterator[tuple[Phone, SipTrace]]:
     trace = SipTrace()
-    phone = Phone(parse_config(plain_agent_yaml(tmp_path, tone_hz=AGENT_HZ)), trace=trace)
+    phone = Phone(parse_config(agent_yaml(tmp_path, tone_hz=AGENT_HZ, transport="udp")),
+                  trace=trace)
     await phone.start()
     try:
         assert phone.is_registered
         yield phone, trace
     finally:
         await phone.stop()
-
-
-@contextmanager
-def callee(tmp_path: Path, scenario: str, **tokens: str | int) -> Iterator[Sipp]:
-    """A SIPp UAS registered as 1003 (RTP echo on), unregistered on the way out."""
-    path = render(scenario, tmp_path, media_port=UAS_MEDIA, **tokens)
-    uas = Sipp(scenario.split(".")[0], path, tmp_path, port=UAS_PORT, media_port=UAS_MEDIA,
-               remote=None, timeout_s=30, extra=["-rtp_echo"]).start()
-    registered = False
-    try:
-        reg = register(tmp_path, "1003", f"127.0.0.1:{UAS_PORT}", expires=60,
-                       port=REGISTER_PORT)
-        assert reg.returncode == 0, reg.trace()
-        registered = True
-        yield uas
-    finally:
-        uas.stop()
-        if registered:
-            register(tmp_path, "1003", f"127.0.0.1:{UAS_PORT}", expires=0, port=REGISTER_PORT)
 
 
 class Heard:
@@ -126,7 +107,8 @@ async def test_early_media_plays_before_the_answer(agent: tuple[Phone, SipTrace]
     phone, trace = agent
     pcap = tmp_path / "announcement.pcap"
     write_rtp_pcap(pcap, EARLY_HZ, seconds=2.5)
-    with callee(tmp_path, "uas-early-media.xml", pcap=str(pcap), early_ms=3000) as uas:
+    with sipp_callee(tmp_path, "uas-early-media.xml", "early", media_port=MEDIA_PORT,
+                     pcap=str(pcap), early_ms=3000) as uas:
         session = await phone.call("1003")
         heard = Heard(session)
         progress: list[int] = []
@@ -149,7 +131,8 @@ async def test_early_media_plays_before_the_answer(agent: tuple[Phone, SipTrace]
 async def test_ringing_without_sdp_plays_local_ringback_until_the_answer(
         agent: tuple[Phone, SipTrace], tmp_path: Path) -> None:
     phone, trace = agent
-    with callee(tmp_path, "uas-ringback.xml", ring_ms=2500) as uas:
+    with sipp_callee(tmp_path, "uas-ringback.xml", "ringback", media_port=MEDIA_PORT,
+                     ring_ms=2500) as uas:
         session = await phone.call("1003")
         progress: list[int] = []
         session.on("progress", progress.append)
