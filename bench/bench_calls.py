@@ -90,8 +90,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for peer in args.peer_list:
         if peer not in PEERS:
             parser.error(f"unknown peer {peer!r} (choose from {', '.join(PEERS)})")
-    if not args.call_counts or min(args.call_counts) < 1 or max(args.call_counts) > 50:
-        parser.error("--calls takes counts between 1 and 50")
+    if not args.call_counts or min(args.call_counts) < 1 or max(args.call_counts) > 200:
+        parser.error("--calls takes counts between 1 and 200")
     return args
 
 
