@@ -300,7 +300,7 @@ class MediaSession:
         offer/answer is complete (no new offer went out); it is logged and the first
         one stays. An answer without ``a=mid`` (baresip) gets the offer's mids.
         """
-        self._ringback.stop()
+        self._ringback.answered()
         if self._answer_text is not None:  # set before the await: a 183/200 race too
             if sdp != self._answer_text:
                 log.warning("a second, different answer to the same offer was ignored")
@@ -316,11 +316,10 @@ class MediaSession:
     # ----- early media -------------------------------------------------------------------
     def start_ringback(self, tone: RingTone | None) -> None:
         """Local ringback (a 180 without SDP) until an answer, early media or close."""
-        if self._answer_text is None and not self._closed:
-            self._ringback.start(tone)
+        self._ringback.start(tone)
 
     def stop_ringback(self) -> None:
-        self._ringback.stop()
+        self._ringback.answered()
 
     async def _answer(self, sdp: str) -> str:
         check_webrtc_offer(sdp)
@@ -469,7 +468,7 @@ class MediaSession:
         if self._closed:
             return
         self._closed = True
-        self._ringback.stop()
+        self._ringback.answered()
         self._close_hooks.run()
         for got in self._events_in.flush():
             if self.on_dtmf is not None:

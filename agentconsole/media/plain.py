@@ -252,7 +252,7 @@ class PlainMediaSession:
         the 200, changed or not: the same answer twice is applied once."""
         if self._closed:
             return
-        self._ringback.stop()
+        self._ringback.answered()
         if self._offer is None:
             raise MediaNegotiationError("an answer without an offer")
         if sdp == self._answer_text and not self._offer_pending:
@@ -334,11 +334,10 @@ class PlainMediaSession:
     # ----- early media -------------------------------------------------------------------
     def start_ringback(self, tone: RingTone | None) -> None:
         """Local ringback (a 180 without SDP) until an answer, early media or close."""
-        if self._answer_text is None and not self._closed:
-            self._ringback.start(tone)
+        self._ringback.start(tone)
 
     def stop_ringback(self) -> None:
-        self._ringback.stop()
+        self._ringback.answered()
 
     # ----- the tick (MediaClock member) ------------------------------------------------
     def tick(self, now: float) -> None:
@@ -454,7 +453,7 @@ class PlainMediaSession:
         if self._closed:
             return
         self._closed = True
-        self._ringback.stop()
+        self._ringback.answered()
         self._close_hooks.run()
         MediaClock.for_loop().remove(self)
         if self._stream is not None:

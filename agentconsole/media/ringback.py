@@ -33,6 +33,7 @@ class Ringback:
         self._signal: RingSignal | None = None
         self._clock: MediaClock | None = None
         self._pts = 0
+        self._answered = False
         self.frames_played = 0
 
     @property
@@ -44,12 +45,18 @@ class Ringback:
         return self._signal.tone if self._signal is not None else None
 
     def start(self, tone: RingTone | None) -> None:
-        """Play ``tone`` (None: stay quiet); a second start keeps the running tone."""
-        if tone is None or self._signal is not None:
+        """Play ``tone`` (None: stay quiet); a second start keeps the running tone, and
+        after :meth:`answered` nothing starts it again (a 180 that comes late)."""
+        if tone is None or self._signal is not None or self._answered:
             return
         self._signal = RingSignal(tone, RATE, AMPLITUDE)
         self._clock = MediaClock.for_loop()
         self._clock.add(self)
+
+    def answered(self) -> None:
+        """An answer (early or final) or the end of the call: stop, for good."""
+        self._answered = True
+        self.stop()
 
     def stop(self) -> None:
         if self._clock is not None:
