@@ -13,27 +13,15 @@ import pytest
 from agentconsole import Phone, parse_config
 from agentconsole.media.ringer import RING_TONES
 from agentconsole.sip import events as ev
+from tests.test_two_phones import phone_config
 from tests.waiting import frames_flow, wait_until
+
+CALLS = "calls:\n  dial_rate_limit_s: 0\n  auto_hold: false\n"
 
 
 def yaml(tmp: Path, user: str, hz: int, media: str = "") -> str:
-    return f"""
-account:
-  aor: "sip:{user}@127.0.0.1"
-  transport: udp
-  register: false
-sip:
-  local_host: 127.0.0.1
-media:
-  host_addresses: ["127.0.0.1"]
-{media}
-audio:
-  backend: tone
-  tone_hz: {hz}
-calls:
-  dial_rate_limit_s: 0
-  auto_hold: false
-"""
+    """The two-phone harness's config with ``media`` lines added to its media section."""
+    return phone_config(tmp, user, hz, CALLS).replace("media:\n", f"media:\n{media}\n", 1)
 
 
 @pytest.fixture

@@ -21,8 +21,11 @@ from tests.waiting import wait_until
 
 def phone_config(tmp: Path, user: str, tone_hz: int, extra: str = "",
                  profile: str = "auto") -> str:
+    """A phone on loopback UDP with no registrar, a tone in and a WAV of what it hears;
+    ``extra`` is appended (more sections), ``profile`` is ``media.profile``."""
     tone = tmp / f"{user}-in.wav"
     write_tone(tone, tone_hz)
+    profile_line = f"  profile: {profile}\n" if profile != "auto" else ""
     return f"""
 account:
   aor: "sip:{user}@127.0.0.1"
@@ -32,8 +35,7 @@ sip:
   local_host: 127.0.0.1
 media:
   host_addresses: ["127.0.0.1"]
-  profile: {profile}
-audio:
+{profile_line}audio:
   backend: file
   file_in: "{tone}"
   file_out: "{tmp / (user + '-heard.wav')}"
