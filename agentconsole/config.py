@@ -64,6 +64,8 @@ __all__ = [
 
 TRANSPORTS = ("udp", "tcp", "tls", "ws", "wss")
 CODECS = ("opus", "G722", "PCMU", "PCMA")
+#: media.profile: what we offer (auto: WebRTC on WS/WSS, RTP on UDP/TCP, SRTP on TLS).
+MEDIA_PROFILES = ("auto", "webrtc", "rtp", "srtp")
 
 
 def _default_recording_dir() -> str:
@@ -208,6 +210,19 @@ class MediaConfig:
     host_addresses: tuple[str, ...] = _f(_list(_str(check=_ip_error), unique=True), ())
     codecs: tuple[str, ...] = _f(_list(_choice(CODECS), unique=True, nonempty=True), CODECS)
     dtmf_mode: str = _f(_choice(("auto", "rfc4733", "info")), "auto")
+    # Plain RTP / SDES-SRTP beside WebRTC (issue 13): what we offer, and the RTP engine.
+    profile: str = _f(_choice(MEDIA_PROFILES), "auto")
+    rtp_port_min: int = _f(_int(1024, 65534), 16384)
+    rtp_port_max: int = _f(_int(1025, 65535), 32767)
+    symmetric_rtp: bool = _f(_bool, True)
+    rtp_timeout_s: float = _f(_num(0, 3600), 30.0)
+    rtp_timeout_hangup: bool = _f(_bool, False)
+
+    @classmethod
+    def _check(cls, kw: dict[str, Any], ctx: _Ctx, path: str) -> None:
+        if kw.get("rtp_port_max", 32767) - kw.get("rtp_port_min", 16384) < 2:
+            ctx.problem(_join(path, "rtp_port_max"),
+                        "must leave room for an RTP/RTCP port pair above rtp_port_min")
 
 
 @dataclass(frozen=True)
@@ -217,6 +232,7 @@ class AudioConfig:
     output: str | int = _f(_str_or_int, "default")
     ring: str | int = _f(_str_or_int, "default")
     ring_tone: str = _f(_choice(("us", "eu", "uk", "off")), "us")
+    ringback_tone: str = _f(_choice(("us", "eu", "uk", "off")), "us")
     tone_hz: int = _f(_int(1, 20_000), 440)
     file_in: str | None = _f(_path(), None)
     file_out: str | None = _f(_path(), None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shutil
 import signal
@@ -27,6 +28,8 @@ from _measure import Result, cpu_seconds, rss_mb, threads
 MODULE_PATH = "/usr/lib/baresip/modules"
 _PACKETS = re.compile(r"^packets:\s+(\d+)\s+(\d+)", re.MULTILINE)
 _CODEC = {"opus": "opus/48000/2", "pcmu": "pcmu"}
+#: The account's media encryption per profile: DTLS-SRTP as aiortc, none, SDES (RTP/SAVP).
+MEDIAENC = {"webrtc": ";mediaenc=dtls_srtp", "rtp": "", "srtp": ";mediaenc=srtp-mand"}
 
 
 def baresip_binary() -> str | None:
@@ -53,7 +56,7 @@ def _config(name: str, sip_port: int, ctrl_port: int, rtp: tuple[int, int], n: i
         ("net_interface", "127.0.0.1"),
         ("module_path", MODULE_PATH),
         ("module", "g711.so"), ("module", "opus.so"), ("module", "ausine.so"),
-        ("module", "aubridge.so"), ("module", "dtls_srtp.so"),
+        ("module", "aubridge.so"), ("module", "dtls_srtp.so"), ("module", "srtp.so"),
         ("module_tmp", "account.so"),
         ("module_app", "menu.so"), ("module_app", "ctrl_tcp.so"),
         ("ctrl_tcp_listen", f"127.0.0.1:{ctrl_port}"),
@@ -116,19 +119,21 @@ class Instance:
     """One baresip process in its own temporary config directory."""
 
     def __init__(self, binary: str, root: Path, name: str, sip_port: int, ctrl_port: int,
-                 rtp: tuple[int, int], codec: str, n: int, lifetime: int) -> None:
+                 rtp: tuple[int, int], codec: str, n: int, lifetime: int,
+                 profile: str = "webrtc", pin: bool = False) -> None:
         self.dir = root / name
         self.dir.mkdir()
         (self.dir / "config").write_text(_config(name, sip_port, ctrl_port, rtp, n))
         (self.dir / "accounts").write_text(
             f"<sip:{name}@127.0.0.1:{sip_port}>;regint=0;answermode=auto;"
-            f"audio_codecs={_CODEC[codec]};mediaenc=dtls_srtp\n")
+            f"audio_codecs={_CODEC[codec]}{MEDIAENC[profile]}\n")
         self.log = self.dir / "log"
         # -t: baresip quits by itself even if this script dies first
         self.proc = subprocess.Popen(
             [binary, "-4", "-f", str(self.dir), "-t", str(lifetime)],
             stdin=subprocess.DEVNULL, stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT, start_new_session=True)
+            stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, {0})) if pin else None)
         try:
             self.ctrl = Ctrl(ctrl_port)
         except OSError:
@@ -181,9 +186,11 @@ def _min_fps(log_b: str, log_a: str, rtp_up: list[float], ended: float) -> float
     return min(rates) if rates else None
 
 
-def run_baresip(codec: str, n: int, warmup: float, window: float, base_port: int) -> Result:
+def run_baresip(codec: str, n: int, warmup: float, window: float, base_port: int,
+                profile: str = "webrtc", pin: bool = False) -> Result:
     """Measure N calls between two baresip processes; errors go into ``Result.error``."""
-    result = Result(kind="baresip", codec=codec, n=n, note="DTLS-SRTP")
+    note = {"webrtc": "DTLS-SRTP", "rtp": "plain RTP", "srtp": "SDES srtp-mand"}[profile]
+    result = Result(kind="baresip", codec=codec, n=n, profile=profile, note=note)
     binary = baresip_binary()
     if binary is None:
         result.error = "baresip is not installed"
@@ -196,9 +203,9 @@ def run_baresip(codec: str, n: int, warmup: float, window: float, base_port: int
         rtp_up: list[float] = []
         try:
             b = Instance(binary, root, "b", base_port + 10, base_port + 3, (base_port + 400,
-                         base_port + 599), codec, n, lifetime)
+                         base_port + 599), codec, n, lifetime, profile, pin)
             a = Instance(binary, root, "a", base_port, base_port + 2, (base_port + 200,
-                         base_port + 399), codec, n, lifetime)
+                         base_port + 399), codec, n, lifetime, profile, pin)
             _measure_pair(result, a, b, (n, warmup, window), f"sip:b@127.0.0.1:{base_port + 10}",
                           rtp_up)
         except Exception as exc:  # report, then clean up below
@@ -232,6 +239,7 @@ def _measure_pair(result: Result, a: Instance, b: Instance, plan: tuple[int, flo
         result.setup_b_ms.append((at_b - t0) * 1000)
         result.setup_a_ms.append((at_a - t0) * 1000)
         result.setup_ms.append((max(at_a, at_b) - t0) * 1000)
+        result.packet_ms.append(result.setup_ms[-1])  # CALL_RTPESTAB is the first packet
         result.answer_ms.append((ok - t0) * 1000)
         rtp_up.append(min(at_a, at_b))
         result.calls_up = i + 1

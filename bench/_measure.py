@@ -85,12 +85,14 @@ class Result:
     kind: str
     codec: str
     n: int
+    profile: str = "webrtc"  # webrtc (ICE + DTLS-SRTP) | rtp (RTP/AVP) | srtp (SDES RTP/SAVP)
     calls_up: int = 0
     setup_ms: list[float] = field(default_factory=list)  # dial → first frame at both ends
     setup_b_ms: list[float] = field(default_factory=list)  # dial → first frame at callee
     setup_a_ms: list[float] = field(default_factory=list)  # dial → first frame at caller
     answer_ms: list[float] = field(default_factory=list)  # dial → 200 OK seen by caller
     connected_ms: list[float] = field(default_factory=list)  # dial → ICE+DTLS up, both ends
+    packet_ms: list[float] = field(default_factory=list)  # dial → first RTP packet, both ends
     window_s: float = 0.0
     cpu_s: float = 0.0
     threads_idle: int = 0

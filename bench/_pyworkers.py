@@ -80,11 +80,22 @@ class Counter:
     def __init__(self, t0: float) -> None:
         self.t0 = t0
         self.first: float | None = None
+        self.first_packet: float | None = None  # plain RTP: the first packet received
+        self.media: Any = None
         self.frames = 0
         self.source: Callable[[], int] | None = None  # reads the count elsewhere
 
     def count(self) -> int:
         return self.source() if self.source is not None else self.frames
+
+    def poll_packet(self) -> bool:
+        """Plain RTP: stamp the first received packet (what baresip's CALL_RTPESTAB
+        measures), polled every millisecond while the call sets up; True once seen."""
+        if self.first_packet is None:
+            stream = getattr(self.media, "stream", None)
+            if stream is not None and stream.receiver.stats.received:
+                self.first_packet = time.perf_counter()
+        return self.first_packet is not None
 
     def hit(self) -> None:
         self.frames += 1
@@ -147,6 +158,8 @@ async def measure(result: Result, n: int, warmup: float, window: float,
 
 
 def _record_setup(result: Result, at_b: Counter, at_a: Counter | None) -> None:
+    if at_a is not None and at_b.first_packet is not None and at_a.first_packet is not None:
+        result.packet_ms.append((max(at_a.first_packet, at_b.first_packet) - at_b.t0) * 1000)
     result.setup_b_ms.append(at_b.first_ms)
     if at_a is not None:
         result.setup_a_ms.append(at_a.first_ms)
@@ -218,7 +231,8 @@ async def run_aiortc(result: Result, n: int, warmup: float, window: float,
 
 
 # ----- agentconsole -----------------------------------------------------------------------
-def phone_yaml(user: str, codec: str, tone_hz: int, max_calls: int) -> str:
+def phone_yaml(user: str, codec: str, tone_hz: int, max_calls: int,
+               profile: str = "webrtc") -> str:
     return f"""
 account:
   aor: "sip:{user}@127.0.0.1"
@@ -228,6 +242,7 @@ sip:
   local_host: 127.0.0.1
 media:
   host_addresses: ["127.0.0.1"]
+  profile: {profile}
   codecs: [{ {"opus": "opus", "pcmu": "PCMU"}[codec] }]
 audio:
   backend: tone
@@ -246,11 +261,22 @@ async def run_agentconsole(result: Result, n: int, warmup: float, window: float)
     # the bare pair does, and report what that first-call import costs.
     loaded = time.perf_counter()
     import agentconsole.media.peer  # noqa: F401
+    import agentconsole.media.plain  # noqa: F401
     import agentconsole.media.tracks  # noqa: F401
+    from agentconsole.media.ringer import RING_TONES, RingSignal
+    from agentconsole.media.tone import ToneGenerator
+
+    # Once-per-process tables (a tone backend's sine, the ringback's cadence) are
+    # computed on first use; a console pays them on its first call, not on each.
+    for hz in (440, 880):
+        ToneGenerator(hz)
+    RingSignal(RING_TONES["us"], 48000)
     result.note = f"aiortc import {(time.perf_counter() - loaded) * 1000:.0f} ms, excluded"
 
-    a = Phone(parse_config(phone_yaml("1001", result.codec, 440, max(n, 1))))
-    b = Phone(parse_config(phone_yaml("1002", result.codec, 880, max(n, 1))))
+    profile = result.profile
+    profile_plain = profile != "webrtc"
+    a = Phone(parse_config(phone_yaml("1001", result.codec, 440, max(n, 1), profile)))
+    b = Phone(parse_config(phone_yaml("1002", result.codec, 880, max(n, 1), profile)))
     await a.start()
     await b.start()
     assert b.transport is not None and b.transport.local_address is not None
@@ -292,8 +318,12 @@ async def run_agentconsole(result: Result, n: int, warmup: float, window: float)
             inbound = pending["b_session"]
             return session.media.connected and inbound is not None and inbound.media.connected
 
-        await wait_until(lambda: bool(failed) or (at_b.first is not None
-                                                  and at_a.first is not None),
+        def both_up() -> bool:
+            packets = [c.poll_packet() for c in (at_a, at_b)]  # stamp both, every ms
+            return bool(failed) or (all(packets) or not profile_plain) and (
+                at_b.first is not None and at_a.first is not None)
+
+        await wait_until(both_up,
                          SETUP_TIMEOUT_S, f"first frame of call {index + 1} at both ends",
                          (lambda: connected() or bool(failed), up))
         if failed:
@@ -304,6 +334,20 @@ async def run_agentconsole(result: Result, n: int, warmup: float, window: float)
         _record_setup(result, at_b, at_a)
 
     try:
+        # One uncounted call first: the first call of a process also pays lazy imports
+        # and codec/filter initialisation, a start-up cost rather than a per-call one.
+        started = time.perf_counter()
+        await setup_one(-1)
+        cold = (time.perf_counter() - started) * 1000
+        first = outbound.pop()
+        first.hangup()
+        await wait_until(lambda: not a.sessions and not b.sessions, SETUP_TIMEOUT_S,
+                         "the warm-up call to end")
+        for name in ("connected_ms", "answer_ms", "setup_ms", "setup_a_ms", "setup_b_ms",
+                     "packet_ms"):
+            getattr(result, name).clear()
+        counters.clear()
+        result.note += f"; first call {cold:.0f} ms, excluded"
         await measure(result, n, warmup, window, setup_one,
                       lambda: [c.count() for c in counters])
     finally:
@@ -329,13 +373,14 @@ def hook_first_frame(session: Any, counter: Counter) -> None:
 
     media.on_remote_frame = first
     counter.source = lambda: media.frames_received - base
+    counter.media = media
 
 
 # ----- entry ------------------------------------------------------------------------------
 def run_worker(kind: str, codec: str, n: int, warmup: float, window: float,
-               both_ways: bool) -> Result:
+               both_ways: bool, profile: str = "webrtc") -> Result:
     """Run one measurement in this interpreter; errors are returned, not raised."""
-    result = Result(kind=kind, codec=codec, n=n)
+    result = Result(kind=kind, codec=codec, n=n, profile=profile)
     try:
         if kind == "aiortc":
             result.note = "both ways" if both_ways else "one way, as §1"

@@ -33,7 +33,10 @@ from _measure import Result, percentile  # noqa: E402
 
 PEERS = ("aiortc", "agentconsole", "baresip")
 CODECS = ("opus", "pcmu")
+PROFILES = ("webrtc", "rtp", "srtp")
 TARGETS = {"setup": 1.5, "cpu": 1.3, "threads": 4.0, "mem": 1.0, "baresip": 10.0}
+#: Plain RTP / SDES-SRTP against the baresip pair on the same profile (issue 13).
+PLAIN_TARGETS = {"cpu": 1.5, "cpu_stretch": 1.0, "setup_ms": 20.0, "threads": 0.0}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -60,12 +63,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--baresip-port", type=int, default=25060,
                         help="base port of the baresip pair: SIP base and base+10, ctrl_tcp "
                              "base+2/+3, RTP base+200..+599 (default 25060)")
+    parser.add_argument("--profiles", default="webrtc",
+                        help="media profiles: webrtc (ICE + DTLS-SRTP), rtp (RTP/AVP), srtp "
+                             "(SDES RTP/SAVP), comma-separated (default webrtc); the bare "
+                             "aiortc floor runs for webrtc only")
+    parser.add_argument("--pin", action="store_true",
+                        help="pin every measured process to CPU 0 (the one-core capacity "
+                             "runs: e.g. --profiles rtp --codecs pcmu --calls 30 --pin)")
     parser.add_argument("--json", metavar="PATH",
                         help="also write every raw result as JSON to PATH ('-' = stdout)")
     parser.add_argument("--worker", choices=("aiortc", "agentconsole"), help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--codec", default="opus", help=argparse.SUPPRESS)
+    parser.add_argument("--profile", default="webrtc", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.profile_list = [p.strip().lower() for p in args.profiles.split(",") if p.strip()]
+    for profile in args.profile_list:
+        if profile not in PROFILES:
+            parser.error(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
     args.call_counts = [int(x) for x in args.calls.split(",") if x.strip()]
     args.codec_list = [c.strip().lower() for c in args.codecs.split(",") if c.strip()]
     args.peer_list = [p.strip().lower() for p in args.peers.split(",") if p.strip()]
@@ -75,18 +90,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for peer in args.peer_list:
         if peer not in PEERS:
             parser.error(f"unknown peer {peer!r} (choose from {', '.join(PEERS)})")
-    if not args.call_counts or min(args.call_counts) < 1 or max(args.call_counts) > 50:
-        parser.error("--calls takes counts between 1 and 50")
+    if not args.call_counts or min(args.call_counts) < 1 or max(args.call_counts) > 200:
+        parser.error("--calls takes counts between 1 and 200")
     return args
 
 
 # ----- running ----------------------------------------------------------------------------
-def run_python_peer(args: argparse.Namespace, peer: str, codec: str, n: int) -> Result:
+def run_python_peer(args: argparse.Namespace, peer: str, codec: str, n: int,
+                    profile: str = "webrtc") -> Result:
     """One measurement in a fresh interpreter (this script with --worker)."""
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", peer, "--n", str(n),
-               "--codec", codec, "--window", str(args.window), "--warmup", str(args.warmup)]
+               "--codec", codec, "--window", str(args.window), "--warmup", str(args.warmup),
+               "--profile", profile]
     if args.one_way:
         command.append("--one-way")
+    if args.pin:
+        command = ["taskset", "-c", "0", *command]
     limit = args.warmup + args.window + 8 * n + 60
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -94,10 +113,11 @@ def run_python_peer(args: argparse.Namespace, peer: str, codec: str, n: int) -> 
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()
-        return Result(kind=peer, codec=codec, n=n, error=f"timed out after {limit:.0f} s\n{err}")
+        return Result(kind=peer, codec=codec, n=n, profile=profile,
+                      error=f"timed out after {limit:.0f} s\n{err}")
     lines = [line for line in out.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
-        return Result(kind=peer, codec=codec, n=n,
+        return Result(kind=peer, codec=codec, n=n, profile=profile,
                       error=f"worker exited {proc.returncode}\n{err[-3000:]}")
     result = Result.from_json(json.loads(lines[-1]))
     if result.error and err.strip():
@@ -106,27 +126,37 @@ def run_python_peer(args: argparse.Namespace, peer: str, codec: str, n: int) -> 
 
 
 def run_all(args: argparse.Namespace) -> list[Result]:
-    from _baresip import baresip_binary, run_baresip
+    from _baresip import baresip_binary
 
     results: list[Result] = []
     have_baresip = baresip_binary() is not None
-    for codec in args.codec_list:
-        for n in args.call_counts:
-            for peer in args.peer_list:
-                started = time.monotonic()
-                if peer == "baresip":
-                    if not have_baresip:
-                        results.append(Result(kind=peer, codec=codec, n=n,
-                                              error="baresip is not installed"))
-                        continue
-                    result = run_baresip(codec, n, args.warmup, args.window, args.baresip_port)
-                else:
-                    result = run_python_peer(args, peer, codec, n)
-                results.append(result)
-                state = "FAILED" if result.error else "ok"
-                print(f"  {peer:12} {codec:4} N={n:<3} {state} "
-                      f"({time.monotonic() - started:.1f} s)", file=sys.stderr, flush=True)
+    for profile in args.profile_list:
+        for codec in args.codec_list:
+            for n in args.call_counts:
+                for peer in args.peer_list:
+                    if peer == "aiortc" and profile != "webrtc":
+                        continue  # the bare aiortc floor is WebRTC only
+                    results.append(run_one(args, peer, profile, codec, n, have_baresip))
     return results
+
+
+def run_one(args: argparse.Namespace, peer: str, profile: str, codec: str, n: int,
+            have_baresip: bool) -> Result:
+    from _baresip import run_baresip
+
+    started = time.monotonic()
+    if peer == "baresip" and not have_baresip:
+        return Result(kind=peer, codec=codec, n=n, profile=profile,
+                      error="baresip is not installed")
+    if peer == "baresip":
+        result = run_baresip(codec, n, args.warmup, args.window, args.baresip_port, profile,
+                             args.pin)
+    else:
+        result = run_python_peer(args, peer, codec, n, profile)
+    state = "FAILED" if result.error else "ok"
+    print(f"  {peer:12} {profile:6} {codec:4} N={n:<3} {state} "
+          f"({time.monotonic() - started:.1f} s)", file=sys.stderr, flush=True)
+    return result
 
 
 # ----- reporting --------------------------------------------------------------------------
@@ -141,23 +171,26 @@ def _row(cells: Iterable[str]) -> str:
 
 
 def results_table(results: list[Result]) -> list[str]:
-    head = ["peer", "codec", "N", "up", "set-up ms p50 (min–max)", "200 OK ms", "connected ms",
+    head = ["peer", "profile", "codec", "N", "up", "set-up ms p50 (min–max)",
+            "1st packet ms", "200 OK ms", "connected ms",
             "1st frame B / A ms",
             "CPU-s/call-s", "CPU %", "threads idle→N", "thr/call", "RSS MB idle / N",
             "MB/added call", "min fps", "lag p99 / max ms"]
     lines = [_row(head), _row("---" for _ in head)]
     for r in results:
         if r.error and not r.calls_up:
-            lines.append(_row([r.kind, r.codec, str(r.n), "0", "FAILED (see below)"]
-                              + [""] * (len(head) - 5)))
+            lines.append(_row([r.kind, r.profile, r.codec, str(r.n), "0", "FAILED (see below)"]
+                              + [""] * (len(head) - 6)))
             continue
         setup = (f"{_f(r.setup_median())} ({_f(min(r.setup_ms, default=math.nan))}–"
                  f"{_f(max(r.setup_ms, default=math.nan))})")
         first = f"{_f(percentile(r.setup_b_ms, 50))} / {_f(percentile(r.setup_a_ms, 50))}"
         cpu_pct = r.cpu_s / r.window_s * 100 if r.window_s else math.nan
         lines.append(_row([
-            r.kind + (f" ({r.note})" if r.note else ""), r.codec, str(r.n), str(r.calls_up),
-            setup, _f(percentile(r.answer_ms, 50)), _f(percentile(r.connected_ms, 50)), first,
+            r.kind + (f" ({r.note})" if r.note else ""), r.profile, r.codec, str(r.n),
+            str(r.calls_up),
+            setup, _f(percentile(r.packet_ms, 50)), _f(percentile(r.answer_ms, 50)),
+            _f(percentile(r.connected_ms, 50)), first,
             _f(r.cpu_per_call_s, 4), _f(cpu_pct), f"{r.threads_idle}→{r.threads_calls}",
             _f(r.threads_per_call), f"{_f(r.rss_idle_mb)} / {_f(r.rss_calls_mb)}",
             _f(r.rss_per_added_mb, 2), _f(r.min_fps, 2),
@@ -166,9 +199,10 @@ def results_table(results: list[Result]) -> list[str]:
     return lines
 
 
-def _find(results: list[Result], kind: str, codec: str, n: int) -> Result | None:
+def _find(results: list[Result], kind: str, codec: str, n: int,
+          profile: str = "webrtc") -> Result | None:
     for r in results:
-        if r.kind == kind and r.codec == codec and r.n == n and r.calls_up == n:
+        if (r.kind, r.codec, r.n, r.profile) == (kind, codec, n, profile) and r.calls_up == n:
             return r
     return None
 
@@ -233,15 +267,57 @@ def ratio_table(results: list[Result], codecs: list[str], counts: list[int]) -> 
     return lines
 
 
+def plain_table(results: list[Result], profiles: list[str], codecs: list[str],
+                counts: list[int]) -> list[str]:
+    """agentconsole on plain RTP / SDES-SRTP against the baresip pair on the same profile:
+    CPU ≤ 1.5× (stretch 1.0×), set-up ≤ baresip's + 20 ms, no thread per call."""
+    head = ["profile", "codec", "N", "CPU ac ÷ baresip (≤1.5, stretch ≤1.0)",
+            "set-up ac − baresip ms, 1st packet (≤ +20)", "… 1st frame played (≤ +20)",
+            "threads per call (0)", "min fps ac"]
+    lines = [_row(head), _row("---" for _ in head)]
+    for profile in profiles:
+        if profile == "webrtc":
+            continue
+        for codec in codecs:
+            for n in counts:
+                ac = _find(results, "agentconsole", codec, n, profile)
+                native = _find(results, "baresip", codec, n, profile)
+                if ac is None:
+                    lines.append(_row([profile, codec, str(n), "agentconsole run failed",
+                                       "", "", "", ""]))
+                    continue
+                cells = [profile, codec, str(n)]
+                if native is not None:
+                    cpu = ac.cpu_per_call_s / native.cpu_per_call_s
+                    mark = "✓✓" if cpu <= PLAIN_TARGETS["cpu_stretch"] else _mark(
+                        cpu <= PLAIN_TARGETS["cpu"])
+                    packet = ac.setup_median("packet_ms") - native.setup_median()
+                    frame = ac.setup_median() - native.setup_median()
+                    cells += [f"{_f(cpu, 2)} {mark}",
+                              f"{_f(packet)} {_mark(packet <= PLAIN_TARGETS['setup_ms'])}",
+                              f"{_f(frame)} {_mark(frame <= PLAIN_TARGETS['setup_ms'])}"]
+                else:
+                    cells += ["–", "–", "–"]
+                threads = ac.threads_per_call
+                cells += [f"{_f(threads, 2)} {_mark(threads <= PLAIN_TARGETS['threads'])}",
+                          _f(ac.min_fps, 2)]
+                lines.append(_row(cells))
+    return lines
+
+
 def report(args: argparse.Namespace, results: list[Result], elapsed: float) -> str:
     direction = "one way (§1)" if args.one_way else "both ways"
     out = [f"# Call benchmark — window {args.window:g} s after {args.warmup:g} s warm-up, "
            f"calls set up one after another; bare aiortc sends {direction}; "
+           f"{'pinned to CPU 0; ' if args.pin else ''}"
            f"load average at start {os.getloadavg()[0]:.2f}; total {elapsed:.0f} s", ""]
     out += results_table(results)
-    if "agentconsole" in args.peer_list:
+    if "agentconsole" in args.peer_list and "webrtc" in args.profile_list:
         out += ["", "## Ratios against the targets (ac = agentconsole, bare = aiortc pair)", ""]
         out += ratio_table(results, args.codec_list, args.call_counts)
+    if "agentconsole" in args.peer_list and set(args.profile_list) - {"webrtc"}:
+        out += ["", "## Plain RTP / SDES-SRTP against the baresip pair (same profile)", ""]
+        out += plain_table(results, args.profile_list, args.codec_list, args.call_counts)
     failures = [r for r in results if r.error]
     if failures:
         out += ["", "## Failures", ""]
@@ -257,12 +333,13 @@ def main(argv: list[str] | None = None) -> int:
         from _pyworkers import run_worker
 
         result = run_worker(args.worker, args.codec, args.n, args.warmup, args.window,
-                            both_ways=not args.one_way)
+                            both_ways=not args.one_way, profile=args.profile)
         print(json.dumps(result.to_json()), flush=True)
         return 0
     started = time.monotonic()
-    print(f"running {len(args.codec_list) * len(args.call_counts) * len(args.peer_list)} "
-          "measurements, one at a time ...", file=sys.stderr, flush=True)
+    runs = len(args.codec_list) * len(args.call_counts) * len(args.peer_list) \
+        * len(args.profile_list)
+    print(f"running up to {runs} measurements, one at a time ...", file=sys.stderr, flush=True)
     results = run_all(args)
     print(report(args, results, time.monotonic() - started))
     if args.json:

@@ -333,17 +333,18 @@ def test_acw_lets_calls_ring_when_acw_code_is_null() -> None:
     assert p.policy.refusal() == (486, "Do not disturb")
 
 
-def test_refused_when_full_and_for_plain_rtp() -> None:
+def test_refused_when_full_and_for_media_we_cannot_serve() -> None:
     p = phone()
     busy = SimpleNamespace(status=SimpleNamespace(is_transfer=False))
     p.sessions.update({"x": busy, "y": busy})  # type: ignore[dict-item]
     refused, _ = refused_by(p, fake_invite())
     assert refused[0]["code"] == 486 and refused[0]["reason"] == "Busy: 2 calls already"
     p = phone()
-    plain = b"v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n" \
-            b"m=audio 4000 RTP/AVP 0\r\n"
-    refused, _ = refused_by(p, fake_invite(plain))
+    keyless = b"v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n" \
+              b"m=audio 4000 RTP/SAVP 0\r\n"  # SRTP without an SDES key: nothing to decrypt
+    refused, _ = refused_by(p, fake_invite(keyless))
     assert refused[0]["code"] == 488 and refused[0]["reason"].startswith("Incompatible media")
+    assert "no SRTP crypto suite" in refused[0]["reason"]
 
 
 async def test_refused_over_the_wire(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """DTMF and recording between two agentconsole phones in one process over loopback
-(real SIP over UDP, real aiortc media), using the harness of ``test_two_phones``."""
+(real SIP over UDP, real media: plain RTP, which ``media.profile: auto`` picks on UDP),
+using the harness of ``test_two_phones``."""
 
 from __future__ import annotations
 

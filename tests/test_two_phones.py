@@ -1,6 +1,8 @@
-"""Two agentconsole phones in one process over loopback: real SIP over UDP, real aiortc
-media (ICE + DTLS-SRTP), tone in, tone frequency detected out on both sides; plus the
-call policies that need a live call (auto-hold, max calls, guards).
+"""Two agentconsole phones in one process over loopback: real SIP over UDP, real media —
+plain RTP by default (``media.profile: auto`` on UDP), and the audio test on every
+profile (plain RTP, SDES-SRTP, WebRTC through aiortc) —, tone in, tone frequency
+detected out on both sides; plus the call policies that need a live call (auto-hold,
+max calls, guards).
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ from tests.interop.test_calls_baresip import write_tone
 from tests.waiting import wait_until
 
 
-def phone_config(tmp: Path, user: str, tone_hz: int, extra: str = "") -> str:
+def phone_config(tmp: Path, user: str, tone_hz: int, extra: str = "",
+                 profile: str = "auto") -> str:
+    """A phone on loopback UDP with no registrar, a tone in and a WAV of what it hears;
+    ``extra`` is appended (more sections), ``profile`` is ``media.profile``."""
     tone = tmp / f"{user}-in.wav"
     write_tone(tone, tone_hz)
+    profile_line = f"  profile: {profile}\n" if profile != "auto" else ""
     return f"""
 account:
   aor: "sip:{user}@127.0.0.1"
@@ -29,7 +35,7 @@ sip:
   local_host: 127.0.0.1
 media:
   host_addresses: ["127.0.0.1"]
-audio:
+{profile_line}audio:
   backend: file
   file_in: "{tone}"
   file_out: "{tmp / (user + '-heard.wav')}"
@@ -37,11 +43,11 @@ audio:
 """
 
 
-async def make_pair(tmp_path: Path, calls_a: str = "", calls_b: str = ""
-                    ) -> tuple[Phone, Phone, str]:
+async def make_pair(tmp_path: Path, calls_a: str = "", calls_b: str = "",
+                    profile: str = "auto") -> tuple[Phone, Phone, str]:
     base = "calls:\n  dial_rate_limit_s: 0\n  max_calls: 2\n"
-    a = Phone(parse_config(phone_config(tmp_path, "1001", 440, calls_a or base)))
-    b = Phone(parse_config(phone_config(tmp_path, "1002", 880, calls_b or base)))
+    a = Phone(parse_config(phone_config(tmp_path, "1001", 440, calls_a or base, profile)))
+    b = Phone(parse_config(phone_config(tmp_path, "1002", 880, calls_b or base, profile)))
     await a.start()
     await b.start()
     assert b.transport is not None and b.transport.local_address is not None
@@ -49,8 +55,11 @@ async def make_pair(tmp_path: Path, calls_a: str = "", calls_b: str = ""
 
 
 @pytest.fixture
-async def pair(tmp_path: Path) -> AsyncIterator[tuple[Phone, Phone, str]]:
-    a, b, target = await make_pair(tmp_path)
+async def pair(tmp_path: Path, request: pytest.FixtureRequest
+               ) -> AsyncIterator[tuple[Phone, Phone, str]]:
+    """Two started phones and B's address; ``media.profile`` is the test's parameter
+    (``indirect``), else auto."""
+    a, b, target = await make_pair(tmp_path, profile=getattr(request, "param", "auto"))
     try:
         yield a, b, target
     finally:
@@ -65,9 +74,11 @@ async def answer_next(b: Phone, incoming: list[Session]) -> Session:
     return session
 
 
+@pytest.mark.parametrize("pair", ["rtp", "srtp", "webrtc"], indirect=True)
 async def test_call_with_audio_both_ways(pair: tuple[Phone, Phone, str],
                                          tmp_path: Path) -> None:
     a, b, target = pair
+    profile = a.config.media.profile
     incoming: list[Session] = []
     b.on("incoming", incoming.append)
     out = await a.call(target)
@@ -82,6 +93,7 @@ async def test_call_with_audio_both_ways(pair: tuple[Phone, Phone, str],
     await wait_until(lambda: min(out.media.frames_received, inbound.media.frames_received)
                      >= 100 and len(timers) >= 2, 10, "2 s of audio both ways")
     assert streams and streams[0]["communication_type"] == "outbound"
+    assert out.media.profile == inbound.media.profile == profile
     assert len(timers) >= 2  # the 1 Hz tick
     assert inbound.status.call_status == "talking" and not inbound.status.is_ring
     assert out.timer.call_duration >= 1.0
@@ -89,6 +101,8 @@ async def test_call_with_audio_both_ways(pair: tuple[Phone, Phone, str],
     await wait_until(lambda: inbound.is_ended, 5)
     assert inbound.end_cause == "Terminated"
     assert a.sessions == {} and b.sessions == {}
+    await a.stop()  # closes the heard WAVs (their headers are patched once a second)
+    await b.stop()
     peak, rms = wav_peak(tmp_path / "1001-heard.wav", start_s=1.0)
     assert rms > 300 and abs(peak - 880) <= 20, (peak, rms)
     peak, rms = wav_peak(tmp_path / "1002-heard.wav", start_s=1.0)

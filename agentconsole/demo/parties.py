@@ -47,7 +47,8 @@ def party_config(host: str, port: int, account: Account, *, transport: str = "ud
                     "display_name": account.display_name, "transport": transport,
                     "expires": 600},
         "sip": {"local_host": host},
-        "media": {"host_addresses": [host]},
+        # The switch relays signalling only: its parties run WebRTC media end to end.
+        "media": {"host_addresses": [host], "profile": "webrtc"},
         "audio": audio or {"backend": "null"},
         "calls": {"dial_rate_limit_s": 0, "max_calls": 4, "auto_hold": False,
                   "no_answer_s": 0, **(calls or {})},

@@ -17,8 +17,10 @@ from .audio_base import (
     SAMPLE_RATE,
     AudioBackend,
     AudioDeviceError,
+    ChunkSource,
     DeviceSelection,
     LevelListener,
+    PcmSource,
     rms_dbfs,
 )
 from .audio_file import FileBackend
@@ -36,6 +38,7 @@ class NullBackend(AudioBackend):
     """No device: silence out, discard in."""
 
     name = "null"
+    discards = True
 
     def __init__(self, notice: str | None = None) -> None:
         super().__init__()
@@ -47,11 +50,17 @@ class NullBackend(AudioBackend):
 
         return PacedAudioTrack(self.metered(silence_chunk))
 
+    def pcm_source(self, rate: int) -> PcmSource:
+        from .tracks import silence_chunk
+
+        return ChunkSource(self.metered(silence_chunk), rate)
+
 
 class ToneBackend(AudioBackend):
     """A steady sine as the agent's voice (demo, tests, line checks); input discarded."""
 
     name = "tone"
+    discards = True
 
     def __init__(self, hz: int = 440, amplitude: float = 0.3) -> None:
         super().__init__()
@@ -65,6 +74,12 @@ class ToneBackend(AudioBackend):
 
         tone = ToneGenerator(self.hz, SAMPLE_RATE, self.amplitude)
         return PacedAudioTrack(self.metered(tone.next_chunk))
+
+    def pcm_source(self, rate: int) -> PcmSource:
+        from .tone import ToneGenerator
+
+        tone = ToneGenerator(self.hz, rate, self.amplitude)
+        return ChunkSource(self.metered(tone.next_chunk), rate)
 
 
 def open_backend(config: AudioConfig) -> AudioBackend:

@@ -15,7 +15,7 @@ import math
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import AgentConsoleError
 
@@ -77,6 +77,65 @@ def rms_dbfs(pcm: bytes) -> float:
     return max(SILENCE_DBFS, 10 * math.log10(power / (32768.0 * 32768.0)))
 
 
+class PcmSource(Protocol):
+    """What a sender pulls: ``read(samples)`` of s16 mono PCM; ``close()`` when done."""
+
+    rate: int
+
+    def read(self, samples: int) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class ChunkSource:
+    """A :class:`PcmSource` over a ``chunk(samples) -> bytes`` function."""
+
+    def __init__(self, chunk: Callable[[int], bytes], rate: int,
+                 close: Callable[[], None] | None = None) -> None:
+        self.rate = rate
+        self.read = chunk
+        self._close = close
+
+    def close(self) -> None:
+        if self._close is not None:
+            self._close()
+            self._close = None
+
+
+class TrackSource:
+    """A :class:`PcmSource` reading a 48 kHz source track unpaced, converted to ``rate``."""
+
+    def __init__(self, track: MediaStreamTrack, rate: int) -> None:
+        self.rate = rate
+        self._track = track
+        self._chunk: Callable[[int], bytes] = getattr(track, "read_chunk")  # noqa: B009
+        self._resampler: Resampler | None = None
+        self._fifo = bytearray()
+        self._pts = 0
+        if rate != SAMPLE_RATE:
+            from .tracks import Resampler
+
+            self._resampler = Resampler("s16", "mono", rate)
+
+    def read(self, samples: int) -> bytes:
+        if self._resampler is None:
+            return self._chunk(samples)
+        from .tracks import make_frame
+
+        while len(self._fifo) < 2 * samples:
+            want = max(1, samples * SAMPLE_RATE // self.rate)
+            frame = make_frame(self._chunk(want), self._pts, SAMPLE_RATE)
+            self._pts += want
+            for part in self._resampler.resample(frame):
+                self._fifo += bytes(part.planes[0])[:part.samples * 2]
+        out = bytes(self._fifo[:2 * samples])
+        del self._fifo[:2 * samples]
+        return out
+
+    def close(self) -> None:
+        self._track.stop()
+
+
 class AudioBackend(abc.ABC):
     """Audio in and out for calls; one instance may serve several calls.
 
@@ -88,6 +147,8 @@ class AudioBackend(abc.ABC):
     name: str = "base"
     #: True when ``start_ring``/``stop_ring`` open or close a device (run them off the loop).
     ring_blocks: bool = False
+    #: True when :meth:`_play` drops what it gets (no device, no file).
+    discards: bool = False
 
     def __init__(self) -> None:
         self.description: str = ""
@@ -105,6 +166,16 @@ class AudioBackend(abc.ABC):
     def source_track(self) -> MediaStreamTrack:
         """A new track of what the agent says."""
 
+    def pcm_source(self, rate: int) -> PcmSource:
+        """A new source of what the agent says, s16 mono at ``rate``, pulled by a sender
+        that keeps its own clock (the plain RTP engine): no track, no frame objects.
+
+        Backends that can make audio at any rate (null, tone, file, a sound card's
+        capture tap) override this so a G.711 call does not resample 48 kHz down to 8;
+        the default reads the 48 kHz track and converts.
+        """
+        return TrackSource(self.source_track(), rate)
+
     def play(self, frame: av.AudioFrame) -> None:
         """Take one decoded frame of what the agent hears."""
         self.frames_played += 1
@@ -115,6 +186,18 @@ class AudioBackend(abc.ABC):
 
     def _play(self, frame: av.AudioFrame) -> None:  # noqa: B027 - default is discard
         """Subclasses that output audio override this."""
+
+    def play_pcm(self, pcm: bytes, rate: int) -> None:
+        """:meth:`play` for s16 mono PCM at ``rate``; a backend that discards what it
+        plays (``discards = True``) counts and meters it without building a frame."""
+        if self.discards:
+            self.frames_played += 1
+            if self._level_listeners:
+                self._meter("output", pcm)
+            return
+        from .tracks import make_frame
+
+        self.play(make_frame(pcm, 0, rate))
 
     def to_pcm(self, frame: av.AudioFrame, rate: int = SAMPLE_RATE) -> bytes:
         """The frame as s16 mono bytes at ``rate``, through a shared resampler."""

@@ -14,7 +14,7 @@ import time
 import wave
 from typing import TYPE_CHECKING
 
-from .audio_base import SAMPLE_RATE, AudioBackend
+from .audio_base import SAMPLE_RATE, AudioBackend, ChunkSource, PcmSource
 
 if TYPE_CHECKING:
     import av
@@ -124,6 +124,7 @@ class FileBackend(AudioBackend):
         self.file_in = file_in
         self.file_out = file_out
         self._pcm = read_wav_pcm(file_in) if file_in else b""
+        self._by_rate: dict[int, bytes] = {SAMPLE_RATE: self._pcm}
         self._writer = WavWriter(file_out) if file_out else None
         parts = [f"playing {file_in}" if file_in else "silence out"]
         parts.append(f"recording the caller to {file_out}" if file_out else "caller not played")
@@ -135,6 +136,16 @@ class FileBackend(AudioBackend):
         if not self._pcm:
             return PacedAudioTrack(self.metered(silence_chunk))
         return PacedAudioTrack(self.metered(_Loop(self._pcm).next_chunk))
+
+    def pcm_source(self, rate: int) -> PcmSource:
+        from .tracks import silence_chunk
+
+        if not self.file_in:
+            return ChunkSource(self.metered(silence_chunk), rate)
+        pcm = self._by_rate.get(rate)
+        if pcm is None:  # the WAV at this rate, once: a loop needs no per-call resampling
+            pcm = self._by_rate[rate] = read_wav_pcm(self.file_in, rate)
+        return ChunkSource(self.metered(_Loop(pcm).next_chunk), rate)
 
     def _play(self, frame: av.AudioFrame) -> None:
         if self._writer is not None:

@@ -16,15 +16,18 @@ from __future__ import annotations
 import logging
 import threading
 from array import array
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .audio_base import (
     SAMPLE_RATE,
     AudioBackend,
     AudioDeviceError,
+    ChunkSource,
     DeviceInfo,
     DeviceSelection,
     DeviceSpec,
+    PcmSource,
 )
 
 if TYPE_CHECKING:
@@ -106,15 +109,17 @@ def resolve_device(spec: DeviceSpec, devices: list[DeviceInfo], output: bool) ->
 
 
 class _Tap:
-    """Captured audio for one call track, at the device rate, then at 48 kHz."""
+    """Captured audio for one call, at the device rate, then at the call's ``rate``
+    (48 kHz for a track; a plain-RTP call's codec rate, so G.711 resamples once)."""
 
-    def __init__(self, device_rate: int) -> None:
+    def __init__(self, device_rate: int, rate: int = SAMPLE_RATE) -> None:
         from .tracks import Resampler
 
         self.raw = bytearray()
         self.ready = bytearray()
         self.device_rate = device_rate
-        self.resampler: Resampler = Resampler("s16", "mono", SAMPLE_RATE)
+        self.rate = rate
+        self.resampler: Resampler = Resampler("s16", "mono", rate)
 
 
 class SounddeviceBackend(AudioBackend):
@@ -318,25 +323,34 @@ class SounddeviceBackend(AudioBackend):
         need = samples * 2
         chunk = bytes(tap.ready[:need])
         del tap.ready[:need]
-        if len(tap.ready) > int(SAMPLE_RATE * MAX_BUFFER_SECONDS) * 2:
+        if len(tap.ready) > int(tap.rate * MAX_BUFFER_SECONDS) * 2:
             tap.ready.clear()
         return chunk + bytes(need - len(chunk))
 
-    def source_track(self) -> MediaStreamTrack:
-        from .tracks import PacedAudioTrack
-
-        tap = _Tap(self.in_rate)
+    def _add_tap(self, rate: int) -> tuple[_Tap, Callable[[], None]]:
+        tap = _Tap(self.in_rate, rate)
         with self._lock:
             self._taps.append(tap)
-        track = PacedAudioTrack(self.metered(lambda samples: self._read_tap(tap, samples)))
 
-        def _remove() -> None:
+        def remove() -> None:
             with self._lock:
                 if tap in self._taps:
                     self._taps.remove(tap)
 
-        track.on("ended", _remove)
+        return tap, remove
+
+    def source_track(self) -> MediaStreamTrack:
+        from .tracks import PacedAudioTrack
+
+        tap, remove = self._add_tap(SAMPLE_RATE)
+        track = PacedAudioTrack(self.metered(lambda samples: self._read_tap(tap, samples)))
+        track.on("ended", remove)
         return track
+
+    def pcm_source(self, rate: int) -> PcmSource:
+        tap, remove = self._add_tap(rate)
+        return ChunkSource(self.metered(lambda samples: self._read_tap(tap, samples)), rate,
+                           remove)
 
     def _play(self, frame: av.AudioFrame) -> None:
         pcm = self.to_pcm(frame, self.out_rate)

@@ -5,12 +5,9 @@ media. Points where aiortc needed help, each handled here once:
 
 - ICE servers come from the config and default to none: ``RTCConfiguration()`` alone
   would contact a public STUN server.
-- Host candidates: aioice gathers every interface address except loopback through the
-  module function ``aioice.ice.get_host_addresses``. :func:`_install_host_hook` wraps it
-  once per process with a function that reads a :class:`contextvars.ContextVar`; each
-  session sets the variable only around its own ``setLocalDescription`` (where aiortc
-  gathers), so a configured address list applies to that call alone and every other
-  caller of aioice keeps the stock behaviour.
+- Host candidates: configured addresses for this call only (:mod:`.netinfo`).
+- Non-browser peers (baresip): DTLS also offers ECDHE-RSA suites (:mod:`.dtls`); an
+  answer without ``a=mid`` gets the offer's mids. Early media: see accept_answer.
 - Declining video: aiortc answers every m-line it is given, so the offer it sees is
   reduced to the audio m-line, and the declined m-lines (port 0) are put back into
   our answer and our re-offers (RFC 3264 §6 and §8: same number and order).
@@ -25,7 +22,6 @@ media. Points where aiortc needed help, each handled here once:
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import time
 from collections.abc import Callable
@@ -33,23 +29,23 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import MediaConfig
 from .audio import AudioBackend
-from .dtmf import (
-    DEFAULT_DURATION_MS,
-    DEFAULT_GAP_MS,
-    PAUSE,
-    DtmfError,
-    EventReceiver,
-    plan,
-)
+from .common import CloseHooks, play_digits
+from .dtmf import DEFAULT_DURATION_MS, DEFAULT_GAP_MS, DtmfError, EventReceiver, plan
+from .netinfo import HOST_ADDRESSES, install_host_hook, network_type
+from .profile import WEBRTC
+from .ringback import Ringback
 from .rtp_hooks import RtpHooks, install_telephone_event, is_telephone_event, negotiated_codecs
 from .sdp import (
+    STATIC_PT,
     MediaDescription,
     MediaNegotiationError,
     SdpError,
+    add_missing_mids,
     audio_direction,
     audio_only,
-    check_offer_supported,
+    check_webrtc_offer,
     codec_name,
+    first_codec,
     parse_sdp,
     restore_layout,
 )
@@ -60,55 +56,12 @@ if TYPE_CHECKING:
     from aiortc import RTCPeerConnection, RTCRtpTransceiver
     from aiortc.mediastreams import MediaStreamTrack
 
+    from .ringer import RingTone
     from .tracks import ControlledTrack
 
 log = logging.getLogger(__name__)
 
-_HOST_ADDRESSES: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
-    "agentconsole_host_addresses", default=None
-)
-_hook_installed = False
 _SENDING_DIRECTIONS = ("sendrecv", "sendonly")
-_STATIC_PT = {"0": "PCMU/8000", "8": "PCMA/8000", "9": "G722/8000"}  # RFC 3551 §6
-
-
-def _install_host_hook() -> None:
-    """Route aioice's host-address lookup through :data:`_HOST_ADDRESSES` (once)."""
-    global _hook_installed
-    if _hook_installed:
-        return
-    import aioice.ice
-
-    stock = aioice.ice.get_host_addresses
-
-    def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        chosen = _HOST_ADDRESSES.get()
-        if chosen is None:
-            return stock(use_ipv4, use_ipv6)
-        return [a for a in chosen if (use_ipv6 if ":" in a else use_ipv4)]
-
-    aioice.ice.get_host_addresses = get_host_addresses
-    _hook_installed = True
-
-
-def _network_type(address: str) -> str:
-    """The seed reports the local candidate's network type; derive it from the NIC name."""
-    try:
-        import ifaddr
-
-        for adapter in ifaddr.get_adapters():
-            for ip in adapter.ips:
-                ip_text = ip.ip if isinstance(ip.ip, str) else ip.ip[0]
-                if ip_text == address:
-                    name = adapter.nice_name.lower()
-                    if name.startswith("lo"):
-                        return "loopback"
-                    if name.startswith(("wl", "wi")):
-                        return "wifi"
-                    return "ethernet"
-    except Exception as exc:  # best effort, never breaks a report
-        log.debug("network type of %s: %s", address, exc)
-    return "unknown"
 
 
 #: How long a DTMF send waits for the media to connect (ICE + DTLS after the answer).
@@ -133,11 +86,12 @@ class MediaSession:
     ) -> None:
         from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 
+        from .dtls import accept_rsa_peers
         from .tracks import ControlledTrack, install_lean_resamplers
 
         install_lean_resamplers()
         install_telephone_event()
-        _install_host_hook()
+        install_host_hook()
         self.media = media
         self.backend = backend
         self.on_remote_frame = on_remote_frame
@@ -146,6 +100,7 @@ class MediaSession:
         self.extension = ""
         servers = [RTCIceServer(urls=url) for url in media.ice_servers]
         self._pc: RTCPeerConnection = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        accept_rsa_peers(self._pc)  # before any transceiver: baresip's DTLS cert is RSA
         self._track: ControlledTrack = ControlledTrack(backend.source_track())
         self._transceiver: RTCRtpTransceiver | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -164,12 +119,20 @@ class MediaSession:
         self._event_pt: int | None = None
         self._events_in = EventReceiver()
         self._remote_taps: list[Callable[[av.AudioFrame], None]] = []
-        self._close_hooks: list[Callable[[], None]] = []
+        self._close_hooks = CloseHooks()
+        self._ringback = Ringback(backend)
+        self._offer_text: str | None = None  # our last offer, until its answer came
+        self._answer_text: str | None = None  # the answer applied to it
         self._connected = asyncio.Event()
         self._pc.on("connectionstatechange", self._on_state)
         self._pc.on("track", self._on_track)
 
     # ----- properties ------------------------------------------------------------------
+    @property
+    def profile(self) -> str:
+        """Always "webrtc" (ICE + DTLS-SRTP): a plain offer gets the other stack."""
+        return WEBRTC
+
     @property
     def codec(self) -> str | None:
         """Negotiated audio codec ("opus", "G722", "PCMU", "PCMA"), None before."""
@@ -265,16 +228,16 @@ class MediaSession:
         if media is None:
             return
         rtpmap = media.rtpmap()
-        names = [codec_name(rtpmap.get(f) or _STATIC_PT.get(f, "")) for f in media.formats]
+        names = [codec_name(rtpmap.get(f) or STATIC_PT.get(f, "")) for f in media.formats]
         self._prefer([n for n in names if n])
 
     async def _set_local(self, description: Any) -> str:
         """setLocalDescription (where aiortc gathers) with this call's host addresses."""
-        token = _HOST_ADDRESSES.set(tuple(self.media.host_addresses) or None)
+        token = HOST_ADDRESSES.set(tuple(self.media.host_addresses) or None)
         try:
             await self._pc.setLocalDescription(description)
         finally:
-            _HOST_ADDRESSES.reset(token)
+            HOST_ADDRESSES.reset(token)
         local = self._pc.localDescription
         assert local is not None
         return local.sdp
@@ -317,19 +280,9 @@ class MediaSession:
         self._event_pt = self._hooks.configure(transceiver)
 
     def _learn_codec(self, answer: str) -> None:
-        media = parse_sdp(answer).first_audio()
-        if media is None or not media.formats:
-            return
-        rtpmap = media.rtpmap()
-        formats = [f for f in media.formats
-                   if not rtpmap.get(f, "").lower().startswith("telephone-event/")]
-        if not formats:
-            return
-        encoding = rtpmap.get(formats[0]) or _STATIC_PT.get(formats[0], "")
-        if encoding:
-            self._codec = codec_name(encoding)
-            parts = encoding.split("/")
-            self._clock_rate = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        found = first_codec(answer)
+        if found is not None:
+            self._codec, self._clock_rate = found
 
     def _apply_sending(self) -> None:
         """Pull audio only when we want to send and the negotiation lets us."""
@@ -342,17 +295,40 @@ class MediaSession:
         self._ensure_transceiver()
         sdp = await self._set_local(await self._pc.createOffer())
         self._layout, self._audio_index = parse_sdp(sdp).media, 0
+        self._offer_text, self._answer_text = sdp, None
         return sdp
 
     async def accept_answer(self, sdp: str) -> None:
-        """Apply the remote's answer to our (re-)offer."""
+        """Apply the remote's answer to our (re-)offer.
+
+        An early answer (a 183 with SDP) usually comes again in the 200: the same
+        answer is applied once. A different one cannot be applied by aiortc once the
+        offer/answer is complete (no new offer went out); it is logged and the first
+        one stays. An answer without ``a=mid`` (baresip) gets the offer's mids.
+        """
+        self._ringback.answered()
+        if self._answer_text is not None:  # set before the await: a 183/200 race too
+            if sdp != self._answer_text:
+                log.warning("a second, different answer to the same offer was ignored")
+            return
+        self._answer_text = sdp
+        if self._offer_text is not None:
+            sdp = add_missing_mids(sdp, self._offer_text)
         self._follow_answer_order(sdp)
         await self._set_remote(sdp, "answer")
         self._learn_codec(sdp)
         self._apply_sending()
 
+    # ----- early media -------------------------------------------------------------------
+    def start_ringback(self, tone: RingTone | None) -> None:
+        """Local ringback (a 180 without SDP) until an answer, early media or close."""
+        self._ringback.start(tone)
+
+    def stop_ringback(self) -> None:
+        self._ringback.answered()
+
     async def _answer(self, sdp: str) -> str:
-        check_offer_supported(sdp)
+        check_webrtc_offer(sdp)
         self._ensure_transceiver()
         await self._set_remote(sdp, "offer")
         try:
@@ -387,6 +363,7 @@ class MediaSession:
         self._direction_before = transceiver.direction
         transceiver.direction = direction
         sdp = await self._set_local(await self._pc.createOffer())
+        self._offer_text, self._answer_text = sdp, None
         return restore_layout(self._layout, self._audio_index, sdp)
 
     async def rollback(self) -> None:
@@ -442,14 +419,8 @@ class MediaSession:
                 await asyncio.wait_for(self._connected.wait(), DTMF_CONNECT_WAIT_S)
             except TimeoutError:
                 raise DtmfError("the media is not connected") from None
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        for item in schedule:
-            delay = start + item.start - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if item.digit != PAUSE:
-                await hooks.play_event(item.digit, pt, duration_ms=duration_ms)
+        await play_digits(schedule, lambda digit: hooks.play_event(
+            digit, pt, duration_ms=duration_ms))
 
     # ----- taps (recording) -------------------------------------------------------------
     def add_local_tap(self, tap: Callable[[av.AudioFrame], None]) -> None:
@@ -470,7 +441,7 @@ class MediaSession:
 
     def add_close_hook(self, hook: Callable[[], None]) -> None:
         """``hook()`` runs once when the media closes (e.g. to finish a recording)."""
-        self._close_hooks.append(hook)
+        self._close_hooks.add(hook)
 
     # ----- stats -----------------------------------------------------------------------
     def _ice_info(self) -> tuple[str, str]:
@@ -481,7 +452,7 @@ class MediaSession:
             if pair is None:
                 return "", ""
             local = pair.local_candidate
-            return str(local.type), _network_type(str(local.host))
+            return str(local.type), network_type(str(local.host))
         except Exception:
             return "", ""
 
@@ -503,12 +474,8 @@ class MediaSession:
         if self._closed:
             return
         self._closed = True
-        for hook in self._close_hooks:
-            try:
-                hook()
-            except Exception:  # closing must go on
-                log.exception("media close hook failed")
-        self._close_hooks.clear()
+        self._ringback.answered()
+        self._close_hooks.run()
         for got in self._events_in.flush():
             if self.on_dtmf is not None:
                 self.on_dtmf(got.digit, got.duration_ms)

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import av
 
-    from .peer import MediaSession
+    from .interface import MediaTaps
 
 log = logging.getLogger(__name__)
 
@@ -336,7 +336,7 @@ class LiveRecording:
 
     TICK_S = 0.1
 
-    def __init__(self, media: MediaSession, fd: int, path: str, *,
+    def __init__(self, media: MediaTaps, fd: int, path: str, *,
                  on_error: Callable[[str], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.media = media

@@ -17,6 +17,7 @@ would ring (``backend.ringing``), which is what tests and the demo look at.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from array import array
 from dataclasses import dataclass
@@ -66,18 +67,25 @@ def ring_tone(name: str | RingTone | None) -> RingTone | None:
                          f"{', '.join([*RING_TONES, 'off'])})") from None
 
 
+@functools.lru_cache(maxsize=16)
+def _one_second(freqs: tuple[int, ...], rate: int, amplitude: float) -> bytes:
+    """One second of the summed tones, computed once per process (tens of milliseconds
+    of pure Python: a ring or ringback must not stall the loop each time it starts)."""
+    each = amplitude / max(1, len(freqs))
+    table = array("h", bytes(2 * rate))
+    for hz in freqs:
+        part = sine(hz, rate, rate, each)
+        table = array("h", (a + b for a, b in zip(table, part, strict=True)))
+    return table.tobytes()
+
+
 class RingSignal:
     """Endless s16 mono PCM of ``tone`` at ``rate``, read in chunks of any size."""
 
     def __init__(self, tone: RingTone, rate: int, amplitude: float = RING_AMPLITUDE) -> None:
         self.tone = tone
         self.rate = rate
-        each = amplitude / max(1, len(tone.freqs))
-        table = array("h", bytes(2 * rate))
-        for hz in tone.freqs:
-            part = sine(hz, rate, rate, each)
-            table = array("h", (a + b for a, b in zip(table, part, strict=True)))
-        self._table = table.tobytes()
+        self._table = _one_second(tone.freqs, rate, amplitude)
         self._segments = [max(1, round(s * rate)) for s in tone.cadence]
         self._segment = 0
         self._left = self._segments[0]  # samples left in the current segment

@@ -1,7 +1,8 @@
 """Sans-IO SDP helpers: parse, inspect and rewrite session descriptions.
 
 The SIP layer needs to read an offer before any media stack sees it: to answer 488
-early (RFC 3261 §13.3.1.3) when the PBX offers plain RTP, to see whether a re-INVITE
+early (RFC 3261 §13.3.1.3) when no media stack of ours can serve it, to choose the
+stack that can (WebRTC or plain RTP), to see whether a re-INVITE
 puts us on hold (RFC 3264 §8.4), and to decline video m-lines (RFC 3264 §6). aiortc's
 own parser is private and raises on anything it does not understand, so this module
 keeps a small, tolerant model of RFC 8866 that round-trips what it parses.
@@ -30,13 +31,6 @@ _REVERSE = {
     "recvonly": "sendonly",
     "inactive": "inactive",
 }
-
-_PBX_HINT = (
-    "enable WebRTC (ICE + DTLS-SRTP) on this endpoint: Asterisk pjsip webrtc=yes, "
-    "FreeSWITCH a WebRTC-enabled profile, Kamailio rtpengine with ICE=force DTLS=passive "
-    "UDP/TLS/RTP/SAVPF, Yeastar 'WebRTC' on the extension"
-)
-
 
 class SdpError(ValueError):
     """The text is not a session description we can read (RFC 8866 §5)."""
@@ -266,12 +260,17 @@ def reverse_direction(direction: str) -> str:
     return _REVERSE[direction]
 
 
-def check_offer_supported(sdp: str) -> None:
-    """Raise :class:`MediaNegotiationError` (488) for an offer this softphone cannot answer.
+def _webrtc_problem(session: SessionDescription, media: MediaDescription) -> str | None:
+    """Why aiortc cannot answer this DTLS m-line (it needs ICE and a fingerprint)."""
+    ice = media.attribute("ice-ufrag") or session.attribute("ice-ufrag")
+    fingerprint = media.attribute("fingerprint") or session.attribute("fingerprint")
+    if ice and fingerprint:
+        return None
+    missing = "ICE credentials" if not ice else "a DTLS fingerprint"
+    return f"the {media.proto} offer has no {missing} (WebRTC media needs ICE and DTLS)"
 
-    The media stack is WebRTC-only (ICE + DTLS-SRTP, RFC 8827/8842); a PBX trunk that
-    offers plain RTP/AVP or SDES RTP/SAVP needs its WebRTC endpoint enabled instead.
-    """
+
+def _audio_lines(sdp: str) -> tuple[SessionDescription, list[MediaDescription]]:
     try:
         session = parse_sdp(sdp)
     except SdpError as exc:
@@ -279,16 +278,46 @@ def check_offer_supported(sdp: str) -> None:
     audio = [m for m in session.media if m.kind == "audio" and m.port != 0]
     if not audio:
         raise MediaNegotiationError("the offer has no audio stream; this phone is audio-only")
+    return session, audio
+
+
+def check_webrtc_offer(sdp: str) -> None:
+    """Raise :class:`MediaNegotiationError` (488) unless aiortc can answer the offer:
+    ``UDP/TLS/RTP/SAVPF`` with ICE and a DTLS fingerprint (RFC 8827/8842)."""
+    session, audio = _audio_lines(sdp)
     media = audio[0]
     if media.proto not in DTLS_PROTOS:
         raise MediaNegotiationError(
-            f"the PBX offered {media.proto} (plain RTP without ICE/DTLS-SRTP); {_PBX_HINT}"
-        )
-    ice = media.attribute("ice-ufrag") or session.attribute("ice-ufrag")
-    fingerprint = media.attribute("fingerprint") or session.attribute("fingerprint")
-    if not ice or not fingerprint:
-        missing = "ICE credentials" if not ice else "a DTLS fingerprint"
-        raise MediaNegotiationError(f"the offer has no {missing}; {_PBX_HINT}")
+            f"the offer is {media.proto}; this call runs WebRTC media (UDP/TLS/RTP/SAVPF)")
+    problem = _webrtc_problem(session, media)
+    if problem:
+        raise MediaNegotiationError(problem)
+
+
+def check_offer_supported(sdp: str) -> None:
+    """Raise :class:`MediaNegotiationError` (488 + Warning) only for an offer no media
+    stack of ours can answer.
+
+    Served: WebRTC (``UDP/TLS/RTP/SAVPF`` with ICE and DTLS), plain ``RTP/AVP(F)`` and
+    SDES ``RTP/SAVP(F)`` with a crypto suite we run, with at least one codec we run
+    (RFC 3264 §6: one served audio m-line is enough; the others are declined).
+    """
+    session, audio = _audio_lines(sdp)
+    from .rtp.negotiate import PLAIN_PROTOS, plain_problem
+
+    problems: list[str] = []
+    for media in audio:
+        if media.proto in DTLS_PROTOS:
+            problem = _webrtc_problem(session, media)
+        elif media.proto in PLAIN_PROTOS:
+            problem = plain_problem(media)
+        else:
+            problem = (f"the media profile {media.proto} is not served (RTP/AVP, RTP/SAVP "
+                       "with SDES keys, or UDP/TLS/RTP/SAVPF)")
+        if problem is None:
+            return
+        problems.append(problem)
+    raise MediaNegotiationError("; ".join(dict.fromkeys(problems)))
 
 
 def has_telephone_event(sdp: str) -> int | None:
@@ -302,6 +331,29 @@ def has_telephone_event(sdp: str) -> int | None:
     for pt, encoding in media.rtpmap().items():
         if encoding.lower().startswith("telephone-event/8000") and pt.isdigit():
             return int(pt)
+    return None
+
+
+#: The static payload types of the audio codecs we run (RFC 3551 §6).
+STATIC_PT = {"0": "PCMU/8000", "8": "PCMA/8000", "9": "G722/8000"}
+
+
+def first_codec(sdp: str) -> tuple[str, int | None] | None:
+    """(codec name, RTP clock rate) of the first audio format that is not
+    telephone-event: the codec an answer's receiver sends with (RFC 3264 §6.1)."""
+    try:
+        media = parse_sdp(sdp).first_audio()
+    except SdpError:
+        return None
+    if media is None:
+        return None
+    rtpmap = media.rtpmap()
+    for fmt in media.formats:
+        encoding = rtpmap.get(fmt) or STATIC_PT.get(fmt, "")
+        if encoding and not encoding.lower().startswith("telephone-event/"):
+            parts = encoding.split("/")
+            clock = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+            return codec_name(encoding), clock
     return None
 
 
@@ -366,3 +418,26 @@ def restore_layout(layout: list[MediaDescription], index: int, answer: str) -> s
     audio = session.media[0]
     session.media = [audio if i == index else rejected(m) for i, m in enumerate(layout)]
     return session.to_text()
+
+
+def add_missing_mids(answer: str, offer: str) -> str:
+    """Give the answer's m-lines the ``a=mid`` of the offer's m-line in the same place.
+
+    RFC 8843 §7.3 makes an answerer echo the mids of the offer, but SIP endpoints that
+    predate BUNDLE (baresip 1.0 among them) answer without any; matching by position is
+    what RFC 3264 §6 does anyway. An answer that already has mids, or whose m-line
+    count differs from the offer's, is returned unchanged.
+    """
+    try:
+        ours, theirs = parse_sdp(offer), parse_sdp(answer)
+    except SdpError:
+        return answer
+    if len(ours.media) != len(theirs.media):
+        return answer
+    changed = False
+    for mine, media in zip(ours.media, theirs.media, strict=True):
+        mid = mine.attribute("mid")
+        if mid and media.attribute("mid") is None:
+            media.attributes.insert(0, ("mid", mid))
+            changed = True
+    return theirs.to_text() if changed else answer

@@ -89,7 +89,8 @@ class Report:
     video_tx_max_jitter: float = 0.0
     video_tx_avg_jitter: float = 0.0
     rtt_ms: float = 0.0
-    mos: float = 0.0
+    mos: float = 0.0  # what the agent hears
+    mos_tx: float = 0.0  # what the customer hears, from their RTCP receiver reports
     # History kept between reports of one call (not part of the seed's Report).
     audio_rx_lost_packets: int = 0
     audio_tx_lost_packets: int = 0
@@ -231,6 +232,11 @@ def build_report(
     codec_name = codec or prev.audio_codec
     mos = estimate_mos(codec_name, interval_loss, rtt_ms, rx_cur if rx_cur is not None else 0)
 
+    tx_lost = _fraction(remote.lost, tx_denominator)
+    mos_tx = prev.mos_tx
+    if tx_cur is not None:  # the far end reported on our stream (RTCP RR, §6.4.2)
+        mos_tx = estimate_mos(codec_name, tx_lost, rtt_ms, tx_cur)
+
     return Report(
         timestamp=timestamp,
         date=_format_date(timestamp),
@@ -245,11 +251,12 @@ def build_report(
         audio_rx_max_jitter=round(rx_max, 3),
         audio_rx_avg_jitter=rx_avg,
         audio_tx=outbound.packets,
-        audio_tx_lost=_fraction(remote.lost, tx_denominator),
+        audio_tx_lost=tx_lost,
         audio_tx_max_jitter=round(tx_max, 3),
         audio_tx_avg_jitter=tx_avg,
         rtt_ms=rtt_ms,
         mos=mos if (inbound.packets or outbound.packets) else 0.0,
+        mos_tx=mos_tx,
         audio_rx_lost_packets=inbound.lost,
         audio_tx_lost_packets=remote.lost,
         rx_jitter_samples=rx_n,

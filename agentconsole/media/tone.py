@@ -8,6 +8,7 @@ enough in pure Python for the few hundred milliseconds a test looks at.
 
 from __future__ import annotations
 
+import functools
 import math
 from array import array
 from collections.abc import Sequence
@@ -27,6 +28,13 @@ def sine(hz: float, count: int, rate: int = SAMPLE_RATE, amplitude: float = 0.3,
     return array("h", (int(peak * math.sin(step * (start + i))) for i in range(count)))
 
 
+@functools.lru_cache(maxsize=32)
+def _one_second(hz: int, rate: int, amplitude: float) -> bytes:
+    """The table of one second of a tone, computed once per process (about 10 ms of
+    pure-Python trigonometry at 48 kHz: a call set-up should not pay it each time)."""
+    return sine(hz, rate, rate, amplitude).tobytes()
+
+
 class ToneGenerator:
     """An endless sine as consecutive chunks of s16 mono bytes.
 
@@ -37,7 +45,7 @@ class ToneGenerator:
     def __init__(self, hz: int, rate: int = SAMPLE_RATE, amplitude: float = 0.3) -> None:
         self.hz = hz
         self.rate = rate
-        self._table = sine(hz, rate, rate, amplitude).tobytes()
+        self._table = _one_second(hz, rate, amplitude)
         self._pos = 0  # byte offset
 
     def next_chunk(self, samples: int) -> bytes:

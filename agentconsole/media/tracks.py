@@ -144,19 +144,25 @@ def _libavutil_paths() -> list[str]:
 
 
 def limit_ffmpeg_threads(count: int = 1) -> bool:
-    """Size FFmpeg's automatic thread pools for ``count`` CPUs; True when it took effect."""
+    """Size FFmpeg's automatic thread pools for ``count`` CPUs; True when it took effect.
+
+    Every libavutil mapped is set, not only the first: PortAudio's ALSA plugins (the
+    ``lavrate`` resampler) may have loaded the system's copy beside the one PyAV bundles.
+    """
+    done = False
     for path in _libavutil_paths():
         try:
             lib = ctypes.CDLL(path)
             lib.av_cpu_force_count.argtypes = [ctypes.c_int]
             lib.av_cpu_force_count.restype = None
             lib.av_cpu_force_count(count)
-            return True
+            done = True
         except (OSError, AttributeError) as exc:
             log.debug("cannot set the FFmpeg CPU count through %s: %s", path, exc)
-    log.info("FFmpeg thread pools left at one thread per CPU (libavutil not found on %s)",
-             sys.platform)
-    return False
+    if not done:
+        log.info("FFmpeg thread pools left at one thread per CPU (libavutil not found on "
+                 "%s)", sys.platform)
+    return done
 
 
 def install_lean_resamplers() -> None:
@@ -229,6 +235,11 @@ class PacedAudioTrack(MediaStreamTrack):
             raise MediaStreamError
         await self._pace()
         return make_frame(self._chunk(FRAME_SAMPLES), self._pts)
+
+    def read_chunk(self, samples: int) -> bytes:
+        """The next ``samples`` at once, unpaced: for a sender that keeps its own clock
+        (the plain RTP engine's 20 ms tick), with no frame object in between."""
+        return self._chunk(samples)
 
 
 def silence_chunk(samples: int) -> bytes:

@@ -1,8 +1,16 @@
-"""The media part of a Session: stream state, call reports, DTMF, recording.
+"""The media part of a Session: stream state, early media, call reports, DTMF, recording.
 
-The media connection coming up is ``stream_added``, its failure ``client_error``;
+The media connection coming up is ``stream_added``, its failure ``client_error``
+(cause "WebRTC Error: …" on the WebRTC stack, "Media Error: …" on plain RTP / SRTP);
 once the call is answered a ``call_report`` (:class:`~agentconsole.media.stats.Report`)
-comes at once and every 3 seconds (seed §3.5).
+comes at once and every 3 seconds (seed §3.5). On plain RTP, no packet from the far
+end for ``media.rtp_timeout_s`` is a ``client_error`` "RTP Timeout: …", and with
+``media.rtp_timeout_hangup`` the end of the call (cause "RTP Timeout").
+
+While an outgoing call rings, a provisional response with SDP (a 183 Session Progress)
+plays the far end's early media — announcements, its ringback, queue music — and a
+180 without SDP plays a local ringback tone (``audio.ringback_tone``; RFC 3960 §3) until
+the answer.
 
 DTMF (seed §3.9): ``await session.dtmf("12#")`` sends RFC 4733 events in the audio
 stream or SIP INFO ``application/dtmf-relay`` (RFC 6086), per ``media.dtmf_mode``:
@@ -26,28 +34,29 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from ..errors import AgentConsoleError, PhoneError
+from ..media.common import play_digits
 from ..media.dtmf import (
     DEFAULT_DURATION_MS,
     DEFAULT_GAP_MS,
     INFO_RELAY,
-    PAUSE,
     DtmfError,
     PlannedDigit,
     info_body,
     parse_info,
     plan,
 )
+from ..media.profile import WEBRTC
 from ..media.recorder import LiveRecording, RecordingError, create_file, recording_name
+from ..media.ringer import ring_tone
 from ..media.stats import Report
 from ..sip import events as ev
 
 if TYPE_CHECKING:
     from ..config import RecordingConfig
-    from ..media.peer import MediaSession
-    from .host import MediaEngine
+    from ..media.interface import MediaEngine
     from .session import Session
     from .status import RecordStatus
 
@@ -59,11 +68,13 @@ REPORT_INTERVAL_S = 3.0
 
 
 class CallMedia:
-    """DTMF (RFC 4733 / SIP INFO) and recording of one call: a part of its Session.
+    """Stream state, early media, DTMF (RFC 4733 / SIP INFO) and recording of one call:
+    a part of its Session.
 
     It owns its state (the DTMF lock, the live recording, the PBX's feedback count) and
     uses only the Session's public members (``call_id``, ``status``, ``leg``, ``host``,
-    ``emit``, ``update_status``) and the call's :class:`~.host.MediaEngine`.
+    ``emit``, ``update_status``, ``end_locally``) and the call's
+    :class:`~agentconsole.media.interface.MediaEngine`.
     """
 
     def __init__(self, session: Session, engine: MediaEngine) -> None:
@@ -87,8 +98,14 @@ class CallMedia:
         return self.session.host.config.recording
 
     # ----- the media connection and its reports -----------------------------------------
+    @property
+    def error_cause(self) -> str:
+        """How a media failure of this call is named (``client_error``, the end cause):
+        the SDK's "WebRTC Error" on the WebRTC stack, "Media Error" on plain RTP / SRTP."""
+        return "WebRTC Error" if self.engine.profile == WEBRTC else "Media Error"
+
     def _on_connection_state(self, state: str) -> None:
-        """ICE + DTLS came up (``stream_added``) or failed (``client_error``)."""
+        """The media came up (``stream_added``), failed or timed out (``client_error``)."""
         session = self.session
         if session.is_ended:
             return
@@ -98,8 +115,37 @@ class CallMedia:
                 "call_id": session.call_id,
                 "communication_type": session.status.communication_type})
         elif state == "failed":
-            session.emit("client_error", {"call_id": session.call_id,
-                                          "cause": "WebRTC Error: media connection failed"})
+            session.emit("client_error", {
+                "call_id": session.call_id,
+                "cause": f"{self.error_cause}: media connection failed"})
+        elif state == "timeout":
+            self._on_rtp_timeout()
+
+    def _on_rtp_timeout(self) -> None:
+        """Plain RTP: nothing came for ``media.rtp_timeout_s`` while the far end should be
+        sending (hold does not count): a warning, and maybe the end of the call."""
+        session = self.session
+        session.emit("client_error", {"call_id": session.call_id,
+                                      "cause": "RTP Timeout: no media from the other side"})
+        if session.host.config.media.rtp_timeout_hangup and session.established:
+            session.end_locally("RTP Timeout")
+
+    # ----- early media and ringback (our outgoing calls) --------------------------------------
+    async def on_progress(self, event: ev.CallProgress) -> None:
+        """A provisional response to our INVITE: with SDP, early media (the far end's
+        audio plays before the answer); a 180 without, the local ringback tone."""
+        if event.sdp:
+            await self.engine.accept_answer(event.sdp.decode("utf-8", "replace"))
+        elif event.status == 180:
+            tone = ring_tone(self.session.host.config.audio.ringback_tone)
+            self.engine.start_ringback(tone)
+
+    async def on_answered(self, sdp: bytes | None) -> None:
+        """The 2xx to our INVITE: the ringback stops for good, its SDP (if the answer did
+        not come early) sets the media up."""
+        self.engine.stop_ringback()
+        if sdp:
+            await self.engine.accept_answer(sdp.decode("utf-8", "replace"))
 
     def start_reports(self) -> None:
         """The call is answered: a ``call_report`` now and every 3 s until it ends."""
@@ -159,13 +205,12 @@ class CallMedia:
         return True
 
     async def _send_info_digits(self, schedule: list[PlannedDigit], duration_ms: int) -> None:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        for item in schedule:  # each digit at its planned time after the first
-            await asyncio.sleep(max(0.0, start + item.start - loop.time()))
-            if item.digit == PAUSE or self.session.is_ended:
-                continue
-            self._send_info(info_body(item.digit, duration_ms))
+        """One INFO a digit, each at its planned time (the pacing RFC 4733 digits get)."""
+        async def send(digit: str) -> None:
+            if not self.session.is_ended:
+                self._send_info(info_body(digit, duration_ms))
+
+        await play_digits(schedule, send)
 
     def _send_info(self, body: bytes) -> None:
         self.session.send_info(INFO_RELAY, body)
@@ -208,10 +253,7 @@ class CallMedia:
             self._record_failed(message, directory)
             return False
         self.recording_path = path
-        # The recorder is typed with the aiortc engine; it only uses the taps, which
-        # every MediaEngine has.
-        recording = LiveRecording(cast("MediaSession", self.engine), fd, path,
-                                  on_error=self._on_record_error)
+        recording = LiveRecording(self.engine, fd, path, on_error=self._on_record_error)
         if recording.state == "stop":  # the header could not be written
             return False
         self._recording = recording

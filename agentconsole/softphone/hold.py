@@ -18,7 +18,7 @@ from ..media.sdp import MediaNegotiationError, audio_direction, is_hold_directio
 from ..sip import events as ev
 
 if TYPE_CHECKING:
-    from .host import MediaEngine
+    from ..media.interface import MediaEngine
     from .session import Session
 
 #: Longer than an INVITE transaction's Timer B (64·T1): the core always reports by then.

@@ -1,4 +1,4 @@
-"""The two narrow interfaces a call depends on: its phone and its media engine.
+"""The narrow interface a call has of its phone (and where its media interface is).
 
 A :class:`~.session.Session` never reaches into :class:`~.phone.Phone`: everything it
 may ask of the phone is the :class:`CallHost` protocol below — signalling through the
@@ -6,19 +6,18 @@ one sans-IO user agent, the clock, the configuration, the policies that involve 
 calls (the -210 answer guard, auto-hold), the other calls of a transfer pair, and
 reporting that it ended. A test can hand a Session any object with these members.
 
-Likewise the media part of a call talks to :class:`MediaEngine`, the subset of
-:class:`~agentconsole.media.peer.MediaSession` (aiortc) that calls use, so a second
-engine (plain RTP, SDES-SRTP) slots in without a change here.
+Its media it reaches only through :class:`~agentconsole.media.interface.MediaEngine`,
+the one interface both media stacks (WebRTC through aiortc; plain RTP and SDES-SRTP on
+our own engine) satisfy, defined beside them in ``media/`` so that mypy checks both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from ..config import Config
-    from ..media.stats import Report
     from ..sip.ua import UserAgent
     from .devices import AudioDevices
     from .session import Session
@@ -27,8 +26,6 @@ T = TypeVar("T")
 
 #: An extra SIP header: ``("X-Ticket", "42")`` or ``"X-Ticket: 42"``.
 ExtraHeader = str | tuple[str, str]
-#: A media frame handed to a tap (``av.AudioFrame`` for the aiortc engine).
-FrameTap = Callable[[Any], None]
 
 
 class CallHost(Protocol):
@@ -76,51 +73,3 @@ class CallHost(Protocol):
 
     def session_finished(self, session: Session, cause: str) -> None:
         """``session`` ended (or was destroyed): forget it, emit ``delete_session``."""
-
-
-class MediaEngine(Protocol):
-    """The media of one call, as a Session uses it (offer/answer, hold, DTMF, taps)."""
-
-    call_id: str
-    extension: str
-    on_connection_state: Callable[[str], None] | None
-    on_dtmf: Callable[[str, int], None] | None
-
-    @property
-    def codec(self) -> str | None: ...
-
-    @property
-    def dtmf_payload_type(self) -> int | None: ...
-
-    async def create_offer(self) -> str: ...
-
-    async def accept_offer(self, sdp: str) -> str: ...
-
-    async def accept_answer(self, sdp: str) -> None: ...
-
-    async def accept_reoffer(self, sdp: str) -> str: ...
-
-    async def create_reoffer(self, direction: str) -> str: ...
-
-    async def rollback(self) -> None: ...
-
-    def set_muted(self, muted: bool) -> None: ...
-
-    def set_sending(self, sending: bool) -> None: ...
-
-    async def send_dtmf(self, digits: str, *, duration_ms: int = ...,
-                        gap_ms: int = ...) -> None: ...
-
-    def add_local_tap(self, tap: FrameTap) -> None: ...
-
-    def remove_local_tap(self, tap: FrameTap) -> None: ...
-
-    def add_remote_tap(self, tap: FrameTap) -> None: ...
-
-    def remove_remote_tap(self, tap: FrameTap) -> None: ...
-
-    def add_close_hook(self, hook: Callable[[], None]) -> None: ...
-
-    async def report(self, previous: Report | None = None) -> Report: ...
-
-    async def close(self) -> None: ...

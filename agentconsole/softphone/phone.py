@@ -46,16 +46,18 @@ from .calls import (
 )
 from .connection import FirstOutcome, SipConnection
 from .devices import AudioDevices
+from .media_factory import new_media_engine
 from .policy import CallPolicy
 from .session import Session
 from .transfer_in import Replacements
 
 if TYPE_CHECKING:
     from ..media.audio_base import AudioBackend
+    from ..media.interface import MediaEngine
     from ..sip.invite import CallLeg
     from ..sip.ua import UserAgent
     from ..transport.base import Transport
-    from .host import ExtraHeader, MediaEngine
+    from .host import ExtraHeader
     from .status import CallStatus
 
 T = TypeVar("T")
@@ -332,10 +334,11 @@ class Phone(AsyncIOEventEmitter):
         result = await action(session)
         return result if isinstance(result, bool) else True
 
-    def _new_media(self) -> MediaEngine:
-        from ..media.peer import MediaSession  # aiortc costs ~260 ms: load it on first call
-
-        return MediaSession(self.config.media, self.devices.open())
+    def _new_media(self, offer: bytes | None = None) -> MediaEngine:
+        """The media of a new call, by the offer received (``offer``) or our profile."""
+        flow = self.transport.local_address if self.transport is not None else None
+        return new_media_engine(self.config, self.devices.open(), offer=offer,
+                                local_host=flow[0] if flow else None)
 
     # ----- what a Session may ask of its phone (host.CallHost) ------------------------------
     def clock(self) -> float:
@@ -434,7 +437,7 @@ class Phone(AsyncIOEventEmitter):
                 self.signal(lambda ua, now: ua.reject(leg, status, now, warning=warning))
                 self._emit_refused(leg, status, f"Incompatible media: {exc.warning}")
                 return None
-        media = self._new_media()
+        media = self._new_media(leg.remote_sdp)  # the offer decides: WebRTC or plain RTP
         session = Session(self, leg, media, inbound_status(leg, self.devices.name))
         self._add(session)
         self.signal(lambda ua, now: ua.ring(leg, now))

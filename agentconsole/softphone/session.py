@@ -1,11 +1,13 @@
 """``Session``: one call, as the SDK's Session (``reference/sdk-parity.md`` §1.3, §3).
 
-A Session joins one SIP call leg of the sans-IO core to one media engine (an aiortc
-peer connection). It keeps ``status`` true, runs the timer and the 3-second call
-report, and emits the SDK's events in snake_case: ``progress``, ``accepted``,
-``confirmed``, ``ended``, ``failed``, ``client_error``, ``reinvite``,
-``status_change``, ``static_status_change``, ``update_timer``, ``call_report``,
-``stream_added``. Every payload names its call (``call_id``), as the SDK's do.
+A Session joins one SIP call leg of the sans-IO core to one media engine (WebRTC
+through aiortc, or plain RTP / SDES-SRTP on our own engine: the
+:class:`~agentconsole.media.interface.MediaEngine` interface hides which). It keeps
+``status`` true, runs the timer and the 3-second call report, and emits the SDK's
+events in snake_case: ``progress``, ``accepted``, ``confirmed``, ``ended``, ``failed``,
+``client_error``, ``reinvite``, ``status_change``, ``static_status_change``,
+``update_timer``, ``call_report``, ``stream_added``. Every payload names its call
+(``call_id``), as the SDK's do.
 
 Manual mode (``set_static_status(..., manual=True)``, the SDK's ``startManualModel``)
 keeps a name the application set (from a CRM, the directory) when the network later
@@ -13,11 +15,12 @@ says who the call is connected to (:func:`~.identity.connected_identity`, RFC 49
 the number still follows, the name does not.
 
 It is made of parts with their own state: :class:`~.call_media.CallMedia` (stream
-state, call reports, DTMF, recording), :class:`~.hold.Renegotiation` (hold, resume, the
-peer's re-offers) and :class:`~.transfer.CallTransfer` (REFER, both directions); the
-Session hands each SIP event to the one part that handles it (:meth:`on_call_event`).
-Policies that involve other calls (auto-hold, max calls, consult legs) belong to the
-phone, which the Session reaches only through the :class:`~.host.CallHost` protocol.
+state, early media and ringback, call reports, DTMF, recording),
+:class:`~.hold.Renegotiation` (hold, resume, the peer's re-offers) and
+:class:`~.transfer.CallTransfer` (REFER, both directions); the Session hands each SIP
+event to the one part that handles it (:meth:`on_call_event`). Policies that involve
+other calls (auto-hold, max calls, consult legs) belong to the phone, which the Session
+reaches only through the :class:`~.host.CallHost` protocol.
 """
 
 from __future__ import annotations
@@ -43,9 +46,10 @@ from .status import CallStatus, ProgressStatus, SessionTicker, StaticCallStatus,
 from .transfer import DEFAULT_POLICY, CallTransfer
 
 if TYPE_CHECKING:
+    from ..media.interface import MediaEngine
     from ..sip.invite import CallLeg
     from ..sip.message import Headers
-    from .host import CallHost, ExtraHeader, MediaEngine
+    from .host import CallHost, ExtraHeader
 
 logger = logging.getLogger(__name__)
 
@@ -254,10 +258,15 @@ class Session(AsyncIOEventEmitter):
     def end_transferred(self) -> None:
         """End the call because it was handed over: BYE, cause "Transferred" (so history
         and wrap-up can tell a hand-over from a hang-up)."""
+        self.end_locally("Transferred")
+
+    def end_locally(self, cause: str) -> None:
+        """End the call from our side for a reason of the phone's own ("Transferred",
+        "RTP Timeout"): BYE, then ``ended`` with ``cause``."""
         if self._ended:
             return
         self.host.signal(lambda ua, now: ua.hangup(self.leg, now))
-        self._finish("ended", "Transferred", None)
+        self._finish("ended", cause, None)
 
     def expire_unanswered(self, code: int = 480) -> None:
         """Nobody answered in time (``calls.no_answer_s``): "No Answer", then ``code``.
@@ -363,6 +372,7 @@ class Session(AsyncIOEventEmitter):
             return
         if isinstance(event, ev.CallProgress):
             self._on_progress(event)
+            self._spawn(self.call_media.on_progress(event))  # early media or ringback
         elif isinstance(event, ev.CallAnswered):
             self._spawn(self._on_answered(event))
         elif isinstance(event, ev.CallConfirmed):
@@ -388,8 +398,7 @@ class Session(AsyncIOEventEmitter):
             self.update_status(call_status="ringing")
 
     async def _on_answered(self, event: ev.CallAnswered) -> None:
-        if event.sdp:
-            await self.media.accept_answer(event.sdp.decode("utf-8", "replace"))
+        await self.call_media.on_answered(event.sdp)
         self.established = True
         self.update_status(call_status="talking", answer_time=_ms_now(),
                            codec=self.media.codec or "")
@@ -423,9 +432,10 @@ class Session(AsyncIOEventEmitter):
             await coro
         except Exception as exc:  # noqa: BLE001 - a media failure ends this call only
             logger.exception("call %s: media error", self.call_id)
-            self.emit("client_error", {"call_id": self.call_id, "cause": f"WebRTC Error: {exc}"})
+            cause = self.call_media.error_cause
+            self.emit("client_error", {"call_id": self.call_id, "cause": f"{cause}: {exc}"})
             self.host.signal(lambda ua, now: ua.hangup(self.leg, now))
-            self._finish("ended" if self.established else "failed", "WebRTC Error", None)
+            self._finish("ended" if self.established else "failed", cause, None)
 
     def arm_no_answer(self, seconds: float, on_expiry: Callable[[], None]) -> None:
         self._no_answer = asyncio.get_running_loop().call_later(seconds, on_expiry)

@@ -27,7 +27,9 @@ class Baresip:
     """One baresip instance for rig user 1001 (manual answer) or 1002 (auto-answer)."""
 
     def __init__(self, user: str, work: Path, *, answer: str | None = None,
-                 tone_hz: int | None = None, transport: str = "udp") -> None:
+                 tone_hz: int | None = None, transport: str = "udp",
+                 account: str = "", rtcp_mux: bool | None = None,
+                 register: bool = True) -> None:
         self.binary = require("baresip")
         self.user = user
         self.conf = work / f"baresip-{user}"
@@ -40,6 +42,8 @@ class Baresip:
         config = config.replace(f"/tmp/baresip-{user}-audio", str(self.audio_dir))
         if tone_hz is not None:
             config = _set(config, "audio_source", f"ausine,{tone_hz}")
+        if rtcp_mux is not None:  # WebRTC media (aiortc) needs rtcp-mux
+            config = _set(config, "rtcp_mux", "yes" if rtcp_mux else "no")
         (self.conf / "config").write_text(config)
         accounts = (self.conf / "accounts").read_text()
         if answer is not None:
@@ -47,6 +51,12 @@ class Baresip:
             accounts = accounts.replace("answermode=manual", f"answermode={answer}")
         if transport != "udp":
             accounts = accounts.replace("transport=udp", f"transport={transport}")
+        if account:  # more account parameters, e.g. ";mediaenc=srtp-mand"
+            accounts = "\n".join(line + account if line.startswith("<") else line
+                                  for line in accounts.splitlines()) + "\n"
+        if not register:  # no registrar: called and calling by URI
+            accounts = accounts.replace("regint=600", "regint=0")
+        self.register = register
         (self.conf / "accounts").write_text(accounts)
         self.ctrl_port = int(_get(config, "ctrl_tcp_listen").rsplit(":", 1)[1])
         self.sip_port = int(_get(config, "sip_listen").rsplit(":", 1)[1])
@@ -58,7 +68,7 @@ class Baresip:
             [self.binary, "-f", str(self.conf)], stdin=subprocess.DEVNULL,
             stdout=self.log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
         )
-        self.wait_log("200 OK", timeout)  # registered
+        self.wait_log("200 OK" if self.register else "baresip is ready", timeout)
 
     def wait_log(self, text: str, timeout: float = 10.0) -> str:
         deadline = time.monotonic() + timeout

@@ -190,10 +190,11 @@ def agent_heard(tmp: Path, user: str = "1004") -> Path:
 def agent_yaml(tmp: Path, *, user: str = "1004", tone_hz: int = 440,
                codecs: tuple[str, ...] | None = None, dtmf_mode: str = "auto",
                recording_dir: Path | None = None, audio: str | None = None,
-               extra: str = "") -> str:
+               extra: str = "", transport: str = "ws", profile: str | None = None) -> str:
     """agentconsole over WS (aiortc media through rtpengine) playing a looped tone into
     :func:`agent_heard`; ``audio`` replaces that ``audio:`` section's body, ``extra``
-    is appended (more top-level sections). The one config every rig test starts from."""
+    is appended (more top-level sections). The one config every rig test starts from;
+    ``transport="udp"`` (with ``media.profile`` auto: plain RTP) for the plain path."""
     from .rig import USERS
     from .test_calls_baresip import write_tone
 
@@ -204,17 +205,19 @@ def agent_yaml(tmp: Path, *, user: str = "1004", tone_hz: int = 440,
         audio = (f'  backend: file\n  file_in: "{source}"\n'
                  f'  file_out: "{agent_heard(tmp, user)}"\n')
     media = [f"  dtmf_mode: {dtmf_mode}", '  host_addresses: ["127.0.0.1"]']
+    if profile:
+        media.append(f"  profile: {profile}")
     if codecs:
         media.append(f"  codecs: [{', '.join(codecs)}]")
     recording = (f'recording:\n  directory: "{recording_dir}"\n' if recording_dir else "")
     media_lines = "\n".join(media)
+    ws_url = '  ws_url: "ws://127.0.0.1:8080/ws"\n' if transport == "ws" else ""
     return f"""
 account:
   aor: "sip:{user}@127.0.0.1"
   password: "{USERS[user]}"
-  transport: ws
-  ws_url: "ws://127.0.0.1:8080/ws"
-sip:
+  transport: {transport}
+{ws_url}sip:
   local_host: 127.0.0.1
 calls:
   dial_rate_limit_s: 0

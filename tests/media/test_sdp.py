@@ -12,6 +12,7 @@ from agentconsole.media.sdp import (
     audio_direction,
     audio_only,
     check_offer_supported,
+    check_webrtc_offer,
     has_telephone_event,
     is_hold_direction,
     parse_sdp,
@@ -98,11 +99,29 @@ def test_direction_setter() -> None:
         sdp.media[0].direction = "sideways"
 
 
-def test_plain_rtp_offer_gets_488_with_pbx_hint() -> None:
+def test_plain_and_sdes_offers_are_served_and_webrtc_stack_refuses_them() -> None:
+    check_offer_supported(PLAIN)  # RTP/AVP: the plain engine answers it
+    sdes = PLAIN.replace("RTP/AVP", "RTP/SAVP").replace(
+        "a=sendrecv", "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+        "inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\na=sendrecv")
+    check_offer_supported(sdes)
     with pytest.raises(MediaNegotiationError) as info:
-        check_offer_supported(PLAIN)
-    assert info.value.status == 488
-    assert "RTP/AVP" in info.value.warning and "webrtc=yes" in info.value.warning
+        check_webrtc_offer(PLAIN)  # what an aiortc-only call still refuses
+    assert info.value.status == 488 and "RTP/AVP" in info.value.warning
+
+
+def test_offers_nothing_can_serve_get_488_naming_why() -> None:
+    no_key = PLAIN.replace("RTP/AVP", "RTP/SAVP")
+    with pytest.raises(MediaNegotiationError, match="no SRTP crypto suite"):
+        check_offer_supported(no_key)
+    gcm = no_key.replace("a=sendrecv", "a=crypto:1 AEAD_AES_256_GCM inline:"
+                         "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVzWVNfX19zZW1jdGw=\r\na=sendrecv")
+    with pytest.raises(MediaNegotiationError, match="AEAD_AES_256_GCM"):
+        check_offer_supported(gcm)
+    with pytest.raises(MediaNegotiationError, match="TCP/RTP/AVP"):
+        check_offer_supported(PLAIN.replace("RTP/AVP", "TCP/RTP/AVP"))
+    with pytest.raises(MediaNegotiationError, match="no codec in common"):
+        check_offer_supported(PLAIN.replace("RTP/AVP 0 8 101", "RTP/AVP 18 101"))
 
 
 def test_offer_without_audio_or_fingerprint_gets_488() -> None:
