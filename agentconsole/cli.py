@@ -91,13 +91,52 @@ def load_or_report(args: argparse.Namespace, err: TextIO) -> Config | None:
 
 
 def _console(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """The agent console (Textual) on the loaded config; Textual loads only here."""
+    """The agent console (Textual) on the loaded config; Textual loads only here.
+
+    In a terminal it runs inside a holder so it outlives the terminal (see
+    :func:`_detachable_console`); the holder's own child is this same path with
+    ``--no-detach``."""
     config = load_or_report(args, err)
     if config is None:
         return EXIT_PROBLEMS
+    detached = _detachable_console(args, err)
+    if detached is not None:
+        return detached
     from .ui_main import run_console
 
     return run_console(config, err)
+
+
+# ----- detachable console: agentconsole.remote (start through a holder, attach) -----------
+def _detachable_console(args: argparse.Namespace, err: TextIO) -> int | None:
+    """Start or join the console for this config through a holder; None: run directly."""
+    from .remote.command import detachable, start_console
+
+    if not detachable(args):
+        return None
+    return start_console(config_path(args), args.verbose, err)
+
+
+def _attach(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``agentconsole attach [--list]``: back to a running console."""
+    from .remote.command import attach_command
+
+    explicit = Path(args.config) if args.config else None
+    return attach_command(args, explicit, Config.default_path(), out, err)
+
+
+def _attach_arguments(parser: argparse.ArgumentParser) -> None:
+    from .remote.command import add_attach_arguments
+
+    add_attach_arguments(parser)
+
+
+def _add_remote_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-detach", action="store_true",
+                        help="run the console in this terminal only: it ends with the "
+                             "terminal (default in a terminal: it keeps running, "
+                             "`agentconsole attach` brings it back)")
+# ----- end of the detachable console block ---------------------------------------------------
 
 
 def _check_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -112,6 +151,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                        _demo_arguments),
     "register": Subcommand("register the account, print what happens, un-register",
                            cli_register.run, cli_register.add_arguments),
+    "attach": Subcommand("bring back the console left running (after a dropped SSH "
+                         "session or the detach key)", _attach, _attach_arguments),
 }
 
 #: What runs without a subcommand.
@@ -125,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH", help="config file to use")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log more (-v info, -vv debug)")
+    _add_remote_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, command in SUBCOMMANDS.items():
         child = sub.add_parser(name, help=command.help, description=command.help)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,11 +62,17 @@ def logs_to_file(path: Path) -> Iterator[None]:
 
 
 def run_console(config: Config, err: TextIO) -> int:
-    """Run the console until the agent quits; returns the exit status."""
+    """Run the console until the agent quits; returns the exit status.
+
+    Run by a holder (agentconsole.remote) it finds the side channel in its environment
+    and can be detached and attached again; otherwise it is the same console."""
+    from .remote.link import from_environment
     from .ui.app import AgentConsoleApp
 
+    link = from_environment(config.remote.on_detach)
     try:
-        app = AgentConsoleApp(config)
+        app = AgentConsoleApp(config, remote=link,
+                              over_ssh=bool(os.environ.get("SSH_CONNECTION")))
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem.format(config.source), file=err)

@@ -74,6 +74,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("palette", "slash", "Commands", "Command palette (every action)",
                show=False),
     ActionSpec("quit", "ctrl+q", "Quit", "Quit (asks when calls are up)", destructive=True),
+    ActionSpec("detach", "ctrl+backslash", "Detach",
+               "Leave the phone running, free the terminal (agentconsole attach)",
+               show=False),
 )
 
 ACTION_IDS: tuple[str, ...] = tuple(a.id for a in ACTIONS)

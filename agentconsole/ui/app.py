@@ -35,6 +35,7 @@ from .actions import ACTIONS, describe_keys, resolve_keymap
 from .agent_state import LIBRARY_STATES, AgentState, AgentStatus, menu_choices
 from .clock import Clock, SystemClock
 from .messages import CallFinished, CallReportUpdated, CallsChanged, PhoneChanged, Tick
+from .remote_view import RemoteView
 from .screens.dialogs import AgentStateMenu, ConfirmQuit, StateChoice, WrapupResult
 from .screens.main import MainScreen
 from .screens.trace import TraceBuffer
@@ -69,7 +70,8 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
     def __init__(self, config: Config, phone: Any | None = None, *,
                  clock: Clock | None = None, theme_dirs: Iterable[Path] | None = None,
                  autostart: bool = True, history: CallHistory | None = None,
-                 audio_probe: Any | None = None) -> None:
+                 audio_probe: Any | None = None, remote: Any | None = None,
+                 over_ssh: bool = False) -> None:
         self.keymap = resolve_keymap(config.ui.keymap, config.source)
         super().__init__()
         self.config = config
@@ -108,6 +110,8 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         audio = config.audio
         self.audio_choice: dict[str, str | int] = {"input": audio.input, "output": audio.output,
                                                    "ring": audio.ring}
+        #: Detach/attach through the holder the console runs in (None: run directly).
+        self.remote_view = RemoteView(self, remote, over_ssh=over_ssh)
 
     def _open_history(self) -> CallHistory | None:
         try:
@@ -147,6 +151,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         if add_hook is not None:
             add_hook(self.trace.add)
         self._wire_phone()
+        self.remote_view.start()
         self.set_interval(1.0, self._tick, name="console-tick")
         if getattr(self, "_theme_warning", None):
             self.notify(self._theme_warning, severity="warning")
@@ -385,6 +390,11 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
             self.recent_numbers.remove(number)
         self.recent_numbers.insert(0, number)
         del self.recent_numbers[50:]
+
+    # ----- detach / attach (agentconsole.remote; the logic is in remote_view) ----------------
+    def detach(self) -> None:
+        """Leave the console running and let the terminal go (the ``detach`` key)."""
+        self.remote_view.detach()
 
     # ----- agent state and wrap-up ----------------------------------------------------------
     def set_agent_state(self, status: AgentStatus, reason: str = "") -> None:

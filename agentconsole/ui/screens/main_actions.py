@@ -331,3 +331,6 @@ class CallActions(_ScreenBase):
 
     async def action_quit(self) -> None:
         await self.console.request_quit()
+
+    def action_detach(self) -> None:
+        self.console.detach()

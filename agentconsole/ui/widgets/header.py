@@ -23,6 +23,9 @@ class HeaderView:
     notice: str = ""  # e.g. "no audio device"
     missed: int = 0  # missed calls not yet seen in the history screen
     wrapups: str = ""  # e.g. "2 wrap-ups (w)": filed after the calls are over
+    remote: str = ""  # "attached" / "detached" when running in a holder (agentconsole.remote)
+    audio: str = ""  # where audio goes, when worth saying: "audio: pulse via SSH tunnel"
+    hint: str = ""  # how to fix the notice, e.g. how to forward sound over SSH
 
 
 class StatusHeader(Static):
@@ -62,10 +65,16 @@ class StatusHeader(Static):
 
     @classmethod
     def fitted(cls, v: HeaderView, width: int) -> Content:
-        left = _left(v.account, v.registration, v.registration_ok, v.transport) + \
+        core = _left(v.account, v.registration, v.registration_ok, v.transport) + \
             _agent(v.agent_style, v.agent, v.agent_timer) + _tail(v.missed, v.notice, v.wrapups)
         tail = Content(f" │ {v.clock}")
         room = width - tail.cell_length
+        # The remote parts give way first: the hint, then where audio goes, then the
+        # attached/detached mark; only then is the rest cut.
+        for extra in _extras(v.hint, v.audio, v.remote):
+            left = core + extra
+            if width <= 0 or left.cell_length <= room:
+                break
         if width > 0 and left.cell_length > room:
             left = left.truncate(max(1, room), ellipsis=True)
         return left + tail
@@ -99,3 +108,15 @@ def _tail(missed: int, notice: str, wrapups: str = "") -> Content:
     if notice:
         parts.append(f" │ [$warning]⚠ {escape(notice)}[/]")
     return Content.from_markup("".join(parts))
+
+
+@lru_cache(maxsize=64)
+def _extras(hint: str, audio: str, remote: str) -> tuple[Content, ...]:
+    """The remote parts, richest first, each next one with one part fewer."""
+    hint_part = f" [$warning]· {escape(hint)}[/]" if hint else ""
+    audio_part = f" │ ♪ {escape(audio)}" if audio else ""
+    style = "$warning" if remote == "detached" else "$foreground-muted"
+    remote_part = f" │ [{style}]⇄ {escape(remote)}[/]" if remote else ""
+    options = (hint_part + audio_part + remote_part, audio_part + remote_part, remote_part,
+               "")
+    return tuple(Content.from_markup(text) for text in dict.fromkeys(options))

@@ -1,0 +1,109 @@
+"""Steps for the detach/attach end-to-end tests: a private runtime dir (where the running
+console's socket lives), the console over ``ssh -t``, killing the SSH client, reading
+the history, and making sure no held console outlives its test."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import psutil
+import pytest
+
+from agentconsole.remote.registry import query
+
+from .conftest import console_binary, home_env
+from .sshd import Sshd
+
+
+@pytest.fixture
+def runtime_dir() -> Iterator[Path]:
+    """``$XDG_RUNTIME_DIR`` for the console: short (a Unix socket path has ~100 bytes),
+    private, and emptied of any console still held there when the test ends."""
+    path = Path(tempfile.mkdtemp(prefix="ac-rt-", dir="/tmp"))
+    try:
+        yield path
+    finally:
+        stop_held_consoles(path)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def stop_held_consoles(runtime: Path, timeout: float = 10.0) -> list[int]:
+    """SIGTERM (then SIGKILL) every holder and console found in ``runtime``; their pids."""
+    pids: list[int] = []
+    for sock in (runtime / "agentconsole").glob("console-*.sock"):
+        found = query(sock)
+        if found is not None:
+            pids += [found.holder_pid, found.pid]
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    _gone, alive = psutil.wait_procs(_procs(pids), timeout=timeout)
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    return pids
+
+
+def _procs(pids: Sequence[int]) -> list[psutil.Process]:
+    procs = []
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            procs.append(psutil.Process(pid))
+    return procs
+
+
+def remote_env(tmp: Path, runtime: Path, **extra: str) -> list[str]:
+    """``env VAR=... `` for the remote command: the test's XDG dirs and runtime dir."""
+    env = {**home_env(tmp), "XDG_RUNTIME_DIR": str(runtime), **extra}
+    return ["env", *(f"{k}={v}" for k, v in sorted(env.items()))]
+
+
+def console_over_ssh(sshd: Sshd, tmp: Path, runtime: Path, config: Path, *args: str,
+                     extra_env: dict[str, str] | None = None) -> list[str]:
+    """The ``ssh -t`` line running ``agentconsole [ARGS] --config CONFIG`` remotely."""
+    command = [*remote_env(tmp, runtime, **(extra_env or {})), str(console_binary()),
+               *args, "--config", str(config)]
+    return sshd.client_argv(command)
+
+
+def ssh_client_pid(pane_pid: int) -> int:
+    """The ``ssh`` process of a tmux pane (the pane's shell may run it as a child)."""
+    pane = psutil.Process(pane_pid)
+    for proc in [pane, *pane.children(recursive=True)]:
+        if proc.name() == "ssh":
+            return proc.pid
+    raise AssertionError(f"no ssh process under pane pid {pane_pid}")
+
+
+def kill_and_wait(pid: int, timeout: float = 5.0) -> float:
+    """SIGKILL ``pid`` and wait until it is dead (gone, or a zombie its parent — tmux,
+    not us — has yet to reap); returns when it was killed."""
+    proc = psutil.Process(pid)
+    killed = time.monotonic()
+    proc.send_signal(signal.SIGKILL)
+    deadline = killed + timeout
+    while time.monotonic() < deadline:
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return killed
+        except psutil.NoSuchProcess:
+            return killed
+        time.sleep(0.02)
+    raise AssertionError(f"pid {pid} survived SIGKILL for {timeout} s")
+
+
+def history_rows(tmp: Path) -> list[dict[str, object]]:
+    db = sqlite3.connect(tmp / "data" / "agentconsole" / "history.sqlite3")
+    db.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in db.execute("SELECT * FROM calls ORDER BY id")]
+    finally:
+        db.close()
