@@ -192,6 +192,13 @@ class PulseBackend(AudioBackend):
         finally:
             stream.close()
 
+    def open_meter(self, device: DeviceInfo) -> PulseMeter:
+        """The peak level of ``device`` (a source), from a record stream of its own."""
+        _devices, names = self._query()
+        stream = self._open_stream("record", rate=self.rate, latency_ms=50, server=self.server,
+                                   device=names.get(id_key(device)), stream_name="level meter")
+        return PulseMeter(stream, self.rate)
+
     # ----- calls ------------------------------------------------------------------------
     def source_track(self) -> MediaStreamTrack:
         from .tracks import PacedAudioTrack
@@ -357,6 +364,38 @@ class PulseBackend(AudioBackend):
                      "answers" if ok else f"does not answer: {problem}")
         self.reachable = ok
         self._problem = problem if not ok else ""
+
+
+class PulseMeter:
+    """Peak of the last 50 ms of a source, 0.0..1.0 (the devices screen's level meter)."""
+
+    def __init__(self, stream: SimpleStream, rate: int) -> None:
+        self._stream = stream
+        self._block = rate // 20 * 2
+        self._level: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pulse-meter", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from array import array
+
+        try:
+            while not self._stop.is_set():
+                samples = array("h", self._stream.read(self._block))
+                peak = max(max(samples, default=0), -min(samples, default=0))
+                self._level = min(1.0, peak / 32768.0)
+        except PulseError as exc:
+            log.info("level meter stopped: %s", exc)
+        finally:
+            self._stream.close()
+
+    def level(self) -> float | None:
+        return self._level
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(1.0)
 
 
 def _pick(spec: DeviceSpec, devices: list[DeviceInfo], output: bool) -> DeviceInfo | None:

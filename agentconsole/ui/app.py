@@ -105,7 +105,7 @@ class AgentConsoleApp(WrapupFlow, App[int], inherit_bindings=False):
         if audio_probe is None:
             from .audio_probe import AudioProbe
 
-            audio_probe = AudioProbe()
+            audio_probe = AudioProbe(lambda: getattr(self.phone, "audio_backend", None))
         self.audio_probe = audio_probe
         audio = config.audio
         self.audio_choice: dict[str, str | int] = {"input": audio.input, "output": audio.output,

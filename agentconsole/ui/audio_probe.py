@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 from array import array
+from collections.abc import Callable
 from typing import Any, Protocol
 
+from ..media.audio_pulse import HOSTAPI as PULSE_HOSTAPI
 from ..media.audio_sd import DeviceInfo, list_devices
 
 logger = logging.getLogger(__name__)
@@ -29,10 +31,24 @@ class Meter(Protocol):
 
 
 class AudioProbe:
-    """The real thing: sounddevice, imported lazily."""
+    """The real thing: sounddevice, imported lazily — or, when the phone plays through a
+    PulseAudio server (``backend_of()`` returns a backend with its own device list: audio
+    over SSH), that server's sinks and sources, tone and meter."""
+
+    def __init__(self, backend_of: Callable[[], Any] | None = None) -> None:
+        self._backend_of = backend_of or (lambda: None)
+
+    def _pulse(self, device: DeviceInfo | None = None) -> Any | None:
+        backend = self._backend_of()
+        if getattr(backend, "name", "") != "pulse":
+            return None
+        if device is not None and device.hostapi != PULSE_HOSTAPI:
+            return None
+        return backend
 
     def list_devices(self) -> list[DeviceInfo]:
-        return list_devices()
+        pulse = self._pulse()
+        return list(pulse.list_devices()) if pulse is not None else list_devices()
 
     def rescan(self, backend: Any | None) -> list[DeviceInfo]:
         """Re-read the device list; a sound-card backend reopens its streams too."""
@@ -50,6 +66,10 @@ class AudioProbe:
 
     def play_tone(self, device: DeviceInfo, seconds: float = TONE_SECONDS) -> None:
         """A 1 kHz tone on ``device`` (blocking; run it in a thread)."""
+        pulse = self._pulse(device)
+        if pulse is not None:
+            pulse.play_test_tone(device, TONE_HZ, seconds)
+            return
         import sounddevice
 
         from ..media.tone import ToneGenerator
@@ -61,6 +81,10 @@ class AudioProbe:
             stream.write(pcm)
 
     def open_meter(self, device: DeviceInfo) -> Meter:
+        pulse = self._pulse(device)
+        if pulse is not None:
+            meter: Meter = pulse.open_meter(device)
+            return meter
         return InputMeter(device)
 
 

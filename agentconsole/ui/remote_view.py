@@ -28,7 +28,8 @@ FORWARD_HINT = "forward it: ssh -R 4713:localhost:4713, PULSE_SERVER=tcp:localho
 @dataclass(frozen=True)
 class RemoteHeader:
     remote: str = ""  # "attached" | "detached" | "" (no holder)
-    audio: str = ""  # where audio goes when that is worth saying: "pulse via SSH tunnel"
+    audio: str = ""  # where audio goes when that is worth saying: "audio: pulse via SSH tunnel"
+    audio_short: str = ""  # the same in a few cells: "pulse/ssh"
     hint: str = ""  # the one-line fix for "no audio device" over SSH
 
 
@@ -88,16 +89,17 @@ class RemoteView:
         if self.link is not None:
             remote = "attached" if self.link.state.attached else "detached"
         backend = getattr(self.app.phone, "audio_backend", None)
-        audio = ""
+        audio = short = ""
         if backend is not None and getattr(backend, "name", "") == "pulse" \
                 and backend.notice is None:
             audio = f"audio: {backend.route}"
+            short = "pulse/ssh" if backend.via_ssh else "pulse"
         hint = ""
         no_audio = backend is not None and getattr(backend, "name", "") in ("null", "pulse") \
             and (backend.name == "null" or backend.notice is not None)
         if self.over_ssh and no_audio:
             hint = FORWARD_HINT
-        return RemoteHeader(remote, audio, hint)
+        return RemoteHeader(remote, audio, short, hint)
 
     def notice(self, fallback: str | None) -> str:
         """The audio warning now: a PulseAudio server comes and goes with its tunnel, so

@@ -24,6 +24,19 @@ from .sshd import Sshd
 
 
 @pytest.fixture
+def sshd(tmp_path: Path) -> Iterator[Sshd]:
+    """A loopback OpenSSH server for this test (tests/e2e/sshd.py)."""
+    work = tmp_path / "sshd"
+    work.mkdir()
+    server = Sshd(work)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
 def runtime_dir() -> Iterator[Path]:
     """``$XDG_RUNTIME_DIR`` for the console: short (a Unix socket path has ~100 bytes),
     private, and emptied of any console still held there when the test ends."""
@@ -67,11 +80,12 @@ def remote_env(tmp: Path, runtime: Path, **extra: str) -> list[str]:
 
 
 def console_over_ssh(sshd: Sshd, tmp: Path, runtime: Path, config: Path, *args: str,
-                     extra_env: dict[str, str] | None = None) -> list[str]:
+                     extra_env: dict[str, str] | None = None,
+                     ssh_options: Sequence[str] = ()) -> list[str]:
     """The ``ssh -t`` line running ``agentconsole [ARGS] --config CONFIG`` remotely."""
     command = [*remote_env(tmp, runtime, **(extra_env or {})), str(console_binary()),
                *args, "--config", str(config)]
-    return sshd.client_argv(command)
+    return sshd.client_argv(command, ssh_options)
 
 
 def ssh_client_pid(pane_pid: int) -> int:

@@ -17,7 +17,7 @@ The console runs through ``ssh -t`` to a loopback sshd, inside tmux, sending a l
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,6 +32,7 @@ from .remote_steps import (
     kill_and_wait,
     runtime_dir,  # noqa: F401  (fixture)
     ssh_client_pid,
+    sshd,  # noqa: F401  (fixture)
 )
 from .sshd import Sshd
 from .steps import console_log, header, ring_and_answer, talk_seconds, wait_exit
@@ -41,18 +42,6 @@ pytestmark = pytest.mark.interop
 
 PACKETS_PER_S = 50  # 20 ms packets
 TONE_HZ = 660  # console_yaml's agent voice
-
-
-@pytest.fixture
-def sshd(tmp_path: Path) -> Iterator[Sshd]:
-    work = tmp_path / "sshd"
-    work.mkdir()
-    server = Sshd(work)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def wait_text(path: Path, text: str, timeout: float) -> str:
@@ -66,7 +55,8 @@ def wait_text(path: Path, text: str, timeout: float) -> str:
 
 
 def test_call_survives_killed_ssh_client_and_comes_back_on_attach(
-    kamailio_rtpengine: Kamailio, sshd: Sshd, tmp_path: Path, runtime_dir: Path,  # noqa: F811
+    kamailio_rtpengine: Kamailio, sshd: Sshd, tmp_path: Path,  # noqa: F811
+    runtime_dir: Path,  # noqa: F811
     term_factory: Callable[..., TmuxTerm],
 ) -> None:
     config = console_yaml(tmp_path)  # a looped 660 Hz WAV as the agent's voice

@@ -241,7 +241,7 @@ class MainScreen(CallActions, Screen[None]):
             clock=app.clock.now().strftime("%H:%M:%S"),
             notice=short_notice(app.remote_view.notice(app.audio_notice)), missed=app.missed,
             wrapups=self._wrapups_hint(), remote=remote.remote, audio=remote.audio,
-            hint=remote.hint)
+            audio_short=remote.audio_short, hint=remote.hint)
 
     def _wrapups_hint(self) -> str:
         waiting = len(self.console.pending_wrapups)

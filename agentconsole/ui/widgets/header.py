@@ -25,6 +25,7 @@ class HeaderView:
     wrapups: str = ""  # e.g. "2 wrap-ups (w)": filed after the calls are over
     remote: str = ""  # "attached" / "detached" when running in a holder (agentconsole.remote)
     audio: str = ""  # where audio goes, when worth saying: "audio: pulse via SSH tunnel"
+    audio_short: str = ""  # the same for a narrow header: "pulse/ssh"
     hint: str = ""  # how to fix the notice, e.g. how to forward sound over SSH
 
 
@@ -71,7 +72,7 @@ class StatusHeader(Static):
         room = width - tail.cell_length
         # The remote parts give way first: the hint, then where audio goes, then the
         # attached/detached mark; only then is the rest cut.
-        for extra in _extras(v.hint, v.audio, v.remote):
+        for extra in _extras(v.hint, v.audio, v.audio_short, v.remote):
             left = core + extra
             if width <= 0 or left.cell_length <= room:
                 break
@@ -111,12 +112,15 @@ def _tail(missed: int, notice: str, wrapups: str = "") -> Content:
 
 
 @lru_cache(maxsize=64)
-def _extras(hint: str, audio: str, remote: str) -> tuple[Content, ...]:
-    """The remote parts, richest first, each next one with one part fewer."""
+def _extras(hint: str, audio: str, audio_short: str, remote: str) -> tuple[Content, ...]:
+    """The remote parts, richest first, each next one shorter: the hint goes first, then
+    the long words; where the audio goes is the last thing to give way."""
     hint_part = f" [$warning]· {escape(hint)}[/]" if hint else ""
     audio_part = f" │ ♪ {escape(audio)}" if audio else ""
+    short_part = f" │ ♪ {escape(audio_short or audio)}" if audio else ""
     style = "$warning" if remote == "detached" else "$foreground-muted"
     remote_part = f" │ [{style}]⇄ {escape(remote)}[/]" if remote else ""
-    options = (hint_part + audio_part + remote_part, audio_part + remote_part, remote_part,
-               "")
+    remote_mark = f" │ [{style}]⇄[/]" if remote else ""
+    options = (hint_part + audio_part + remote_part, audio_part + remote_part,
+               short_part + remote_part, short_part + remote_mark, short_part, "")
     return tuple(Content.from_markup(text) for text in dict.fromkeys(options))
