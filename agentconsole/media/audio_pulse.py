@@ -268,7 +268,7 @@ class PulseBackend(AudioBackend):
                     continue
                 size = self._frame_bytes()
                 with self._lock:
-                    chunk = take(self._out, size, keep=size)
+                    chunk = take(self._out, size, keep=2 * size)
                     ring = self._ring_signal.next_chunk(size // 2) \
                         if self._ring_signal is not None else None
                 try:

@@ -167,6 +167,7 @@ class Holder:
         pid = os.fork()
         if pid == 0:  # the console: a session of its own, the pty its controlling tty
             try:
+                self.lock.forget()  # the lock is the holder's alone (liveness = holder)
                 for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
                             signal.SIGPIPE):
                     signal.signal(sig, signal.SIG_DFL)

@@ -73,6 +73,12 @@ class InstanceLock:
         self._fd = fd
         return True
 
+    def forget(self) -> None:
+        """In a forked child: close our copy of the lock without unlocking it."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
     def release(self) -> None:
         fd, self._fd = self._fd, None
         if fd is not None:

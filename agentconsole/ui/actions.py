@@ -75,7 +75,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
                show=False),
     ActionSpec("quit", "ctrl+q", "Quit", "Quit (asks when calls are up)", destructive=True),
     ActionSpec("detach", "ctrl+backslash", "Detach",
-               "Leave the phone running, free the terminal (agentconsole attach)",
+               "Free the terminal, keep the phone running",
                show=False),
 )
 

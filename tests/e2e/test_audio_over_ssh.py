@@ -98,3 +98,48 @@ def test_call_heard_and_spoken_through_a_forwarded_sound_server(
         peer.stop()
     print(f"\ncaller heard through the tunnel: {hz:.0f} Hz (RMS {level:.0f}); "
           f"agent's microphone at the caller: {said_hz:.0f} Hz (RMS {said_level:.0f})")
+
+
+async def test_audio_comes_back_with_the_sound_server(pulse: PulseServer) -> None:
+    """The tunnel drops with the SSH session and comes back with the next one: the
+    backend reports the loss and plays again on its own once the server answers."""
+    import asyncio
+
+    from agentconsole.media.audio_pulse import PulseBackend
+    from agentconsole.media.tone import sine
+    from agentconsole.media.tracks import make_frame
+    from tests.waiting import wait_until
+
+    backend = PulseBackend(pulse.server, rate=16000, latency_ms=40)
+    stop = asyncio.Event()
+
+    async def caller_speaks() -> None:  # 20 ms frames of 440 Hz, as a call plays them
+        loop = asyncio.get_running_loop()
+        start, n = loop.time(), 0
+        while not stop.is_set():
+            backend.play(make_frame(sine(PEER_HZ, 960, 48000, 0.5, start=960 * n).tobytes(),
+                                    960 * n))
+            n += 1
+            await asyncio.sleep(max(0.0, start + n * 0.02 - loop.time()))
+
+    def heard() -> float:
+        samples = array("h", pulse.record_speaker(0.5))
+        return dominant_frequency(samples, RATE)[0] if samples else 0.0
+
+    speaking = asyncio.ensure_future(caller_speaks())
+    loop = asyncio.get_running_loop()
+    try:
+        await wait_until(lambda: backend.reachable, 5, "the server to answer")
+        assert abs(await loop.run_in_executor(None, heard) - PEER_HZ) <= 10
+        pulse.stop()  # the tunnel is gone
+        await wait_until(lambda: backend.reachable is False, 5, "the loss noticed")
+        assert "does not answer" in (backend.notice or "")
+        pulse.start()  # the agent is back, and so is the tunnel
+        await wait_until(lambda: backend.reachable and backend.streams_opened >= 2, 10,
+                         "the stream reopened")
+        assert backend.notice is None
+        assert abs(await loop.run_in_executor(None, heard) - PEER_HZ) <= 10
+    finally:
+        stop.set()
+        await speaking
+        await backend.close()
