@@ -4,11 +4,15 @@ config and a sandboxed home (history, logs) per test."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import os
 import shutil
+import signal
 import sys
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from ..interop.conftest import kamailio_rtpengine  # noqa: F401  (re-exported fixture)
@@ -36,13 +40,58 @@ def console_yaml(tmp: Path, *, backend: str = "file", user: str = "1004") -> Pat
 
 
 def home_env(tmp: Path) -> dict[str, str]:
-    """XDG dirs inside the test's tmp: the history database and log stay out of $HOME."""
+    """XDG dirs inside the test's tmp: the history database and log stay out of $HOME,
+    and the socket of the console's holder in a runtime dir of the test's own."""
     env = {}
     for var, sub in (("XDG_DATA_HOME", "data"), ("XDG_STATE_HOME", "state"),
                      ("XDG_CONFIG_HOME", "config"), ("XDG_CACHE_HOME", "cache")):
         (tmp / sub).mkdir(exist_ok=True)
         env[var] = str(tmp / sub)
+    runtime = runtime_for(tmp)
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    env["XDG_RUNTIME_DIR"] = str(runtime)
     return env
+
+
+def runtime_for(tmp: Path) -> Path:
+    """The test's ``$XDG_RUNTIME_DIR``: short, because the console's attach socket lives
+    there and a Unix socket path must stay under ~100 bytes (pytest's dirs are long)."""
+    return Path("/tmp") / f"ac-rt-{hashlib.sha256(str(tmp).encode()).hexdigest()[:10]}"
+
+
+def stop_held_consoles(runtime: Path, timeout: float = 10.0) -> list[int]:
+    """SIGTERM (then SIGKILL) every holder and console found in ``runtime``; their pids.
+    A console in a holder outlives its terminal — that is the point — so a test that
+    fails half-way must not leave one running."""
+    from agentconsole.remote.registry import query
+
+    pids: list[int] = []
+    for sock in (runtime / "agentconsole").glob("console-*.sock"):
+        found = query(sock)
+        if found is not None:
+            pids += [found.holder_pid, found.pid]
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    procs = []
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            procs.append(psutil.Process(pid))
+    _gone, alive = psutil.wait_procs(procs, timeout=timeout)
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    return pids
+
+
+@pytest.fixture(autouse=True)
+def no_console_left_running(tmp_path: Path) -> Iterator[None]:
+    """After each test: no held console of its own, no runtime dir."""
+    yield
+    runtime = runtime_for(tmp_path)
+    if runtime.exists():
+        stop_held_consoles(runtime)
+        shutil.rmtree(runtime, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,23 +1,17 @@
-"""Steps for the detach/attach end-to-end tests: a private runtime dir (where the running
-console's socket lives), the console over ``ssh -t``, killing the SSH client, reading
-the history, and making sure no held console outlives its test."""
+"""Steps for the detach/attach end-to-end tests: the runtime dir where the running
+console's socket lives, the console over ``ssh -t``, killing the SSH client, reading
+the history (the e2e conftest stops any console a test leaves held)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
 import signal
 import sqlite3
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import psutil
 import pytest
-
-from agentconsole.remote.registry import query
 
 from .conftest import console_binary, home_env
 from .sshd import Sshd
@@ -37,40 +31,10 @@ def sshd(tmp_path: Path) -> Iterator[Sshd]:
 
 
 @pytest.fixture
-def runtime_dir() -> Iterator[Path]:
-    """``$XDG_RUNTIME_DIR`` for the console: short (a Unix socket path has ~100 bytes),
-    private, and emptied of any console still held there when the test ends."""
-    path = Path(tempfile.mkdtemp(prefix="ac-rt-", dir="/tmp"))
-    try:
-        yield path
-    finally:
-        stop_held_consoles(path)
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def stop_held_consoles(runtime: Path, timeout: float = 10.0) -> list[int]:
-    """SIGTERM (then SIGKILL) every holder and console found in ``runtime``; their pids."""
-    pids: list[int] = []
-    for sock in (runtime / "agentconsole").glob("console-*.sock"):
-        found = query(sock)
-        if found is not None:
-            pids += [found.holder_pid, found.pid]
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    _gone, alive = psutil.wait_procs(_procs(pids), timeout=timeout)
-    for proc in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            proc.kill()
-    return pids
-
-
-def _procs(pids: Sequence[int]) -> list[psutil.Process]:
-    procs = []
-    for pid in pids:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            procs.append(psutil.Process(pid))
-    return procs
+def runtime_dir(tmp_path: Path) -> Path:
+    """The ``$XDG_RUNTIME_DIR`` the console of this test uses (conftest.runtime_for);
+    the e2e conftest stops any console still held there when the test ends."""
+    return Path(home_env(tmp_path)["XDG_RUNTIME_DIR"])
 
 
 def remote_env(tmp: Path, runtime: Path, **extra: str) -> list[str]:
