@@ -225,7 +225,7 @@ class PulseConfig:
 
     server: str | None = _f(_str(nullable=True), None)  # null = $PULSE_SERVER
     latency_ms: int = _f(_int(10, 500), 40)
-    rate: int = _f(_int(8000, 48000, choices=(8000, 16000, 24000, 48000)), 16000)
+    rate: int = _f(_int(8000, 48000, choices=(8000, 16000, 24000, 48000)), 48000)
 
 
 @dataclass(frozen=True)

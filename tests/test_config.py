@@ -470,11 +470,12 @@ def test_remote_and_pulse_keys() -> None:
     config = parse_config(base, env={})
     assert config.remote.on_detach == "away"
     assert (config.audio.pulse.server, config.audio.pulse.latency_ms,
-            config.audio.pulse.rate) == (None, 40, 16000)
+            config.audio.pulse.rate) == (None, 40, 48000)
     config = parse_config(base + "remote:\n  on_detach: keep\naudio:\n  backend: pulse\n"
-                          "  pulse: {server: 'tcp:localhost:4713', rate: 48000}\n", env={})
+                          "  pulse: {server: 'tcp:localhost:4713', rate: 16000}\n", env={})
     assert config.remote.on_detach == "keep" and config.audio.backend == "pulse"
     assert config.audio.pulse.server == "tcp:localhost:4713"
+    assert config.audio.pulse.rate == 16000
     with pytest.raises(ConfigError) as caught:
         parse_config(base + "remote:\n  on_detach: sometimes\naudio:\n  pulse:\n"
                      "    rate: 44100\n    latency: 40\n", env={})

@@ -71,7 +71,7 @@ class PulseBackend(AudioBackend):
     name = "pulse"
 
     def __init__(self, server: str | None, *, input: DeviceSpec = "default",
-                 output: DeviceSpec = "default", rate: int = 16000, latency_ms: int = 40,
+                 output: DeviceSpec = "default", rate: int = 48000, latency_ms: int = 40,
                  via_ssh: bool = False, stream_factory: StreamFactory = SimpleStream) -> None:
         super().__init__()
         self.server = server
