@@ -8,10 +8,10 @@ it is detached (the detach key, or another terminal took over: exit 0 with a one
 note), or when its terminal goes away (SIGHUP from a dropped SSH session) — the holder
 and the console carry on in all but the first case.
 
-On the way out the terminal is put back as it was: the saved termios settings, plus the
-escape sequences that undo what a full-screen program turns on (alternate screen, mouse
-reporting, bracketed paste, focus events, the kitty keyboard protocol), since a detached
-console never gets to undo them itself.
+On the way out the terminal is put back as it was: the saved termios settings, and —
+unless the console exited and restored it itself — the escape sequences that undo what a
+full-screen program turns on (alternate screen, mouse reporting, bracketed paste, focus
+events, the kitty keyboard protocol), since a detached console never gets to.
 """
 
 from __future__ import annotations
@@ -184,9 +184,10 @@ def attach(sock: Path, *, stdin: int = 0, stdout: int = 1,
                         _signal_arrived(wake, relay)
                     if relay.outcome is not None:
                         break
-        with contextlib.suppress(OSError):
-            os.write(stdout, TERMINAL_RESET)
-    assert relay.outcome is not None
+        assert relay.outcome is not None
+        if not relay.outcome.ended:  # an exiting console restored the terminal itself
+            with contextlib.suppress(OSError):
+                os.write(stdout, TERMINAL_RESET)
     return relay.outcome
 
 

@@ -79,6 +79,27 @@ async def test_detach_goes_away_and_attach_comes_back(
         assert app.remote_view.over_ssh  # the new terminal is an SSH one
 
 
+async def test_a_wrapup_started_while_detached_returns_to_the_state_before(
+        side: tuple[socket.socket, socket.socket]) -> None:
+    """A call ended while detached: its wrap-up (ACW) waits for the agent; filing it
+    after the re-attach ends in the state before the detach, not in "Away: detached"."""
+    holder_end, console_end = side
+    app = console(console_end)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        app.phone.set_agent_state("dnd")
+        holder_end.send(line({"event": "detached", "reason": "hangup"}))
+        await wait_until(lambda: "Away: detached" in header(app), what="away while detached")
+        now = app.clock.monotonic()
+        app.agent_state = app.agent_state.enter_acw(now)  # what a finished call does
+        holder_end.send(line({"event": "attached", "ssh": False}))
+        await wait_until(lambda: "⇄ attached" in header(app), what="attached")
+        assert "After-call work" in header(app)  # still the agent's to file
+        app.agent_state = app.agent_state.leave_acw(now)  # what filing the wrap-up does
+        await wait_until(lambda: "DND" in header(app), what="back to DND after the wrap-up")
+        assert app.phone.agent_state == "dnd"
+
+
 async def test_keep_policy_leaves_the_agent_available(
         side: tuple[socket.socket, socket.socket]) -> None:
     holder_end, console_end = side
