@@ -35,7 +35,7 @@ from .audio_base import (
 )
 from .audio_sd import resolve_device
 from .pulse_simple import PulseError, SimpleStream
-from .taps import CaptureTap, bounded_append, mix, take
+from .taps import CaptureTap, bounded_append, capture_track, mix, take
 
 if TYPE_CHECKING:
     import av
@@ -201,21 +201,8 @@ class PulseBackend(AudioBackend):
 
     # ----- calls ------------------------------------------------------------------------
     def source_track(self) -> MediaStreamTrack:
-        from .tracks import PacedAudioTrack
-
-        tap = CaptureTap(self.rate, self._lock)
-        with self._wake:
-            self._taps.append(tap)
-            self._wake.notify_all()
-        track = PacedAudioTrack(self.metered(tap.read))
-
-        def _remove() -> None:
-            with self._lock:
-                if tap in self._taps:
-                    self._taps.remove(tap)
-
-        track.on("ended", _remove)
-        return track
+        return capture_track(self._taps, self._lock, self.rate, self.metered,
+                             added=self._wake.notify_all)
 
     def _play(self, frame: av.AudioFrame) -> None:
         pcm = self.to_pcm(frame, self.rate)

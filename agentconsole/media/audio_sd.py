@@ -24,7 +24,7 @@ from .audio_base import (
     DeviceSelection,
     DeviceSpec,
 )
-from .taps import CaptureTap, bounded_append, mix, take
+from .taps import CaptureTap, bounded_append, capture_track, mix, take
 
 if TYPE_CHECKING:
     import av
@@ -284,20 +284,7 @@ class SounddeviceBackend(AudioBackend):
 
     # asyncio side --------------------------------------------------------------------
     def source_track(self) -> MediaStreamTrack:
-        from .tracks import PacedAudioTrack
-
-        tap = CaptureTap(self.in_rate, self._lock)
-        with self._lock:
-            self._taps.append(tap)
-        track = PacedAudioTrack(self.metered(tap.read))
-
-        def _remove() -> None:
-            with self._lock:
-                if tap in self._taps:
-                    self._taps.remove(tap)
-
-        track.on("ended", _remove)
-        return track
+        return capture_track(self._taps, self._lock, self.in_rate, self.metered)
 
     def _play(self, frame: av.AudioFrame) -> None:
         pcm = self.to_pcm(frame, self.out_rate)

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import threading
 from array import array
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .audio_base import SAMPLE_RATE
 
 if TYPE_CHECKING:
+    from aiortc.mediastreams import MediaStreamTrack
+
     from .tracks import Resampler
 
 MAX_BUFFER_SECONDS = 0.2
@@ -67,6 +70,29 @@ class CaptureTap:
         chunk = bytes(self.ready[:need])
         del self.ready[:need]
         return chunk + bytes(need - len(chunk))
+
+
+def capture_track(taps: list[CaptureTap], lock: threading.Lock, device_rate: int,
+                  metered: Callable[[Callable[[int], bytes]], Callable[[int], bytes]],
+                  added: Callable[[], None] | None = None) -> MediaStreamTrack:
+    """A call's track of captured audio: a new tap in ``taps`` (under ``lock``; ``added``
+    runs there too, to wake a capture thread), removed when the track ends."""
+    from .tracks import PacedAudioTrack
+
+    tap = CaptureTap(device_rate, lock)
+    with lock:
+        taps.append(tap)
+        if added is not None:
+            added()
+    track = PacedAudioTrack(metered(tap.read))
+
+    def _remove() -> None:
+        with lock:
+            if tap in taps:
+                taps.remove(tap)
+
+    track.on("ended", _remove)
+    return track
 
 
 def bounded_append(buffer: bytearray, pcm: bytes, rate: int) -> None:

@@ -265,12 +265,9 @@ class Holder:
             self.selector.modify(self.master, events, self._from_console)
 
     def _from_side(self, _sock: Any, _mask: int) -> None:
-        try:
-            data = self.side.recv(READ_SIZE)
-        except BlockingIOError:
+        data = _recv(self.side)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self.selector.unregister(self.side)
             return
@@ -302,12 +299,9 @@ class Holder:
         return ready
 
     def _read_client(self, conn: Connection) -> None:
-        try:
-            data = conn.sock.recv(READ_SIZE)
-        except BlockingIOError:
+        data = _recv(conn.sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self._drop(conn, "hangup")
             return
@@ -446,6 +440,16 @@ class Holder:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self.selector.close()
+
+
+def _recv(sock: socket.socket) -> bytes | None:
+    """What a ready socket has: bytes, b"" when closed (or broken), None if nothing yet."""
+    try:
+        return sock.recv(READ_SIZE)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
 
 
 def _noted(_signum: int, _frame: Any) -> None:
