@@ -20,7 +20,7 @@ exits with the same status. Signals arrive through ``signal.set_wakeup_fd`` into
 ``selectors`` loop: no busy loop, no threads. SIGTERM asks the console to shut down
 cleanly (hang up, un-register); a second SIGTERM terminates it.
 
-Run by :mod:`.launch`: ``python -m agentconsole.remote.holder --socket PATH --rows R
+Run by :mod:`.command`: ``python -m agentconsole.remote.holder --socket PATH --rows R
 --cols C --ready-fd N --label CONFIG -- ARGV...``.
 """
 
@@ -29,15 +29,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
-import fcntl
 import logging
 import os
 import selectors
 import signal
 import socket
-import struct
 import sys
-import termios
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,7 +47,6 @@ from .protocol import (
     HELLO,
     INPUT,
     OUTPUT,
-    SIDE_FD_ENV,
     STATUS,
     STATUS_REPLY,
     WINCH,
@@ -63,6 +59,7 @@ from .protocol import (
     load,
 )
 from .registry import InstanceLock, remove_if_stale
+from .spawn import set_winsize, spawn_on_pty
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +70,6 @@ HANDSHAKE_S = 10.0
 #: After the console exits: how long the last output may take to reach the client.
 FLUSH_S = 2.0
 READ_SIZE = 65536
-
-
-def set_winsize(fd: int, rows: int, cols: int) -> None:
-    rows, cols = max(1, min(rows, 4096)), max(1, min(cols, 4096))
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
 class Connection:
@@ -159,31 +151,8 @@ class Holder:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 
     def _spawn(self) -> None:
-        master, slave = os.openpty()
-        set_winsize(slave, self.rows, self.cols)
-        side, child_side = socket.socketpair()
-        child_side.set_inheritable(True)
-        env = {**self.env, SIDE_FD_ENV: str(child_side.fileno())}
-        pid = os.fork()
-        if pid == 0:  # the console: a session of its own, the pty its controlling tty
-            try:
-                self.lock.forget()  # the lock is the holder's alone (liveness = holder)
-                for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
-                            signal.SIGPIPE):
-                    signal.signal(sig, signal.SIG_DFL)
-                signal.set_wakeup_fd(-1)
-                os.setsid()
-                fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-                for fd in (0, 1, 2):
-                    os.dup2(slave, fd)
-                os.execvpe(self.argv[0], self.argv, env)
-            finally:
-                os._exit(127)
-        os.close(slave)
-        child_side.close()
-        os.set_blocking(master, False)
-        side.setblocking(False)
-        self.master, self.side, self.child_pid = master, side, pid
+        self.master, self.side, self.child_pid = spawn_on_pty(
+            self.argv, self.env, self.rows, self.cols, self.lock)
 
     # ----- the loop ---------------------------------------------------------------------
     def run(self) -> int:

@@ -103,7 +103,9 @@ def term_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., TmuxT
     shutil.rmtree(ARTIFACTS / test, ignore_errors=True)  # no stale screens from a past run
 
     def make(width: int = 100, height: int = 30) -> TmuxTerm:
-        name = f"agentconsole-e2e-{test}-{len(made)}"[:90]
+        # The pid keeps two runs of the same test on one machine (two worktrees) apart:
+        # TmuxTerm.start kills a server of its name left over from an earlier run.
+        name = f"agentconsole-e2e-{os.getpid()}-{test}-{len(made)}"[:90]
         term = TmuxTerm(tmux, name, ARTIFACTS / test, width=width, height=height)
         made.append(term)
         return term
