@@ -94,7 +94,7 @@ class PulseBackend(AudioBackend):
         self._problem = ""
         self.streams_opened = 0
         self._generation = 0  # bumped when the agent picks other devices
-        self.description = f"PulseAudio at {self.where}"
+        self.description = f"PulseAudio at {self.where}" + (" (SSH tunnel)" if via_ssh else "")
         self._refresh_devices()
         self._threads = [threading.Thread(target=self._play_loop, name="pulse-playback",
                                           daemon=True),
@@ -248,6 +248,8 @@ class PulseBackend(AudioBackend):
             time.monotonic() - self._last_frame < IDLE_CLOSE_S
 
     def _play_loop(self) -> None:
+        if self.reachable is None:  # the device list did not answer: say so at once
+            self._probe()
         with self._stream_owner("playback", self._playback_wanted) as stream_for:
             while not self._stopping.is_set():
                 stream = stream_for()
