@@ -93,11 +93,13 @@ def test_call_survives_killed_ssh_client_and_comes_back_on_attach(
 
         second = term_factory(90, 26)  # another terminal, another size
         second.logs += [console_log(tmp_path), holder_log]
+        attaching = time.monotonic()
         second.start(console_over_ssh(sshd, tmp_path, runtime_dir, config, "attach"))
         screen = second.wait_for(
             lambda s: "TALKING" in s and (talk_seconds(s) or 0) >= talk_at_kill + 6
             and "Available" in header(s) and "⇄ attached" in header(s), 15,
             "the call, its talk timer past the time away, the agent Available again")
+        redrawn = time.monotonic() - attaching  # ssh connect + attach + full redraw
         second.snapshot("reattached")
         assert len(screen.splitlines()[0].rstrip()) <= 90, screen  # drawn at the new width
         counted = talk_seconds(screen) or 0
@@ -127,5 +129,8 @@ def test_call_survives_killed_ssh_client_and_comes_back_on_attach(
     finally:
         peer.stop()
         other.stop()
+    print(f"\nSSH client killed {talk_at_kill} s into the call; re-attached screen complete "
+          f"{redrawn:.1f} s after `ssh -t … agentconsole attach` started; baresip received "
+          f"{stats.rx} packets, {hz:.0f} Hz at {talk_at_kill + 4} s into its recording")
     assert not list((runtime_dir / "agentconsole").glob("console-*")), "holder left behind"
     assert "the console exited with status 0" in holder_log.read_text()
