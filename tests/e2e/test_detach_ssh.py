@@ -91,7 +91,7 @@ def test_call_survives_killed_ssh_client_and_comes_back_on_attach(
         time.sleep(max(0.0, killed + 6 - time.monotonic()))  # media for 6 s unattended
         assert history_rows(tmp_path)[0]["ended_at"] is None  # still the open call
 
-        second = term_factory(90, 26)  # another terminal, another size
+        second = term_factory(112, 26)  # another terminal, another size
         second.logs += [console_log(tmp_path), holder_log]
         attaching = time.monotonic()
         second.start(console_over_ssh(sshd, tmp_path, runtime_dir, config, "attach"))
@@ -101,7 +101,7 @@ def test_call_survives_killed_ssh_client_and_comes_back_on_attach(
             "the call, its talk timer past the time away, the agent Available again")
         redrawn = time.monotonic() - attaching  # ssh connect + attach + full redraw
         second.snapshot("reattached")
-        assert len(screen.splitlines()[0].rstrip()) <= 90, screen  # drawn at the new width
+        assert len(screen.splitlines()[1].rstrip()) == 112, screen  # drawn at the new width
         counted = talk_seconds(screen) or 0
         second.wait_for(lambda s: (talk_seconds(s) or 0) >= counted + 2, 5, "timer counting")
 

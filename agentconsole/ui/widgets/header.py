@@ -51,18 +51,27 @@ class StatusHeader(Static):
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", **kwargs)  # type: ignore[arg-type]
         self._view: HeaderView | None = None
-        self._width = 0
+        self._fitted_for: tuple[HeaderView, int] | None = None
+        self._fitted = Content("")
 
     def show(self, view: HeaderView) -> None:
-        if view == self._view and self.content_size.width == self._width:
+        if view == self._view:
             return
         self._view = view
-        self._width = self.content_size.width
-        self.update(self.fitted(view, self._width), layout=False)
+        self.refresh(layout=False)
 
-    def on_resize(self) -> None:
-        if self._view is not None:
-            self.show(self._view)
+    def render(self) -> Content:
+        """The view fitted to the width the header has when it is painted, so a resize
+        (a terminal re-attached at another size) never paints a line fitted to the old
+        width; the fitting is redone only when the view or the width changed."""
+        view = self._view
+        if view is None:
+            return Content("")
+        width = self.content_size.width
+        if self._fitted_for != (view, width):
+            self._fitted = self.fitted(view, width)
+            self._fitted_for = (view, width)
+        return self._fitted
 
     @classmethod
     def fitted(cls, v: HeaderView, width: int) -> Content:
