@@ -15,24 +15,22 @@ from __future__ import annotations
 
 import logging
 import threading
-from array import array
 from typing import TYPE_CHECKING, Any
 
 from .audio_base import (
-    SAMPLE_RATE,
     AudioBackend,
     AudioDeviceError,
     DeviceInfo,
     DeviceSelection,
     DeviceSpec,
 )
+from .taps import CaptureTap, bounded_append, capture_track, mix, take
 
 if TYPE_CHECKING:
     import av
     from aiortc.mediastreams import MediaStreamTrack
 
     from .ringer import RingSignal, RingTone
-    from .tracks import Resampler
 
 __all__ = [
     "NO_CARD", "NO_PORTAUDIO", "DeviceInfo", "DeviceSpec", "SounddeviceBackend",
@@ -41,7 +39,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MAX_BUFFER_SECONDS = 0.2
 NO_PORTAUDIO = (
     "no audio device: the PortAudio library is missing (install libportaudio2) "
     "— calls run without audio (null backend)"
@@ -105,18 +102,6 @@ def resolve_device(spec: DeviceSpec, devices: list[DeviceInfo], output: bool) ->
     return found
 
 
-class _Tap:
-    """Captured audio for one call track, at the device rate, then at 48 kHz."""
-
-    def __init__(self, device_rate: int) -> None:
-        from .tracks import Resampler
-
-        self.raw = bytearray()
-        self.ready = bytearray()
-        self.device_rate = device_rate
-        self.resampler: Resampler = Resampler("s16", "mono", SAMPLE_RATE)
-
-
 class SounddeviceBackend(AudioBackend):
     """A sound card: input, output and ring devices chosen by name or index.
 
@@ -136,7 +121,7 @@ class SounddeviceBackend(AudioBackend):
         super().__init__()
         self._specs: tuple[DeviceSpec, DeviceSpec, DeviceSpec] = (input, output, ring)
         self._lock = threading.Lock()
-        self._taps: list[_Tap] = []
+        self._taps: list[CaptureTap] = []
         self._out = bytearray()
         self._streams: list[Any] = []
         self._ring_signal: RingSignal | None = None  # read by a PortAudio thread
@@ -287,64 +272,24 @@ class SounddeviceBackend(AudioBackend):
     # PortAudio callback threads -----------------------------------------------------
     def _on_input(self, indata: Any, frames: int, time: Any, status: Any) -> None:
         data = bytes(indata)
-        limit = int(self.in_rate * MAX_BUFFER_SECONDS) * 2
         with self._lock:
             for tap in self._taps:
-                tap.raw += data
-                if len(tap.raw) > limit:
-                    del tap.raw[: len(tap.raw) - limit]
+                tap.push(data)
 
     def _on_output(self, outdata: Any, frames: int, time: Any, status: Any) -> None:
-        need = frames * 2
         with self._lock:
-            chunk = bytes(self._out[:need])
-            del self._out[:need]
+            chunk = take(self._out, frames * 2)
             ring = self._ring_signal.next_chunk(frames) if self._ring_signal else None
-        chunk += bytes(need - len(chunk))
-        outdata[:] = _mix(chunk, ring) if ring is not None else chunk
+        outdata[:] = mix(chunk, ring) if ring is not None else chunk
 
     # asyncio side --------------------------------------------------------------------
-    def _read_tap(self, tap: _Tap, samples: int) -> bytes:
-        from .tracks import make_frame
-
-        with self._lock:
-            raw = bytes(tap.raw)
-            tap.raw.clear()
-        if raw:
-            frame = make_frame(raw, 0, tap.device_rate)
-            frame.pts = None
-            for part in tap.resampler.resample(frame):
-                tap.ready += bytes(part.planes[0])[: part.samples * 2]
-        need = samples * 2
-        chunk = bytes(tap.ready[:need])
-        del tap.ready[:need]
-        if len(tap.ready) > int(SAMPLE_RATE * MAX_BUFFER_SECONDS) * 2:
-            tap.ready.clear()
-        return chunk + bytes(need - len(chunk))
-
     def source_track(self) -> MediaStreamTrack:
-        from .tracks import PacedAudioTrack
-
-        tap = _Tap(self.in_rate)
-        with self._lock:
-            self._taps.append(tap)
-        track = PacedAudioTrack(self.metered(lambda samples: self._read_tap(tap, samples)))
-
-        def _remove() -> None:
-            with self._lock:
-                if tap in self._taps:
-                    self._taps.remove(tap)
-
-        track.on("ended", _remove)
-        return track
+        return capture_track(self._taps, self._lock, self.in_rate, self.metered)
 
     def _play(self, frame: av.AudioFrame) -> None:
         pcm = self.to_pcm(frame, self.out_rate)
-        limit = int(self.out_rate * MAX_BUFFER_SECONDS) * 2
         with self._lock:
-            self._out += pcm
-            if len(self._out) > limit:
-                del self._out[: len(self._out) - limit]
+            bounded_append(self._out, pcm, self.out_rate)
 
     async def close(self) -> None:
         self._stop_ring_stream()
@@ -359,17 +304,6 @@ def _close_all(streams: list[Any]) -> None:
             stream.close()
         except Exception as exc:  # a vanished device must not break hang-up
             log.debug("closing audio stream: %s", exc)
-
-
-def _mix(a: bytes, b: bytes) -> bytes:
-    """Sum two equal-length s16 buffers with clipping (runs in the PortAudio thread)."""
-    if not any(a):
-        return b
-    left, right = array("h"), array("h")
-    left.frombytes(a)
-    right.frombytes(b)
-    return array("h", (max(-32768, min(32767, x + y))
-                       for x, y in zip(left, right, strict=True))).tobytes()
 
 
 def reinitialize() -> None:
