@@ -67,7 +67,12 @@ def _check_config(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """The console on the embedded demo switch (``--headless``: the switch alone)."""
+    """The console on the embedded demo switch (``--headless``: the switch alone); in a
+    terminal held like the console (see :func:`_detachable_demo`)."""
+    if not args.headless:
+        held = _detachable_demo(args, err)
+        if held is not None:
+            return held
     from .demo.command import run
 
     return run(args, out, err)
@@ -91,13 +96,62 @@ def load_or_report(args: argparse.Namespace, err: TextIO) -> Config | None:
 
 
 def _console(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """The agent console (Textual) on the loaded config; Textual loads only here."""
+    """The agent console (Textual) on the loaded config; Textual loads only here.
+
+    In a terminal it runs inside a holder so it outlives the terminal (see
+    :func:`_detachable_console`); the holder's own child is this same path with
+    ``--no-detach``."""
     config = load_or_report(args, err)
     if config is None:
         return EXIT_PROBLEMS
+    detached = _detachable_console(args, err)
+    if detached is not None:
+        return detached
     from .ui_main import run_console
 
     return run_console(config, err)
+
+
+# ----- detachable console: agentconsole.remote (start through a holder, attach) -----------
+def _detachable_console(args: argparse.Namespace, err: TextIO) -> int | None:
+    """Start or join the console for this config through a holder; None: run directly."""
+    from .remote.command import config_target, detachable, start_console
+
+    if not detachable(args):
+        return None
+    return start_console(config_target(config_path(args), args.verbose), err)
+
+
+def _detachable_demo(args: argparse.Namespace, err: TextIO) -> int | None:
+    """The demo (switch, parties and console) through a holder; None: run it directly."""
+    from .demo.command import arguments_again
+    from .remote.command import demo_target, detachable, start_console
+
+    if not detachable(args):
+        return None
+    return start_console(demo_target(arguments_again(args), args.verbose), err)
+
+
+def _attach(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``agentconsole attach [--list]``: back to a running console."""
+    from .remote.command import attach_command
+
+    explicit = Path(args.config) if args.config else None
+    return attach_command(args, explicit, Config.default_path(), out, err)
+
+
+def _attach_arguments(parser: argparse.ArgumentParser) -> None:
+    from .remote.command import add_attach_arguments
+
+    add_attach_arguments(parser)
+
+
+def _add_remote_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-detach", action="store_true",
+                        help="run the console in this terminal only: it ends with the "
+                             "terminal (default in a terminal: it keeps running, "
+                             "`agentconsole attach` brings it back)")
+# ----- end of the detachable console block ---------------------------------------------------
 
 
 def _check_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -159,6 +213,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                       _ctl, _ctl_arguments),
     "dial": Subcommand("dial a number (or sip:/tel:/callto: URI) on the running "
                        "agentconsole", _dial, _dial_arguments),
+    "attach": Subcommand("bring back the console left running (after a dropped SSH "
+                         "session or the detach key)", _attach, _attach_arguments),
 }
 
 #: What runs without a subcommand.
@@ -174,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH", help="config file to use")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log more (-v info, -vv debug)")
+    _add_remote_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, command in SUBCOMMANDS.items():
         child = sub.add_parser(name, help=command.help, description=command.help)

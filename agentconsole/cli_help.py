@@ -17,8 +17,9 @@ EXIT_STATUSES: dict[int, str] = {
     1: "problems: the config has errors (each printed as FILE:LINE: key: message), "
        "the registration failed, or the running phone refused a ctl/dial request",
     2: "unusable: bad arguments, or something the command needs is not there (the demo "
-       "cannot listen on its port, the console has no terminal, no agentconsole answers "
-       "on the control socket for ctl/dial, another one already holds it)",
+       "cannot listen on its port, the console has no terminal, no console runs for "
+       "attach, no agentconsole answers on the control socket for ctl/dial, another one "
+       "already holds it)",
 }
 
 #: Environment variable -> what it changes.
@@ -26,8 +27,11 @@ ENVIRONMENT: dict[str, str] = {
     paths.CONFIG_ENV: "the config file, when --config is not given",
     "XDG_CONFIG_HOME": "config.yaml and your themes/ (default ~/.config/agentconsole)",
     "XDG_DATA_HOME": "call history and recordings (default ~/.local/share/agentconsole)",
-    "XDG_STATE_HOME": "console.log (default ~/.local/state/agentconsole)",
-    "XDG_RUNTIME_DIR": "the control socket (default /tmp/agentconsole-UID)",
+    "XDG_STATE_HOME": "console.log and holder.log (default ~/.local/state/agentconsole)",
+    "XDG_RUNTIME_DIR": "the control socket and the consoles' attach sockets (default "
+                       "/tmp/agentconsole-UID)",
+    "AGENTCONSOLE_NO_DETACH": "1: run the console in the terminal only, as --no-detach",
+    "PULSE_SERVER": "a PulseAudio server to play and record through (audio over SSH)",
     "account.password_env": "names the variable holding the SIP password (the example "
                             "config uses AGENTCONSOLE_PASSWORD); it is never logged",
     "NO_COLOR": "draw the console without colour",

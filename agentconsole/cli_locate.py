@@ -2,7 +2,8 @@
 
 Every place comes from :mod:`agentconsole.paths` (the XDG directories and the
 environment); the recordings directory and the control socket from the config when one
-loads, since ``recording.directory`` and ``control.socket`` move them. ``--json`` prints
+loads, since ``recording.directory`` and ``control.socket`` move them; the console socket
+(``agentconsole attach``) from the config file's path. ``--json`` prints
 the same for scripts: an object of ``{"path": ..., "exists": ..., "source": ...}``
 entries.
 """
@@ -83,6 +84,10 @@ def places(explicit_config: str | None = None,
         "recordings": _recordings(config, why_default, env),
         "log": Place("log file", paths.log_file_path(env), "XDG_STATE_HOME"),
         "control_socket": _control_socket(config, env),
+        # The console of this config held for `agentconsole attach` (agentconsole.remote).
+        "console_socket": Place("console socket", paths.console_socket_path(
+            config_place.path, env), "config path, XDG_RUNTIME_DIR"),
+        "holder_log": Place("holder log", paths.holder_log_path(env), "XDG_STATE_HOME"),
     }
 
 

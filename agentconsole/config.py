@@ -57,7 +57,8 @@ from .sip.uri import SipUri, parse_uri, unescape_user
 __all__ = [
     "AccountConfig", "AgentConfig", "AudioConfig", "CallsConfig", "Config", "ConfigError",
     "ConfigProblem", "DirectoryEntry", "FeatureCodes", "MediaConfig", "NotifyConfig",
-    "RecordingConfig", "Secret", "SipConfig", "TlsConfig", "UiConfig", "WrapupConfig",
+    "PulseConfig", "RecordingConfig", "RemoteConfig", "Secret", "SipConfig", "TlsConfig",
+    "UiConfig", "WrapupConfig",
     "load_config", "parse_config",
 ]
 
@@ -226,8 +227,19 @@ class MediaConfig:
 
 
 @dataclass(frozen=True)
+class PulseConfig:
+    """``audio.pulse``: a PulseAudio/PipeWire server, typically the agent's own desktop
+    reached through an SSH tunnel (README "Audio over SSH")."""
+
+    server: str | None = _f(_str(nullable=True), None)  # null = $PULSE_SERVER
+    latency_ms: int = _f(_int(10, 500), 40)
+    rate: int = _f(_int(8000, 48000, choices=(8000, 16000, 24000, 48000)), 48000)
+
+
+@dataclass(frozen=True)
 class AudioConfig:
-    backend: str = _f(_choice(("auto", "sounddevice", "null", "tone", "file")), "auto")
+    backend: str = _f(_choice(("auto", "sounddevice", "pulse", "null", "tone", "file")),
+                      "auto")
     input: str | int = _f(_str_or_int, "default")
     output: str | int = _f(_str_or_int, "default")
     ring: str | int = _f(_str_or_int, "default")
@@ -236,6 +248,7 @@ class AudioConfig:
     tone_hz: int = _f(_int(1, 20_000), 440)
     file_in: str | None = _f(_path(), None)
     file_out: str | None = _f(_path(), None)
+    pulse: PulseConfig = _f(_nested(PulseConfig), factory=PulseConfig)
 
     @classmethod
     def _check(cls, kw: dict[str, Any], ctx: _Ctx, path: str) -> None:
@@ -323,6 +336,13 @@ class DirectoryEntry:
 
 
 @dataclass(frozen=True)
+class RemoteConfig:
+    """``remote``: the console detached from its terminal (agentconsole.remote)."""
+
+    on_detach: str = _f(_choice(("away", "keep")), "away")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration. Build it from YAML with :func:`load_config`, or in code."""
 
@@ -339,6 +359,8 @@ class Config:
     control: ControlConfig = _f(_nested(ControlConfig), factory=ControlConfig)
     hooks: tuple[HookConfig, ...] = _f(_list(_nested(HookConfig)), ())
     auto_answer: AutoAnswerConfig = _f(_nested(AutoAnswerConfig), factory=AutoAnswerConfig)
+    # Detach and attach (agentconsole.remote).
+    remote: RemoteConfig = _f(_nested(RemoteConfig), factory=RemoteConfig)
     # Not keys: where it came from and what was worth a warning.
     source: str | None = field(default=None, compare=False, repr=False)
     warnings: tuple[ConfigProblem, ...] = field(default=(), compare=False, repr=False)

@@ -11,6 +11,7 @@ directory, 0700, for things only this user may reach (the control socket).
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -105,6 +106,34 @@ def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
 def control_socket_path(env: Mapping[str, str] | None = None) -> Path:
     """The default of ``control.socket``: ``<runtime dir>/control.sock``."""
     return runtime_dir(env) / "control.sock"
+
+
+# ----- detachable consoles (agentconsole.remote) -------------------------------------------
+#: Prefix of a running console's files in the runtime dir (``console-<key>.sock`` ...).
+CONSOLE_PREFIX = "console-"
+
+
+def console_key(config: Path) -> str:
+    """A short stable name for the console of ``config`` (its absolute path, hashed):
+    one running console per config file."""
+    resolved = str(Path(config).expanduser().resolve())
+    return hashlib.sha256(resolved.encode()).hexdigest()[:16]
+
+
+def console_socket_path(config: Path, env: Mapping[str, str] | None = None) -> Path:
+    """The attach socket of the console running ``config``: ``<runtime dir>/console-<key>.sock``
+    (a ``.lock`` beside it is held while the console runs)."""
+    return runtime_dir(env) / f"{CONSOLE_PREFIX}{console_key(config)}.sock"
+
+
+def demo_socket_path(env: Mapping[str, str] | None = None) -> Path:
+    """The attach socket of ``agentconsole demo`` (one demo at a time)."""
+    return runtime_dir(env) / f"{CONSOLE_PREFIX}demo.sock"
+
+
+def holder_log_path(env: Mapping[str, str] | None = None) -> Path:
+    """Where the process holding a detachable console logs (it has no terminal)."""
+    return state_home(env) / "holder.log"
 
 
 def private_dir(path: Path) -> Path:

@@ -2,9 +2,12 @@
 
 Kept apart from :mod:`agentconsole.cli` so ``agentconsole --help`` and the other
 subcommands never import Textual. It is also where the console meets the integration
-layer (:mod:`agentconsole.control`: the control socket, hooks, auto-answer): the console
-may not import it, so this entry module builds both on one phone and hands the
-integration to the app as a :class:`~agentconsole.ui.integration.IntegrationAPI`.
+layer (:mod:`agentconsole.control`: the control socket, hooks, auto-answer) and the
+detach layer (:mod:`agentconsole.remote`: the side channel to the holder the console may
+run in): the console may import neither, so this entry module builds them on one phone
+and hands them to the app as an :class:`~agentconsole.ui.integration.IntegrationAPI` and
+a :class:`~agentconsole.ui.remote_view.RemoteLinkAPI`. Started through a holder, all of
+this runs in the held process (the phone's), so the control socket opens once, there.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import logging.handlers
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -70,17 +74,27 @@ def logs_to_file(path: Path) -> Iterator[None]:
             file_handler.close()
 
 
-def console_app(config: Config, *, history: CallHistory | None = None
+def console_app(config: Config, *, history: CallHistory | None = None,
+                env: MutableMapping[str, str] | None = None
                 ) -> tuple[AgentConsoleApp, Integration]:
     """The console app and the integration layer (control socket, hooks, auto-answer)
-    of one new phone; raises ConfigError for a bad ``ui.keymap``."""
+    of one new phone; raises ConfigError for a bad ``ui.keymap``.
+
+    Run by a holder (:mod:`agentconsole.remote`: ``agentconsole`` in a terminal) the
+    console finds the side channel in ``env`` and can be detached and attached again,
+    the ``remote.on_detach`` policy watching the phone; otherwise it is the same console
+    without the detach key."""
     from .control.integration import Integration
+    from .remote.link import from_environment
     from .softphone.phone import Phone
     from .ui.app import AgentConsoleApp
 
+    env = os.environ if env is None else env
     phone = Phone(config)
     integration = Integration(phone, config)
-    app = AgentConsoleApp(config, phone=phone, history=history, integration=integration)
+    link = from_environment(phone, config.remote.on_detach, env)
+    app = AgentConsoleApp(config, phone=phone, history=history, integration=integration,
+                          remote=link, over_ssh=bool(env.get("SSH_CONNECTION")))
     return app, integration
 
 

@@ -58,7 +58,8 @@ def test_help_epilog_has_config_order_environment_and_exit_statuses(
              ("--config PATH (", "$AGENTCONSOLE_CONFIG", "$XDG_CONFIG_HOME/agentconsole/config")]
     assert order == sorted(order)
     for variable in ("AGENTCONSOLE_CONFIG", "XDG_CONFIG_HOME", "XDG_DATA_HOME",
-                     "XDG_STATE_HOME", "XDG_RUNTIME_DIR", "account.password_env", "NO_COLOR"):
+                     "XDG_STATE_HOME", "XDG_RUNTIME_DIR", "account.password_env", "NO_COLOR",
+                     "AGENTCONSOLE_NO_DETACH", "PULSE_SERVER"):
         assert re.search(rf"^  {re.escape(variable)} ", text, re.M), variable
     for code in cli_help.EXIT_STATUSES:
         assert re.search(rf"^  {code}  \S", text, re.M), code
@@ -102,6 +103,9 @@ def test_locate_prints_every_place_from_the_paths_module(xdg: Path) -> None:
         "recordings": str(xdg / "data" / "agentconsole" / "recordings"),
         "log file": str(xdg / "state" / "agentconsole" / "console.log"),
         "control socket": str(xdg / "runtime" / "agentconsole" / "control.sock"),
+        "console socket": str(paths.console_socket_path(
+            xdg / "config" / "agentconsole" / "config.yaml")),
+        "holder log": str(xdg / "state" / "agentconsole" / "holder.log"),
     }
     assert "config.yaml  (not there yet)  [XDG default]" in out
     assert sorted(p.name for p in paths.bundled_themes_dir().glob("*.toml")) == [
@@ -118,13 +122,16 @@ def test_locate_json_follows_the_config_and_its_recording_directory(
     assert code == 0
     data = json.loads(out)
     assert set(data) == {"config", "themes_bundled", "themes_user", "history", "recordings",
-                         "log", "control_socket"}
+                         "log", "control_socket", "console_socket", "holder_log"}
     assert data["config"] == {"label": "config file", "path": str(config),
                               "source": f"${paths.CONFIG_ENV}", "exists": True}
     assert data["recordings"]["path"] == str(xdg / "calls")
     assert data["recordings"]["source"] == "recording.directory"
     assert data["themes_bundled"]["exists"] is True
     assert data["control_socket"]["path"] == str(paths.control_socket_path())
+    # the socket `agentconsole attach` finds this config's console on
+    assert data["console_socket"]["path"] == str(paths.console_socket_path(config))
+    assert data["console_socket"]["path"].startswith(str(xdg / "runtime" / "agentconsole"))
     # --config wins over the variable, before or after the command
     other = xdg / "other.yaml"
     code, out, _ = run("locate", "--json", "--config", str(other))

@@ -293,7 +293,8 @@ def test_validation_machinery_still_reachable_through_config_module() -> None:
     public = ["AccountConfig", "AgentConfig", "AudioConfig", "CallsConfig", "Config",
               "ConfigError", "ConfigProblem", "DirectoryEntry", "FeatureCodes", "MediaConfig",
               "NotifyConfig", "RecordingConfig", "Secret", "SipConfig", "TlsConfig", "UiConfig",
-              "WrapupConfig", "load_config", "parse_config"]
+              "WrapupConfig", "load_config", "parse_config",
+              "PulseConfig", "RemoteConfig"]  # issue 15: audio.pulse, remote
     assert sorted(config_module.__all__) == sorted(public)
     assert [n for n in public if not hasattr(config_module, n)] == []
     assert config_module.SipConfig().session_expires == 1800
@@ -461,3 +462,23 @@ def test_load_config_uses_the_default_path(tmp_path: Path) -> None:
     cfg.write_text(MINIMAL)
     env = dict(ENV, XDG_CONFIG_HOME=str(tmp_path))
     assert load_config(env=env).source == str(cfg)
+
+
+def test_remote_and_pulse_keys() -> None:
+    """remote.on_detach (away | keep) and audio.pulse (server, latency, rate), checked."""
+    base = 'account:\n  aor: "sip:1001@pbx.example.com"\n  register: false\n'
+    config = parse_config(base, env={})
+    assert config.remote.on_detach == "away"
+    assert (config.audio.pulse.server, config.audio.pulse.latency_ms,
+            config.audio.pulse.rate) == (None, 40, 48000)
+    config = parse_config(base + "remote:\n  on_detach: keep\naudio:\n  backend: pulse\n"
+                          "  pulse: {server: 'tcp:localhost:4713', rate: 16000}\n", env={})
+    assert config.remote.on_detach == "keep" and config.audio.backend == "pulse"
+    assert config.audio.pulse.server == "tcp:localhost:4713"
+    assert config.audio.pulse.rate == 16000
+    with pytest.raises(ConfigError) as caught:
+        parse_config(base + "remote:\n  on_detach: sometimes\naudio:\n  pulse:\n"
+                     "    rate: 44100\n    latency: 40\n", env={})
+    text = str(caught.value)
+    assert "remote.on_detach" in text and ":5:" in text
+    assert "audio.pulse.rate" in text and "audio.pulse.latency" in text

@@ -8,7 +8,9 @@ is checked against :data:`FORBIDDEN`. The arrows that must never exist::
     transport,
     media      → softphone, ui, demo, control, remote (nothing above them)
     softphone  → ui, demo, control, remote
-    ui         → sip, transport, media, demo (the console speaks to the softphone only)
+    ui         → sip, transport, media, demo, control, remote (the console speaks to
+                 the softphone only; the entry module, ui_main, hands it the control
+                 integration and the holder's side channel as protocols ui/ defines)
     control,
     remote     → sip, transport, media, demo, ui (clients of the softphone, like ui)
     shared     → every layer but sip (config and its integration sections, errors,

@@ -49,6 +49,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "baresip 1.0.0, which fail on a SHA-256 challenge)")
 
 
+def arguments_again(args: argparse.Namespace) -> list[str]:
+    """The demo's options as a command line: the same demo, run again by the holder that
+    keeps it alive when the terminal goes (``agentconsole.remote``)."""
+    argv = ["--host", args.host, "--port", str(args.port), "--rate", repr(args.rate),
+            "--digest", args.digest]
+    if args.ws_port is not None:
+        argv += ["--ws-port", str(args.ws_port)]
+    if args.seed is not None:
+        argv += ["--seed", str(args.seed)]
+    return argv
+
+
 def _options(args: argparse.Namespace, port: int | None = None) -> DemoOptions:
     from .runner import DemoOptions
 
@@ -154,4 +166,4 @@ def _demo_history() -> CallHistory | None:
         return None
 
 
-__all__ = ["add_arguments", "run", "run_headless", "run_with_console"]
+__all__ = ["add_arguments", "arguments_again", "run", "run_headless", "run_with_console"]

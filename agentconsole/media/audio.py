@@ -9,6 +9,8 @@ of a sound card: it falls back to ``null`` and says so in ``notice`` for the scr
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..config import AudioConfig
@@ -82,13 +84,36 @@ class ToneBackend(AudioBackend):
         return ChunkSource(self.metered(tone.next_chunk), rate)
 
 
-def open_backend(config: AudioConfig) -> AudioBackend:
+def pulse_server(config: AudioConfig, env: Mapping[str, str]) -> str | None:
+    """``audio.pulse.server``, else ``$PULSE_SERVER``: where a PulseAudio server was named."""
+    return config.pulse.server or env.get("PULSE_SERVER") or None
+
+
+def open_pulse(config: AudioConfig, env: Mapping[str, str]) -> AudioBackend:
+    """The PulseAudio backend, or ``null`` with a notice when libpulse is missing."""
+    from .audio_pulse import PulseBackend
+    from .pulse_simple import available
+
+    if not available():
+        return NullBackend(notice="no audio device: libpulse is not installed (apt-get "
+                                  "install libpulse0) — calls run without audio")
+    return PulseBackend(pulse_server(config, env), input=config.input, output=config.output,
+                        rate=config.pulse.rate, latency_ms=config.pulse.latency_ms,
+                        via_ssh=bool(env.get("SSH_CONNECTION")))
+
+
+def open_backend(config: AudioConfig, env: Mapping[str, str] | None = None) -> AudioBackend:
     """The backend the config asks for, degraded to ``null`` with a notice when needed.
 
-    ``auto`` uses the sound card when PortAudio loads, has an input and an output
-    device, and a stream opens; an explicit ``sounddevice`` does the same but logs a
-    warning when it has to fall back. Never raises for want of a sound card.
+    ``auto`` uses a PulseAudio server when one is named (``audio.pulse.server`` or
+    ``$PULSE_SERVER`` — the SSH-tunnel case), else the sound card when PortAudio loads,
+    has an input and an output device, and a stream opens; an explicit ``sounddevice``
+    does the same but logs a warning when it has to fall back. Never raises for want of
+    a sound card.
     """
+    env = os.environ if env is None else env
+    if config.backend == "pulse" or (config.backend == "auto" and pulse_server(config, env)):
+        return open_pulse(config, env)
     if config.backend == "null":
         return NullBackend()
     if config.backend == "tone":

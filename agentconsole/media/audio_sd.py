@@ -15,27 +15,23 @@ from __future__ import annotations
 
 import logging
 import threading
-from array import array
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .audio_base import (
-    SAMPLE_RATE,
     AudioBackend,
     AudioDeviceError,
-    ChunkSource,
     DeviceInfo,
     DeviceSelection,
     DeviceSpec,
     PcmSource,
 )
+from .taps import CaptureTap, bounded_append, capture_source, capture_track, mix, take
 
 if TYPE_CHECKING:
     import av
     from aiortc.mediastreams import MediaStreamTrack
 
     from .ringer import RingSignal, RingTone
-    from .tracks import Resampler
 
 __all__ = [
     "NO_CARD", "NO_PORTAUDIO", "DeviceInfo", "DeviceSpec", "SounddeviceBackend",
@@ -44,7 +40,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MAX_BUFFER_SECONDS = 0.2
 NO_PORTAUDIO = (
     "no audio device: the PortAudio library is missing (install libportaudio2) "
     "— calls run without audio (null backend)"
@@ -108,20 +103,6 @@ def resolve_device(spec: DeviceSpec, devices: list[DeviceInfo], output: bool) ->
     return found
 
 
-class _Tap:
-    """Captured audio for one call, at the device rate, then at the call's ``rate``
-    (48 kHz for a track; a plain-RTP call's codec rate, so G.711 resamples once)."""
-
-    def __init__(self, device_rate: int, rate: int = SAMPLE_RATE) -> None:
-        from .tracks import Resampler
-
-        self.raw = bytearray()
-        self.ready = bytearray()
-        self.device_rate = device_rate
-        self.rate = rate
-        self.resampler: Resampler = Resampler("s16", "mono", rate)
-
-
 class SounddeviceBackend(AudioBackend):
     """A sound card: input, output and ring devices chosen by name or index.
 
@@ -141,7 +122,7 @@ class SounddeviceBackend(AudioBackend):
         super().__init__()
         self._specs: tuple[DeviceSpec, DeviceSpec, DeviceSpec] = (input, output, ring)
         self._lock = threading.Lock()
-        self._taps: list[_Tap] = []
+        self._taps: list[CaptureTap] = []
         self._out = bytearray()
         self._streams: list[Any] = []
         self._ring_signal: RingSignal | None = None  # read by a PortAudio thread
@@ -292,73 +273,27 @@ class SounddeviceBackend(AudioBackend):
     # PortAudio callback threads -----------------------------------------------------
     def _on_input(self, indata: Any, frames: int, time: Any, status: Any) -> None:
         data = bytes(indata)
-        limit = int(self.in_rate * MAX_BUFFER_SECONDS) * 2
         with self._lock:
             for tap in self._taps:
-                tap.raw += data
-                if len(tap.raw) > limit:
-                    del tap.raw[: len(tap.raw) - limit]
+                tap.push(data)
 
     def _on_output(self, outdata: Any, frames: int, time: Any, status: Any) -> None:
-        need = frames * 2
         with self._lock:
-            chunk = bytes(self._out[:need])
-            del self._out[:need]
+            chunk = take(self._out, frames * 2)
             ring = self._ring_signal.next_chunk(frames) if self._ring_signal else None
-        chunk += bytes(need - len(chunk))
-        outdata[:] = _mix(chunk, ring) if ring is not None else chunk
+        outdata[:] = mix(chunk, ring) if ring is not None else chunk
 
     # asyncio side --------------------------------------------------------------------
-    def _read_tap(self, tap: _Tap, samples: int) -> bytes:
-        from .tracks import make_frame
-
-        with self._lock:
-            raw = bytes(tap.raw)
-            tap.raw.clear()
-        if raw:
-            frame = make_frame(raw, 0, tap.device_rate)
-            frame.pts = None
-            for part in tap.resampler.resample(frame):
-                tap.ready += bytes(part.planes[0])[: part.samples * 2]
-        need = samples * 2
-        chunk = bytes(tap.ready[:need])
-        del tap.ready[:need]
-        if len(tap.ready) > int(tap.rate * MAX_BUFFER_SECONDS) * 2:
-            tap.ready.clear()
-        return chunk + bytes(need - len(chunk))
-
-    def _add_tap(self, rate: int) -> tuple[_Tap, Callable[[], None]]:
-        tap = _Tap(self.in_rate, rate)
-        with self._lock:
-            self._taps.append(tap)
-
-        def remove() -> None:
-            with self._lock:
-                if tap in self._taps:
-                    self._taps.remove(tap)
-
-        return tap, remove
-
     def source_track(self) -> MediaStreamTrack:
-        from .tracks import PacedAudioTrack
-
-        tap, remove = self._add_tap(SAMPLE_RATE)
-        track = PacedAudioTrack(self.metered(lambda samples: self._read_tap(tap, samples)))
-        track.on("ended", remove)
-        return track
+        return capture_track(self._taps, self._lock, self.in_rate, self.metered)
 
     def pcm_source(self, rate: int) -> PcmSource:
-        tap, remove = self._add_tap(rate)
-        return ChunkSource(self.metered(lambda samples: self._read_tap(tap, samples)), rate,
-                           remove)
+        return capture_source(self._taps, self._lock, self.in_rate, rate, self.metered)
 
     def _play(self, frame: av.AudioFrame) -> None:
         pcm = self.to_pcm(frame, self.out_rate)
-        limit = int(self.out_rate * MAX_BUFFER_SECONDS) * 2
         with self._lock:
-            self._out += pcm
-            if len(self._out) > limit:
-                del self._out[: len(self._out) - limit]
+            bounded_append(self._out, pcm, self.out_rate)
 
     async def close(self) -> None:
         self._stop_ring_stream()
@@ -373,17 +308,6 @@ def _close_all(streams: list[Any]) -> None:
             stream.close()
         except Exception as exc:  # a vanished device must not break hang-up
             log.debug("closing audio stream: %s", exc)
-
-
-def _mix(a: bytes, b: bytes) -> bytes:
-    """Sum two equal-length s16 buffers with clipping (runs in the PortAudio thread)."""
-    if not any(a):
-        return b
-    left, right = array("h"), array("h")
-    left.frombytes(a)
-    right.frombytes(b)
-    return array("h", (max(-32768, min(32767, x + y))
-                       for x, y in zip(left, right, strict=True))).tobytes()
 
 
 def reinitialize() -> None:

@@ -21,16 +21,16 @@ from ..media.stats import Report
 from ..sip.message import Headers
 from ..transport.driver import TraceEntry, TraceHook
 from .agent import Agent, AgentState, AgentStatus
-from .devices import LevelMeter
+from .devices import AudioRoute, LevelMeter
 from .status import CallStatus, StaticCallStatus, TimerType, TransferParent
 
 if TYPE_CHECKING:
     from .phone import RegistrationFailure
 
 __all__ = [
-    "Agent", "AgentState", "AgentStatus", "CallStatus", "DeviceInfo", "DevicesAPI",
-    "Headers", "LevelMeter", "PhoneAPI", "Report", "SessionAPI", "StaticCallStatus",
-    "TimerType", "TraceEntry", "TraceHook", "TransferParent",
+    "Agent", "AgentState", "AgentStatus", "AudioRoute", "CallStatus", "DeviceInfo",
+    "DevicesAPI", "Headers", "LevelMeter", "PhoneAPI", "Report", "SessionAPI",
+    "StaticCallStatus", "TimerType", "TraceEntry", "TraceHook", "TransferParent",
 ]
 
 
@@ -113,6 +113,15 @@ class DevicesAPI(Protocol):
 
     @property
     def description(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def route(self) -> AudioRoute | None: ...
+
+    @property
+    def silent(self) -> bool: ...
 
     def available(self) -> list[DeviceInfo]: ...
 

@@ -5,6 +5,11 @@ library (``phone.devices``): the console's devices screen lists, picks and resca
 devices, plays a test tone and shows a level meter through it, never through
 ``media/`` or PortAudio itself. PortAudio is loaded only when first needed.
 
+When the phone plays through a PulseAudio server (``audio.backend: pulse``, or ``auto``
+with ``$PULSE_SERVER`` set: the agent's desktop reached through an SSH tunnel) the
+devices are that server's sinks and sources, and the tone and meter go through it too;
+:attr:`AudioDevices.route` says where the audio goes, for a header.
+
 Blocking calls (PortAudio re-initialisation, reopening streams, playing a tone) are
 meant to run in a worker thread; a level meter's PortAudio callback only stores a
 number.
@@ -15,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from ..media.audio_base import DeviceInfo, DeviceSelection, LevelListener
@@ -22,6 +28,7 @@ from ..media.audio_base import DeviceInfo, DeviceSelection, LevelListener
 if TYPE_CHECKING:
     from ..config import AudioConfig
     from ..media.audio_base import AudioBackend
+    from ..media.audio_pulse import PulseBackend
     from ..media.ringer import Ringer, RingTone
 
 logger = logging.getLogger(__name__)
@@ -32,7 +39,8 @@ BEEP_HZ = 880
 BEEP_CADENCE = (0.12, 0.08, 0.12, 30.0)
 BEEP_S = 0.35
 
-__all__ = ["AudioDevices", "DeviceInfo", "DeviceSelection", "LevelListener", "LevelMeter"]
+__all__ = ["AudioDevices", "AudioRoute", "DeviceInfo", "DeviceSelection", "LevelListener",
+           "LevelMeter"]
 
 
 class LevelMeter(Protocol):
@@ -42,6 +50,15 @@ class LevelMeter(Protocol):
         """Peak of the last block, 0.0..1.0; None until the first block."""
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class AudioRoute:
+    """Where the calls' audio goes when that is worth telling the agent: through a sound
+    server rather than a sound card of this machine (see :attr:`AudioDevices.route`)."""
+
+    words: str  # "pulse via SSH tunnel"
+    short: str  # the same in a few cells: "pulse/ssh"
 
 
 class AudioDevices:
@@ -91,8 +108,19 @@ class AudioDevices:
 
     @property
     def name(self) -> str:
-        """The backend's kind ("sounddevice", "null", "tone", "file"; "null" before)."""
+        """The backend's kind ("sounddevice", "pulse", "null", "tone", "file"; "null"
+        before it is open)."""
         return self._backend.name if self._backend is not None else "null"
+
+    @property
+    def silent(self) -> bool:
+        """True when a call would be heard nowhere now: no sound device (the ``null``
+        backend) or a PulseAudio server that does not answer (its tunnel is down).
+        False before the backend is open."""
+        backend = self._backend
+        if backend is None:
+            return False
+        return backend.name == "null" or (backend.name == "pulse" and backend.notice is not None)
 
     @property
     def description(self) -> str:
@@ -109,8 +137,30 @@ class AudioDevices:
             await backend.close()
 
     # ----- devices ----------------------------------------------------------------------
+    @property
+    def route(self) -> AudioRoute | None:
+        """Where the audio goes, while a PulseAudio server (the agent's desktop through an
+        SSH tunnel, say) answers; None for a sound card, no audio, or a server that does
+        not answer now (then :attr:`notice` says why). Cheap: read it on every tick."""
+        pulse = self._pulse()
+        if pulse is None or pulse.notice is not None:
+            return None
+        return AudioRoute(pulse.route, "pulse/ssh" if pulse.via_ssh else "pulse")
+
+    def _pulse(self) -> PulseBackend | None:
+        """The backend when it is a PulseAudio server's: it has devices of its own."""
+        if self._backend is None or self._backend.name != "pulse":
+            return None
+        from ..media.audio_pulse import PulseBackend
+
+        return self._backend if isinstance(self._backend, PulseBackend) else None
+
     def available(self) -> list[DeviceInfo]:
-        """Every sound device PortAudio sees; empty without PortAudio or a sound card."""
+        """Every sound device PortAudio sees (empty without PortAudio or a sound card), or
+        the PulseAudio server's sinks and sources when the phone plays through one."""
+        pulse = self._pulse()
+        if pulse is not None:
+            return pulse.list_devices()
         from ..media.audio_sd import list_devices
 
         return list_devices()
@@ -139,6 +189,9 @@ class AudioDevices:
         """
         from ..media import audio_sd
 
+        pulse = self._pulse()
+        if pulse is not None:  # a sound server: ask it again (a headset on the desktop)
+            return pulse.rescan()
         backend = self._backend
         if backend is not None and isinstance(backend, audio_sd.SounddeviceBackend):
             return backend.rescan()
@@ -167,15 +220,29 @@ class AudioDevices:
 
     def play_test_tone(self, device: DeviceInfo, seconds: float = 1.0) -> None:
         """A 1 kHz tone on ``device``, apart from any call (blocking: run it in a thread)."""
-        from ..media.device_check import play_tone
+        from ..media.device_check import TONE_HZ, play_tone
 
-        play_tone(device, seconds)
+        pulse = self._pulse_of(device)
+        if pulse is not None:
+            pulse.play_test_tone(device, TONE_HZ, seconds)
+        else:
+            play_tone(device, seconds)
 
     def open_meter(self, device: DeviceInfo) -> LevelMeter:
         """Measure ``device``'s input level on its own stream; close the meter after."""
+        pulse = self._pulse_of(device)
+        if pulse is not None:
+            return pulse.open_meter(device)
         from ..media.device_check import InputMeter
 
         return InputMeter(device)
+
+    def _pulse_of(self, device: DeviceInfo) -> PulseBackend | None:
+        """The PulseAudio backend when ``device`` is one of its server's, else None."""
+        from ..media.audio_pulse import HOSTAPI
+
+        pulse = self._pulse()
+        return pulse if pulse is not None and device.hostapi == HOSTAPI else None
 
     # ----- levels of the call audio ----------------------------------------------------------
     def add_level_listener(self, listener: LevelListener) -> None:

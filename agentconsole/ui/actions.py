@@ -76,6 +76,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("palette", "slash", "Commands", "Command palette (every action)",
                show=False),
     ActionSpec("quit", "ctrl+q", "Quit", "Quit (asks when calls are up)", destructive=True),
+    ActionSpec("detach", "ctrl+backslash", "Detach",
+               "Free the terminal, keep the phone running",
+               show=False),
 )
 
 ACTION_IDS: tuple[str, ...] = tuple(a.id for a in ACTIONS)

@@ -38,6 +38,7 @@ from .actions import ACTIONS, describe_keys, resolve_keymap
 from .clock import Clock, SystemClock
 from .integration import ConsoleIntegration, IntegrationAPI
 from .messages import CallFinished, CallReportUpdated, CallsChanged, PhoneChanged, Tick
+from .remote_view import RemoteLinkAPI, RemoteView
 from .screens.dialogs import AgentStateMenu, ConfirmQuit, StateChoice, menu_choices
 from .screens.main import MainScreen
 from .screens.trace import TraceBuffer
@@ -77,7 +78,8 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
     def __init__(self, config: Config, phone: PhoneAPI | None = None, *,
                  clock: Clock | None = None, theme_dirs: Iterable[Path] | None = None,
                  autostart: bool = True, history: CallHistory | None = None,
-                 integration: IntegrationAPI | None = None) -> None:
+                 integration: IntegrationAPI | None = None, remote: RemoteLinkAPI | None = None,
+                 over_ssh: bool = False) -> None:
         self.keymap = resolve_keymap(config.ui.keymap, config.source)
         super().__init__()
         self.config = config
@@ -105,11 +107,12 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
         self.history = history if history is not None else self._open_history()
         self.history_pairs: list[tuple[str, str]] = []
         self.missed = 0
-        audio = config.audio
-        self.audio_choice: dict[str, str | int] = {"input": audio.input, "output": audio.output,
-                                                   "ring": audio.ring}
-        #: The control socket, hooks and auto-answer (agentconsole.control), if any.
+        self.audio_choice: dict[str, str | int] = {
+            "input": config.audio.input, "output": config.audio.output, "ring": config.audio.ring}
+        #: The control socket, hooks and auto-answer (agentconsole.control), if any; the
+        #: holder the console runs in, to detach from and attach again (agentconsole.remote).
         self.integration = ConsoleIntegration(self, integration)
+        self.remote_view = RemoteView(self, remote, over_ssh=over_ssh)
 
     def _open_history(self) -> CallHistory | None:
         try:
@@ -148,6 +151,7 @@ class AgentConsoleApp(App[int], inherit_bindings=False):
         self.phone.add_trace_hook(self.trace.add)
         self._wire_phone()
         self.integration.attach()
+        self.remote_view.start()
         self.set_interval(1.0, self._tick, name="console-tick")
         if self._theme_warning:
             self.notify(self._theme_warning, severity="warning")

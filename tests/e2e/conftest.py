@@ -6,11 +6,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from ..interop.conftest import kamailio_rtpengine  # noqa: F401  (re-exported fixture)
@@ -38,25 +40,54 @@ def console_yaml(tmp: Path, *, backend: str = "file", user: str = "1004") -> Pat
 
 
 def home_env(tmp: Path) -> dict[str, str]:
-    """XDG dirs inside the test's tmp: the history database and log stay out of $HOME."""
+    """XDG dirs inside the test's tmp: the history database and log stay out of $HOME,
+    and the socket of the console's holder in a runtime dir of the test's own."""
     env = {}
     for var, sub in (("XDG_DATA_HOME", "data"), ("XDG_STATE_HOME", "state"),
                      ("XDG_CONFIG_HOME", "config"), ("XDG_CACHE_HOME", "cache")):
         (tmp / sub).mkdir(exist_ok=True)
         env[var] = str(tmp / sub)
-    # The console's control socket: the test's own runtime dir (private_runtime_dir).
+    # The console's control and attach sockets: the test's own runtime dir
+    # (private_runtime_dir).
     env["XDG_RUNTIME_DIR"] = os.environ["XDG_RUNTIME_DIR"]
     return env
 
 
 @pytest.fixture(autouse=True)
 def private_runtime_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A runtime dir per test for the console's control socket, so a console started by
-    a test never meets another one's; short, since Unix socket paths hold 107 bytes."""
+    """A runtime dir per test for the console's control and attach sockets, so a console
+    started by a test never meets another one's; short, since Unix socket paths hold 107
+    bytes. Afterwards no console the test left held there keeps running."""
     path = tempfile.mkdtemp(prefix="ac-e2e-")
     monkeypatch.setenv("XDG_RUNTIME_DIR", path)
     yield
+    stop_held_consoles(Path(path))
     shutil.rmtree(path, ignore_errors=True)
+
+
+def stop_held_consoles(runtime: Path, timeout: float = 10.0) -> list[int]:
+    """SIGTERM (then SIGKILL) every holder and console found in ``runtime``; their pids.
+    A console in a holder outlives its terminal — that is the point — so a test that
+    fails half-way must not leave one running."""
+    from agentconsole.remote.registry import query
+
+    pids: list[int] = []
+    for sock in (runtime / "agentconsole").glob("console-*.sock"):
+        found = query(sock)
+        if found is not None:
+            pids += [found.holder_pid, found.pid]
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    procs = []
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            procs.append(psutil.Process(pid))
+    _gone, alive = psutil.wait_procs(procs, timeout=timeout)
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    return pids
 
 
 @pytest.fixture

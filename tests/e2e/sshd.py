@@ -93,9 +93,10 @@ PrintLastLog no
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(0.05)
 
-    def client_argv(self, command: Sequence[str]) -> list[str]:
-        """``ssh -t`` to this server running ``command`` (quoted for the remote shell)."""
-        return [self.ssh, "-t", "-p", str(self.port), "-i", str(self.client_key),
+    def client_argv(self, command: Sequence[str], options: Sequence[str] = ()) -> list[str]:
+        """``ssh -t`` to this server running ``command`` (quoted for the remote shell);
+        ``options`` go before the destination (``-R``, ``-o ...``)."""
+        return [self.ssh, "-t", *options, "-p", str(self.port), "-i", str(self.client_key),
                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                 "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
                 f"{self.user}@127.0.0.1", shlex.join(command)]

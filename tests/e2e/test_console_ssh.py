@@ -7,7 +7,7 @@ header must also say "no audio device" once the call's audio opens.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ import pytest
 from ..interop.baresip import Baresip
 from ..interop.rig import Kamailio
 from .conftest import console_binary, console_yaml, home_env
+from .remote_steps import sshd  # noqa: F401  (fixture)
 from .sshd import Sshd
 from .steps import console_log, header, ring_and_answer, wait_exit
 from .term import TmuxTerm
@@ -22,20 +23,8 @@ from .term import TmuxTerm
 pytestmark = pytest.mark.interop
 
 
-@pytest.fixture
-def sshd(tmp_path: Path) -> Iterator[Sshd]:
-    work = tmp_path / "sshd"
-    work.mkdir()
-    server = Sshd(work)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def test_console_over_ssh_answers_and_quits(
-    kamailio_rtpengine: Kamailio, sshd: Sshd, tmp_path: Path,
+    kamailio_rtpengine: Kamailio, sshd: Sshd, tmp_path: Path,  # noqa: F811
     term_factory: Callable[..., TmuxTerm],
 ) -> None:
     config = console_yaml(tmp_path, backend="auto")

@@ -17,7 +17,7 @@ from agentconsole.media.audio_sd import DeviceInfo
 from agentconsole.media.stats import Report
 from agentconsole.sip.message import Headers
 from agentconsole.softphone.agent import Agent
-from agentconsole.softphone.api import DevicesAPI, PhoneAPI, SessionAPI
+from agentconsole.softphone.api import AudioRoute, DevicesAPI, PhoneAPI, SessionAPI
 from agentconsole.softphone.status import (
     CallStatus,
     RecordStatus,
@@ -317,6 +317,10 @@ class FakeDevices:
         self.description = ""
         self.notice: str | None = None
         self.beeps = 0
+        self.name = "sounddevice"
+        #: Where the audio goes (a sound server through an SSH tunnel), None: a card.
+        self.route: AudioRoute | None = None
+        self.silent = False
 
     def available(self) -> list[DeviceInfo]:
         return list(self.devices)

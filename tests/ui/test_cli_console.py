@@ -29,7 +29,8 @@ def write(tmp_path: Path, keymap: str = "{}") -> Path:
 
 def run(*argv: str) -> tuple[int, str]:
     err = io.StringIO()
-    code = cli.main(list(argv), out=io.StringIO(), err=err)
+    # --no-detach: run in this process even under `pytest -s` in a terminal (no holder)
+    code = cli.main(["--no-detach", *argv], out=io.StringIO(), err=err)
     return code, err.getvalue()
 
 

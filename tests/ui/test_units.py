@@ -20,13 +20,14 @@ CONTRACT = [
     "call.consult", "call.complete_transfer", "call.cancel_transfer", "call.swap",
     "call.record", "call.pause_record", "call.next", "call.prev", "call.line", "dial", "redial",
     "agent.state", "agent.auto_answer", "wrapup", "history", "devices", "trace", "help",
-    "palette", "quit",
+    "palette", "quit", "detach",
 ]
 
 
 def test_binding_ids_are_exactly_the_design_contract() -> None:
     """DESIGN §5's ids (a contract) plus ``call.line`` (line-number selection, one binding
-    per line key) and ``agent.auto_answer`` (the auto-answer mode, issue 14)."""
+    per line key), ``agent.auto_answer`` (the auto-answer mode, issue 14) and ``detach``
+    (leave the console running, issue 15)."""
     assert list(ACTION_IDS) == CONTRACT
     ids = [b.id for b in build_bindings(resolve_keymap())]
     assert list(dict.fromkeys(ids)) == CONTRACT

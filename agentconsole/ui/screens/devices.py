@@ -130,7 +130,8 @@ class DevicesScreen(Screen[None]):
         self.refresh_bindings()
         if not none and self.focused is None:
             self.query_one("#devices-input", OptionList).focus()
-        notice = self.console.audio_notice or ""
+        # Asked now: a sound server through an SSH tunnel answers or not from minute to minute.
+        notice = self.console.remote_view.notice(self.console.audio_notice)
         if none:
             extra = f"\n\nThe phone reported: {notice}" if notice else ""
             self.query_one("#devices-empty", Static).update(escape(NO_DEVICE + extra))

@@ -233,14 +233,17 @@ class MainScreen(CallActions, Screen[None]):
         account = acc.display_name or acc.aor.removeprefix("sip:").removeprefix("sips:")
         text, ok = app.registration
         state = app.agent_state
+        remote = app.remote_view.header()
         return HeaderView(
             account=account, registration=text, registration_ok=ok,
             transport=acc.transport, agent=state.label,
             agent_style=AGENT_STYLE[state.status],
             agent_timer=fmt_duration(app.clock.monotonic() - app.agent_since),
             clock=app.clock.now().strftime("%H:%M:%S"),
-            notice=short_notice(app.audio_notice or ""), missed=app.missed,
-            wrapups=self._wrapups_hint(), auto_answer=app.integration.header_badge())
+            notice=short_notice(app.remote_view.notice(app.audio_notice)), missed=app.missed,
+            wrapups=self._wrapups_hint(), auto_answer=app.integration.header_badge(),
+            remote=remote.remote, audio=remote.audio, audio_short=remote.audio_short,
+            hint=remote.hint)
 
     def _wrapups_hint(self) -> str:
         waiting = len(self.console.wrapup.pending)

@@ -322,3 +322,7 @@ class CallActions(_ScreenBase):
 
     async def action_quit(self) -> None:
         await self.console.request_quit()
+
+    def action_detach(self) -> None:
+        """Let the terminal go and leave the phone running (the holder keeps it)."""
+        self.console.remote_view.detach()

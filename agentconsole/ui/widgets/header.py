@@ -1,4 +1,6 @@
-"""The one-line header: account, registration + transport, agent state + timer, clock."""
+"""The one-line header: account, registration + transport, agent state + timer, badges
+(auto-answer, wrap-ups, missed, audio warning), the remote parts (where audio goes,
+attached/detached), clock."""
 
 from __future__ import annotations
 
@@ -24,6 +26,10 @@ class HeaderView:
     missed: int = 0  # missed calls not yet seen in the history screen
     wrapups: str = ""  # e.g. "2 wrap-ups (w)": filed after the calls are over
     auto_answer: str = ""  # e.g. "AUTO 3s": the agent's auto-answer mode is on
+    remote: str = ""  # "attached" / "detached" when running in a holder (agentconsole.remote)
+    audio: str = ""  # where audio goes, when worth saying: "audio: pulse via SSH tunnel"
+    audio_short: str = ""  # the same for a narrow header: "pulse/ssh"
+    hint: str = ""  # how to fix the notice, e.g. how to forward sound over SSH
 
 
 class StatusHeader(Static):
@@ -48,26 +54,41 @@ class StatusHeader(Static):
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", **kwargs)  # type: ignore[arg-type]
         self._view: HeaderView | None = None
-        self._width = 0
+        self._fitted_for: tuple[HeaderView, int] | None = None
+        self._fitted = Content("")
 
     def show(self, view: HeaderView) -> None:
-        if view == self._view and self.content_size.width == self._width:
+        if view == self._view:
             return
         self._view = view
-        self._width = self.content_size.width
-        self.update(self.fitted(view, self._width), layout=False)
+        self.refresh(layout=False)
 
-    def on_resize(self) -> None:
-        if self._view is not None:
-            self.show(self._view)
+    def render(self) -> Content:
+        """The view fitted to the width the header has when it is painted, so a resize
+        (a terminal re-attached at another size) never paints a line fitted to the old
+        width; the fitting is redone only when the view or the width changed."""
+        view = self._view
+        if view is None:
+            return Content("")
+        width = self.content_size.width
+        if self._fitted_for != (view, width):
+            self._fitted = self.fitted(view, width)
+            self._fitted_for = (view, width)
+        return self._fitted
 
     @classmethod
     def fitted(cls, v: HeaderView, width: int) -> Content:
-        left = _left(v.account, v.registration, v.registration_ok, v.transport) + \
+        core = _left(v.account, v.registration, v.registration_ok, v.transport) + \
             _agent(v.agent_style, v.agent, v.agent_timer) + \
             _tail(v.missed, v.notice, v.wrapups, v.auto_answer)
         tail = Content(f" │ {v.clock}")
         room = width - tail.cell_length
+        # The remote parts give way first: the hint, then where audio goes, then the
+        # attached/detached mark; only then is the rest cut.
+        for extra in _extras(v.hint, v.audio, v.audio_short, v.remote):
+            left = core + extra
+            if width <= 0 or left.cell_length <= room:
+                break
         if width > 0 and left.cell_length > room:
             left = left.truncate(max(1, room), ellipsis=True)
         return left + tail
@@ -103,3 +124,18 @@ def _tail(missed: int, notice: str, wrapups: str = "", auto_answer: str = "") ->
     if notice:
         parts.append(f" │ [$warning]⚠ {escape(notice)}[/]")
     return Content.from_markup("".join(parts))
+
+
+@lru_cache(maxsize=64)
+def _extras(hint: str, audio: str, audio_short: str, remote: str) -> tuple[Content, ...]:
+    """The remote parts, richest first, each next one shorter: the hint goes first, then
+    the long words; where the audio goes is the last thing to give way."""
+    hint_part = f" [$warning]· {escape(hint)}[/]" if hint else ""
+    audio_part = f" │ ♪ {escape(audio)}" if audio else ""
+    short_part = f" │ ♪ {escape(audio_short or audio)}" if audio else ""
+    style = "$warning" if remote == "detached" else "$foreground-muted"
+    remote_part = f" │ [{style}]⇄ {escape(remote)}[/]" if remote else ""
+    remote_mark = f" │ [{style}]⇄[/]" if remote else ""
+    options = (hint_part + audio_part + remote_part, audio_part + remote_part,
+               short_part + remote_part, short_part + remote_mark, short_part, "")
+    return tuple(Content.from_markup(text) for text in dict.fromkeys(options))
