@@ -20,6 +20,7 @@ from textual.widgets import Input
 from ...softphone.api import AgentStatus, SessionAPI
 from ..actions import build_bindings, describe_keys
 from ..messages import CallFinished, CallReportUpdated, CallsChanged, PhoneChanged, Tick
+from ..textual_leaks import release
 from ..view import (
     Quality,
     badges,
@@ -292,6 +293,7 @@ class MainScreen(CallActions, Screen[None]):
         if screen_lines(self.sessions()) != self._lines:  # a change whose event was lost
             self.sync()
         self.refresh_timers()
+        release(self.app.screen_stack)  # what Textual keeps of widgets gone (textual_leaks)
 
     @on(CallFinished)
     def _handle_finished(self, event: CallFinished) -> None:
