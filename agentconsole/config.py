@@ -197,6 +197,12 @@ class SipConfig:
     # smallest Min-SE allowed (§5).
     session_expires: int = _f(_int(90, 86400), 1800)
     min_se: int = _f(_int(90, 86400), 90)
+    # Reliability bounds (README "Reliability bounds"): how fast a lost flow or binding
+    # is found out and restored.
+    reconnect_probe_s: float = _f(_num(0, 3600, open_lo=True), 4.0)
+    reconnect_probe_window_s: float = _f(_num(0, 86400), 60.0)
+    udp_register_refresh_s: float = _f(_num(0, 86400), 30.0)
+    register_answer_timeout_s: float = _f(_num(0, 3600), 8.0)
 
     @classmethod
     def _check(cls, kw: dict[str, Any], ctx: _Ctx, path: str) -> None:
@@ -204,6 +210,8 @@ class SipConfig:
             ctx.problem(_join(path, "t2_ms"), "must not be smaller than t1_ms")
         if kw.get("reconnect_max_s", 30.0) < kw.get("reconnect_min_s", 2.0):
             ctx.problem(_join(path, "reconnect_max_s"), "must not be smaller than reconnect_min_s")
+        if 0 < kw.get("udp_register_refresh_s", 30.0) < 5:
+            ctx.problem(_join(path, "udp_register_refresh_s"), "must be 0 (off) or at least 5")
         # Min-SE is the shortest interval we accept, so asking for less contradicts it.
         if kw.get("session_expires", 1800) < kw.get("min_se", 90):
             ctx.problem(_join(path, "session_expires"), "must not be smaller than min_se")

@@ -177,6 +177,12 @@ class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
             accept_invites=True,
             session_expires=sip.session_expires,
             min_se=sip.min_se,
+            udp_refresh_s=sip.udp_register_refresh_s,
+            register_answer_timeout_s=sip.register_answer_timeout_s,
+            recover_min_s=sip.reconnect_min_s,
+            recover_max_s=sip.reconnect_max_s,
+            probe_s=sip.reconnect_probe_s,
+            probe_window_s=sip.reconnect_probe_window_s,
         )
 
     def _make_transport(self) -> Transport:
@@ -188,6 +194,8 @@ class Phone(PhoneTransferMixin, CallsMixin, AsyncIOEventEmitter):
             keepalive_s=sip.keepalive_s,
             reconnect_min_s=sip.reconnect_min_s,
             reconnect_max_s=sip.reconnect_max_s,
+            reconnect_probe_s=sip.reconnect_probe_s,
+            reconnect_probe_window_s=sip.reconnect_probe_window_s,
             max_message_size=sip.max_message_size,
             tls_ca_file=acc.tls.ca_file,
             tls_verify=acc.tls.verify,
