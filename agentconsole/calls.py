@@ -314,7 +314,8 @@ class CallsMixin:
         for other in list(self.sessions.values()):
             if other is except_session or other.is_ended or not other.established:
                 continue
-            if other.status.call_status == "talking" and not other.status.is_hold:
+            if other.status.call_status == "talking" and not other.status.is_hold \
+                    and not other.hold_pending:  # a hold already on its way is enough
                 try:
                     await other.hold()
                 except AgentConsoleError as exc:

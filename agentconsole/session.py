@@ -58,6 +58,7 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
         self._report_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reinvite_waiter: asyncio.Future[ev.ReinviteResult] | None = None
+        self._hold_pending = False
         self._ended = False
         self.end_cause: str | None = None
         self.end_code: int | None = None
@@ -204,7 +205,24 @@ class Session(SessionMediaMixin, SessionTransferMixin, AsyncIOEventEmitter):
         await self.phone._auto_hold(except_session=self)
         return await self._set_hold(False)
 
+    @property
+    def hold_pending(self) -> bool:
+        """A hold or resume is on its way (its re-INVITE not answered yet)."""
+        return self._hold_pending
+
     async def _set_hold(self, hold: bool) -> Session:
+        """One hold/resume at a time: a second one would replace the media offer the
+        first is still waiting an answer for."""
+        if self._hold_pending:
+            raise AgentConsoleError("a hold or resume of this call is already on its way",
+                                    title="Hold", code=PhoneError.UNKNOWN_ERROR)
+        self._hold_pending = True
+        try:
+            return await self._change_hold(hold)
+        finally:
+            self._hold_pending = False
+
+    async def _change_hold(self, hold: bool) -> Session:
         if self._ended or not self.established:
             raise AgentConsoleError("the call is not connected", title="Hold",
                                     code=PhoneError.CURRENT_CALL_HAS_NOT_CONNECTED)
