@@ -49,7 +49,7 @@ def ring_and_answer(term: TmuxTerm, peer: Baresip) -> str:
     screen = term.wait_for(lambda s: "TALKING" in s and talk_seconds(s) is not None, 10,
                            "TALKING panel with a talk timer")
     assert "No calls waiting" in screen, screen
-    peer.wait_log("Call established", 10)
+    peer.wait_log("Call established", 30)
     return screen
 
 

@@ -59,7 +59,7 @@ def test_console_over_ssh_answers_and_quits(
         term.snapshot("confirm-quit")
         term.send("y")
         assert wait_exit(term, 15) == ("0", ""), term.capture()
-        peer.wait_log("Receive:", 10)  # baresip got the BYE and closed the call
+        peer.wait_log("Receive:", 30)  # baresip got the BYE and closed the call
     finally:
         peer.stop()
     assert "Accepted publickey" in sshd.log.read_text(), sshd.log.read_text()[-800:]

@@ -49,7 +49,7 @@ def test_answer_hold_resume_hangup_and_wrapup(
         term.send("Space")
         screen = term.wait_for(lambda s: "HELD" in s and "Hold 00:" in s, 5, "HELD badge")
         term.snapshot("held")
-        peer.wait_log("call: got re-INVITE", 5)
+        peer.wait_log("call: got re-INVITE", 30)
         term.send("Space")
         screen = term.wait_for(lambda s: "TALKING" in s and "HELD" not in s, 5, "resumed")
         term.snapshot("resumed")
@@ -61,7 +61,7 @@ def test_answer_hold_resume_hangup_and_wrapup(
                                "wrap-up form")
         term.snapshot("wrapup")
         assert "Sale" in screen and "1001" in screen, screen
-        peer.wait_log("Receive:", 10)  # baresip's end-of-call RTP summary: call closed
+        peer.wait_log("Receive:", 30)  # baresip's end-of-call RTP summary: call closed
 
         term.send("Escape")  # "later": the agent stays in after-call work
         # dialogs are translucent: the header behind them updates before they close

@@ -136,7 +136,7 @@ def transfer_to_colleague(term: TmuxTerm, tmp: Path, customer: Customer,
     screen = term.wait_for(lambda s: "Wrap-up" in s and "Transferred" in s
                            and "TALKING" not in s, budget(5), "call gone, wrap-up form")
     assert customer.name in screen, screen
-    wait_log(term, console_log(tmp), f": transferred to sip:{colleague}@", budget(3))
+    wait_log(term, console_log(tmp), f": transferred to sip:{colleague}@", budget(15))
 
 
 def readback_digits(term: TmuxTerm, tmp: Path, budget: Budget) -> None:
@@ -162,7 +162,7 @@ def readback_digits(term: TmuxTerm, tmp: Path, budget: Budget) -> None:
     term.send("2")
     term.wait_for(both_read_back, budget(10), "DTMF 4 and DTMF 2 read back")
     term.snapshot("read-back")
-    wait_log(term, console_log(tmp), "demo read-back number heard 42", budget(3))
+    wait_log(term, console_log(tmp), "demo read-back number heard 42", budget(15))
 
 
 def hang_up(term: TmuxTerm, budget: Budget, number: str = READBACK) -> None:

@@ -78,7 +78,7 @@ async def counts_over(session: Session, seconds: float) -> Counts:
     return await counts(session) - before
 
 
-async def peer_log(path: Path, predicate: object, timeout: float = 10.0) -> str:
+async def peer_log(path: Path, predicate: object, timeout: float = 30.0) -> str:
     """Wait (without blocking the event loop) until ``predicate(log_text)`` holds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
