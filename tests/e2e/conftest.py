@@ -4,6 +4,7 @@ config and a sandboxed home (history, logs) per test."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import sys
 from collections.abc import Callable, Generator, Iterator
@@ -54,7 +55,9 @@ def term_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., TmuxT
     shutil.rmtree(ARTIFACTS / test, ignore_errors=True)  # no stale screens from a past run
 
     def make(width: int = 100, height: int = 30) -> TmuxTerm:
-        name = f"agentconsole-e2e-{test}-{len(made)}"[:90]
+        # The pid keeps two test runs on one machine (CI jobs, several checkouts) off
+        # each other's tmux server: same name, same socket, and kill-server kills both.
+        name = f"agentconsole-e2e-{os.getpid()}-{test}"[:86] + f"-{len(made)}"
         term = TmuxTerm(tmux, name, ARTIFACTS / test, width=width, height=height)
         made.append(term)
         return term

@@ -128,12 +128,17 @@ async def test_call_survives_a_reset_of_its_flow(agent: Agent, tmp_path: Path,
         mark = len(agent.trace.entries)
         registered = len(agent.registrations)
         reset_tcp_flow(transport.local_address, KAMAILIO_PORTS[agent.transport])
+        loop = asyncio.get_running_loop()
+        reset_at = loop.time()
 
         await wait_for(lambda: bool(agent.disconnects), 5)
         assert not session.is_ended and session.status.call_status == "talking", \
             (session.end_cause, agent.evidence(peer))
         await wait_for(lambda: len(agent.registrations) > registered, 15)
         await wait_for(lambda: target_refreshed(agent.trace, mark, call_id), 15)
+        print(f"\n{agent.transport} {direction}: registered again "
+              f"{agent.registrations[-1] - reset_at:.2f} s and target refreshed "
+              f"{loop.time() - reset_at:.2f} s after the reset")
         assert not session.is_ended, (session.end_cause, agent.evidence(peer))
         frames = session.media.frames_received
         await wait_for(lambda: session.media.frames_received >= frames + 50, 10)
@@ -143,7 +148,7 @@ async def test_call_survives_a_reset_of_its_flow(agent: Agent, tmp_path: Path,
             peer.command("hangup")
             await wait_for(lambda: session.is_ended, 15)
             assert session.end_cause == "Terminated", (session.end_cause, agent.evidence(peer))
-            byes = [m for m in agent.trace.messages("in")[0:] if m.startswith("BYE ")
+            byes = [m for m in agent.trace.messages("in") if m.startswith("BYE ")
                     and in_dialog(m, call_id)]
             assert byes, agent.evidence(peer)  # it reached us over the new flow
         else:
