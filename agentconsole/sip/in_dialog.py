@@ -148,18 +148,24 @@ class InDialogSender:
             dialog = item.leg.dialog
             if dialog is None or (item.leg.is_terminated and item.request.method != "BYE"):
                 continue
-            item.request = self._renewed(item.request, dialog)
+            item.request = self._renewed(item.leg, item.request, dialog)
             self._transmit(item, now)
 
-    def _renewed(self, request: Request, dialog: Dialog) -> Request:
-        """The same request as a new one of the dialog: next CSeq, current Contact; the
-        UA gives it a fresh Via."""
+    def _renewed(self, leg: CallLeg, request: Request, dialog: Dialog) -> Request:
+        """The same request as a new one of the dialog: next CSeq, current Contact,
+        fresh credentials (the next nonce count); the UA gives it a fresh Via."""
         renewed = Request(request.method, request.uri, request.headers.copy(), request.body)
         dialog.local_cseq += 1
         renewed.headers.set("CSeq", f"{dialog.local_cseq} {request.method}")
         if "Contact" in renewed.headers:
             dialog.local_contact = self.host.contact()
             renewed.headers.set("Contact", dialog.local_contact)
+        if "Authorization" in renewed.headers or "Proxy-Authorization" in renewed.headers:
+            auth = self._authenticator(leg)
+            if auth is not None:
+                renewed.headers.remove("Authorization")
+                renewed.headers.remove("Proxy-Authorization")
+                renewed = auth.authorize(renewed)
         return renewed
 
     # ----- deadlines ----------------------------------------------------------------------

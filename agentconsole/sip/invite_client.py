@@ -331,6 +331,9 @@ class UacCalls(CallBase):
         re-INVITE with the current session description unchanged, same o= version
         (RFC 3264 §8). A request of ours already under way carries the new Contact; an
         offer still being answered either way goes first, then this one."""
+        if leg.state is CallState.CONFIRMING:  # our 2xx waits for its ACK: then
+            self._arm(leg, "target", now + 2.0)
+            return
         if leg.state is not CallState.CONFIRMED or leg.dialog is None \
                 or leg._out_update is not None:
             return

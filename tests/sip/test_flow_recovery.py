@@ -14,13 +14,24 @@ import pytest
 from agentconsole.sip.events import (
     CallEnded,
     CallFailed,
+    CallIncoming,
     ReinviteReceived,
     ReinviteResult,
 )
 from agentconsole.sip.invite import CallState
 from agentconsole.sip.message import Request
 
-from .uahelpers import SDP_A, SDP_B, Call, call_ua, inbound_call, last_request, outbound_call
+from .uahelpers import (
+    PEER,
+    SDP_A,
+    SDP_B,
+    Call,
+    call_ua,
+    inbound_call,
+    last_request,
+    outbound_call,
+    peer_request,
+)
 
 SDP_HOLD = SDP_A.replace(b"t=0 0\r\n", b"t=0 0\r\na=sendonly\r\n")
 ALLOW_UPDATE = [("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, REFER, NOTIFY")]
@@ -229,3 +240,40 @@ def test_no_refresh_when_nothing_changed() -> None:
     call = outbound_call(transport="udp", ok_headers=ALLOW_UPDATE)
     call.ua.transport_up("127.0.0.1", 5070, 10.0)
     assert [m for m, _ in call.wire.flush() if isinstance(m, Request)] == []
+
+
+def test_resent_request_carries_fresh_credentials() -> None:
+    """A re-INVITE the proxy challenged (407) and that the reset caught goes out again
+    with credentials for the same nonce and the next nonce count (RFC 7616 §3.4)."""
+    call = outbound_call(transport="tcp", ok_headers=ALLOW_NO_UPDATE)
+    call.ua.reinvite(call.leg, SDP_HOLD, 5.0)
+    call.wire.flush()
+    challenge = ("Proxy-Authenticate",
+                 'Digest realm="127.0.0.1", nonce="abc", qop="auth", algorithm=MD5')
+    call.reply_last("INVITE", 407, 5.1, headers=[challenge], contact=None)
+    authorized = last_request(call.wire, "INVITE")
+    assert "nc=00000001" in (authorized.headers.get("Proxy-Authorization") or "")
+    reset(call, 5.5)
+    resent = [r for r in reconnect(call, 7.0) if r.method == "INVITE"]
+    assert len(resent) == 1 and resent[0].cseq.number == authorized.cseq.number + 1
+    credentials = resent[0].headers.get_all("Proxy-Authorization")
+    assert len(credentials) == 1 and "nc=00000002" in credentials[0], credentials
+    assert 'nonce="abc"' in credentials[0]
+
+
+def test_call_answered_but_not_acked_refreshes_once_the_ack_comes() -> None:
+    ua, wire = call_ua(transport="tcp")
+    ua.receive_data(peer_request("INVITE", call_id="late-ack", body=SDP_B), PEER, 1.0)
+    wire.flush()
+    leg = [e for e in wire.events if isinstance(e, CallIncoming)][0].leg
+    ua.answer(leg, SDP_A, 1.5)
+    assert leg.dialog is not None
+    call = Call(ua, wire, leg, "late-ack", leg.dialog.local_tag, "peer", 1)
+    reset(call, 2.0)
+    sent = reconnect(call, 3.0)
+    assert [r for r in sent if r.method in ("INVITE", "UPDATE")] == []  # no ACK yet
+    call.request("ACK", 3.5, cseq=1, branch="z9hG4bKack1")
+    assert leg.state is CallState.CONFIRMED
+    wire.run_until(5.1, 3.5)
+    refresh = last_request(wire, "INVITE")
+    assert refresh.to.tag == "peer" and f":{NEW_PORT}" in contact_of(refresh)
