@@ -98,6 +98,12 @@ def quiet(log_text: str) -> str:
                      if line.strip() and not line.startswith("[0:"))
 
 
+def rtp_summaries(log_text: str) -> int:
+    """How many end-of-call RTP summaries baresip has printed: wait on this, not on the
+    summary's header line (``Receive:``), which is written before its numbers."""
+    return len(_STATS_PACKETS.findall(log_text))
+
+
 def baresip_rtp_stats(log_text: str) -> Counts:
     """baresip's end-of-call RTP summary (``packets: <transmit> <receive>``), last call."""
     found = _STATS_PACKETS.findall(log_text)

@@ -31,6 +31,7 @@ from .media_check import (
     counts_over,
     peer_log,
     quiet,
+    rtp_summaries,
     sdp_direction,
 )
 from .test_calls_baresip import wait_for
@@ -88,7 +89,7 @@ async def assert_stopped(call: Call, what: str) -> Counts:
 async def hang_up_and_read_peer_stats(call: Call) -> Counts:
     final = await counts(call.session)
     assert call.session.hangup()
-    text = await peer_log(call.peer.log, lambda t: "Receive:" in t)
+    text = await peer_log(call.peer.log, lambda t: rtp_summaries(t) > 0)
     peer = baresip_rtp_stats(text)
     # baresip received what we sent (loopback: no loss) and sent what we received.
     assert abs(peer.rx - final.tx) <= max(10, final.tx // 20), (peer, final)
