@@ -144,8 +144,9 @@ async def test_call_survives_a_reset_of_its_flow(agent: Agent, tmp_path: Path,
             (session.end_cause, agent.evidence(peer))
         await wait_for(lambda: len(agent.registrations) > registered, 15)
         await wait_for(lambda: target_refreshed(agent.trace, mark, call_id), 15)
+        how = "UPDATE" if answered(agent.trace, mark, "UPDATE", call_id) else "re-INVITE"
         print(f"\n{agent.transport} {direction}: registered again "
-              f"{agent.registrations[-1] - reset_at:.2f} s and target refreshed "
+              f"{agent.registrations[-1] - reset_at:.2f} s and target refreshed ({how}) "
               f"{loop.time() - reset_at:.2f} s after the reset")
         assert not session.is_ended, (session.end_cause, agent.evidence(peer))
         frames = session.media.frames_received
