@@ -89,6 +89,17 @@ def progress_of(session: Session) -> list[dict[str, Any]]:
     return seen
 
 
+def steps(progress: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """(state, status) of each ``transfer_progress``. The first step is "trying" with
+    the 202 — or with 100 when the transferee's first NOTIFY overtook its 202, which
+    RFC 3515 §2.4.4 allows and Kamailio, relaying the two in separate transactions,
+    sometimes does; both mean the same, so the 100 is read as the 202 here."""
+    out = [(str(p["state"]), int(p["status"])) for p in progress]
+    if out[:1] == [("trying", 100)]:
+        out[0] = ("trying", 202)
+    return out
+
+
 def last_received_tone(peer: Baresip) -> tuple[float, float]:
     """(dominant Hz, RMS) of what ``peer`` heard in its newest call (sndfile ``*dec.wav``,
     complete once that call has ended)."""
@@ -120,8 +131,7 @@ async def test_blind_transfer_of_baresip_call_to_sipp_target(agent: Agent,
 
         assert await session.blind_transfer("1003", hangup_after="notify")
         await wait_for(lambda: session.is_ended, 10)
-        assert [(p["state"], p["status"]) for p in progress] == [
-            ("trying", 202), ("succeeded", 200)], agent.evidence()
+        assert steps(progress) == [("trying", 202), ("succeeded", 200)], agent.evidence()
         assert all(p["call_id"] == session.call_id for p in progress)
         assert ended == [{"call_id": session.call_id, "cause": "Transferred"}], ended
         assert agent.phone.sessions == {}
@@ -161,8 +171,7 @@ async def test_blind_transfer_to_busy_sipp_target_keeps_the_call(agent: Agent,
 
         assert await session.blind_transfer("1003", hangup_after="notify")
         await wait_for(lambda: any(p["state"] == "failed" for p in progress), 10)
-        assert [(p["state"], p["status"]) for p in progress] == [
-            ("trying", 202), ("failed", 486)], agent.evidence()
+        assert steps(progress) == [("trying", 202), ("failed", 486)], agent.evidence()
         rc = await uas.wait(10)
         assert rc == 0, uas.trace()
         assert sipfrags(agent.trace.messages("in"))[-1].startswith("SIP/2.0 486"), \
@@ -216,8 +225,7 @@ async def test_attended_transfer_leaves_the_two_baresips_talking(agent: Agent, t
 
     assert await consult.attended_transfer(via=via)
     await wait_for(lambda: parent.is_ended and consult.is_ended, 10)
-    assert [(p["state"], p["status"]) for p in progress] == [
-        ("trying", 202), ("succeeded", 200)], agent.evidence()
+    assert steps(progress) == [("trying", 202), ("succeeded", 200)], agent.evidence()
     assert other_progress == progress
     causes = (parent.end_cause, consult.end_cause)
     assert agent.phone.sessions == {}
