@@ -18,20 +18,15 @@ import pytest
 from agentconsole import AgentConsoleError, parse_config
 from agentconsole.sip.in_dialog import answer_bound
 from agentconsole.softphone.host import request_wait_s
-from agentconsole.softphone.session import Session
 from tests.test_refer_hold_unanswered import deaf_to_reinvites
-from tests.test_two_phones import answer_next, make_pair, phone_config
+from tests.test_two_phones import make_pair, phone_config, talking_call
 from tests.waiting import wait_until
 
 
 async def test_a_second_hold_while_the_first_is_unanswered_is_refused(tmp_path: Path) -> None:
     a, b, target = await make_pair(tmp_path)
     try:
-        incoming: list[Session] = []
-        b.on("incoming", incoming.append)
-        out = await a.call(target)
-        inbound = await answer_next(b, incoming)
-        await wait_until(lambda: out.status.call_status == "talking", 10, "talking")
+        out, inbound = await talking_call(a, b, target)
         dropped = deaf_to_reinvites(b)
 
         first = asyncio.get_running_loop().create_task(out.hold())
