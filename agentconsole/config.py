@@ -52,6 +52,7 @@ from ._validate import (
 from .config_integration import AutoAnswerConfig, ControlConfig, HookConfig
 from .errors import ConfigError, ConfigProblem
 from .sip.auth import Secret
+from .sip.timers import TimerConfig
 from .sip.uri import SipUri, parse_uri, unescape_user
 
 __all__ = [
@@ -193,6 +194,16 @@ class SipConfig:
     # smallest Min-SE allowed (§5).
     session_expires: int = _f(_int(90, 86400), 1800)
     min_se: int = _f(_int(90, 86400), 90)
+    # Reliability bounds (README "Reliability bounds"): how fast a lost flow or binding
+    # is found out and restored.
+    reconnect_probe_s: float = _f(_num(0, 3600, open_lo=True), 4.0)
+    reconnect_probe_window_s: float = _f(_num(0, 86400), 60.0)
+    udp_register_refresh_s: float = _f(_num(0, 86400), 30.0)
+    register_answer_timeout_s: float = _f(_num(0, 3600), 8.0)
+
+    def timers(self) -> TimerConfig:
+        """T1, T2 and T4 as the SIP core takes them (and the waits derived from them)."""
+        return TimerConfig.from_ms(self.t1_ms, self.t2_ms, self.t4_ms)
 
     @classmethod
     def _check(cls, kw: dict[str, Any], ctx: _Ctx, path: str) -> None:
@@ -200,6 +211,8 @@ class SipConfig:
             ctx.problem(_join(path, "t2_ms"), "must not be smaller than t1_ms")
         if kw.get("reconnect_max_s", 30.0) < kw.get("reconnect_min_s", 2.0):
             ctx.problem(_join(path, "reconnect_max_s"), "must not be smaller than reconnect_min_s")
+        if 0 < kw.get("udp_register_refresh_s", 30.0) < 5:
+            ctx.problem(_join(path, "udp_register_refresh_s"), "must be 0 (off) or at least 5")
         # Min-SE is the shortest interval we accept, so asking for less contradicts it.
         if kw.get("session_expires", 1800) < kw.get("min_se", 90):
             ctx.problem(_join(path, "session_expires"), "must not be smaller than min_se")

@@ -393,14 +393,21 @@ class CallHistory:
         return (str(row["name"]), str(row["company"])) if row is not None else None
 
     # ----- following a phone ----------------------------------------------------------------
-    def attach(self, phone: Any) -> None:
-        """Record every call of ``phone`` (a Phone, or anything with its events)."""
-        handler = self._safe(self._on_new_session)
-        phone.on("new_session", handler)
-        self._attached.append((phone, "new_session", handler))
-        refused = self._safe(self._on_refused)
-        phone.on("refused", refused)
-        self._attached.append((phone, "refused", refused))
+    def attach(self, phone: Any, *, wrapups: bool = False) -> None:
+        """Record every call of ``phone`` (a Phone, or anything with its events).
+
+        ``wrapups=True`` also files the phone's ``wrapup`` events (``agentconsole serve``,
+        a script); the console files its form's wrap-ups itself, to show a failure.
+        """
+        events: list[tuple[str, Callable[..., None]]] = [
+            ("new_session", self._on_new_session), ("refused", self._on_refused)]
+        if wrapups:
+            events.append(("wrapup", self._on_wrapup))
+        handlers = {event: self._safe(fn) for event, fn in events}
+        for event, handler in handlers.items():
+            phone.on(event, handler)
+            self._attached.append((phone, event, handler))
+        handler = handlers["new_session"]
         for session in list(getattr(phone, "sessions", {}).values()):
             handler(session)
 
@@ -437,6 +444,11 @@ class CallHistory:
             session.on(event, handler)
             hooks.append((session, event, handler))
         self._session_handlers[call_id] = hooks
+
+    def _on_wrapup(self, info: Any = None, *_: Any) -> None:
+        if isinstance(info, dict) and info.get("call_id"):
+            self.set_wrapup(str(info["call_id"]), str(info.get("code") or ""),
+                            str(info.get("notes") or ""))
 
     def _on_refused(self, info: Any = None, *_: Any) -> None:
         if isinstance(info, dict):

@@ -482,3 +482,23 @@ def test_remote_and_pulse_keys() -> None:
     text = str(caught.value)
     assert "remote.on_detach" in text and ":5:" in text
     assert "audio.pulse.rate" in text and "audio.pulse.latency" in text
+
+
+# ----- reliability bounds (sip:) ------------------------------------------------------------
+
+
+def test_reliability_bounds_default_and_validate() -> None:
+    config = parse_config(MINIMAL, env=ENV)
+    sip = config.sip
+    assert (sip.reconnect_probe_s, sip.reconnect_probe_window_s) == (4.0, 60.0)
+    assert (sip.udp_register_refresh_s, sip.register_answer_timeout_s) == (30.0, 8.0)
+    tuned = parse_config(MINIMAL + "sip:\n  udp_register_refresh_s: 0\n"
+                         "  register_answer_timeout_s: 0\n  reconnect_probe_window_s: 0\n",
+                         env=ENV)
+    assert tuned.sip.udp_register_refresh_s == 0 and tuned.sip.reconnect_probe_window_s == 0
+    got = where(MINIMAL + "sip:\n  udp_register_refresh_s: 2\n  reconnect_probe_s: 0\n"
+                "  register_answer_timeout_s: -1\n")
+    assert set(got) == {"sip.udp_register_refresh_s", "sip.reconnect_probe_s",
+                        "sip.register_answer_timeout_s"}
+    messages = {p.path: p.message for p in problems(MINIMAL + "sip: {udp_register_refresh_s: 2}\n")}
+    assert messages == {"sip.udp_register_refresh_s": "must be 0 (off) or at least 5"}

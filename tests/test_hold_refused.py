@@ -13,19 +13,14 @@ import pytest
 
 from agentconsole import AgentConsoleError
 from agentconsole.media.sdp import MediaNegotiationError
-from agentconsole.softphone.session import Session
-from tests.test_two_phones import answer_next, make_pair
+from tests.test_two_phones import make_pair, talking_call
 from tests.waiting import frames_flow, wait_until
 
 
 async def test_refused_hold_keeps_the_call_talking(tmp_path: Path) -> None:
     a, b, target = await make_pair(tmp_path)
     try:
-        incoming: list[Session] = []
-        b.on("incoming", incoming.append)
-        out = await a.call(target)
-        inbound = await answer_next(b, incoming)
-        await wait_until(lambda: out.status.call_status == "talking", 10, "talking")
+        out, inbound = await talking_call(a, b, target)
 
         async def refuse(sdp: str) -> str:
             raise MediaNegotiationError("no hold here", status=488)

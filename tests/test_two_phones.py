@@ -74,6 +74,16 @@ async def answer_next(b: Phone, incoming: list[Session]) -> Session:
     return session
 
 
+async def talking_call(a: Phone, b: Phone, target: str) -> tuple[Session, Session]:
+    """A calls ``target`` (B), B answers: (A's session, B's) once A's is talking."""
+    incoming: list[Session] = []
+    b.on("incoming", incoming.append)
+    out = await a.call(target)
+    inbound = await answer_next(b, incoming)
+    await wait_until(lambda: out.status.call_status == "talking", 10, "talking")
+    return out, inbound
+
+
 @pytest.mark.parametrize("pair", ["rtp", "srtp", "webrtc"], indirect=True)
 async def test_call_with_audio_both_ways(pair: tuple[Phone, Phone, str],
                                          tmp_path: Path) -> None:
@@ -136,12 +146,7 @@ async def test_caller_cancel_ends_the_ringing_call(pair: tuple[Phone, Phone, str
 
 
 async def test_hold_and_resume_are_negotiated(pair: tuple[Phone, Phone, str]) -> None:
-    a, b, target = pair
-    incoming: list[Session] = []
-    b.on("incoming", incoming.append)
-    out = await a.call(target)
-    inbound = await answer_next(b, incoming)
-    await wait_until(lambda: out.status.call_status == "talking", 10)
+    out, inbound = await talking_call(*pair)
     await out.hold()
     assert out.status.is_hold
     await wait_until(lambda: inbound.status.remote_hold, 5)

@@ -8,7 +8,8 @@
   instance and prints the new call's id: what a browser runs for a click on a phone
   link (the shipped ``.desktop`` file registers it for sip, tel and callto).
 * ``serve`` runs the phone alone with its control socket, hooks and auto-answer (no
-  console) until SIGTERM or SIGINT, then hangs up, un-REGISTERs and leaves.
+  console) until SIGTERM or SIGINT, then hangs up, un-REGISTERs and leaves. It keeps
+  the same call history as the console (wrap-ups filed over the socket included).
 
 Exit status: 0 done, 1 the phone or the config refused (the message says why), 2 no
 agentconsole is running (or, for ``serve``, another one already is).
@@ -30,6 +31,7 @@ from .. import paths
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..history import CallHistory
     from ..softphone.phone import Phone
     from .client import ControlClient
     from .integration import Integration
@@ -213,6 +215,7 @@ async def _serve(config: Config, socket: Path | None, out: TextIO, err: TextIO) 
     except ControlServerError as exc:
         print(f"agentconsole serve: {exc}", file=err)
         return EXIT_UNAVAILABLE
+    history = _open_history(phone, err)
     try:
         try:
             await phone.start()
@@ -227,8 +230,27 @@ async def _serve(config: Config, socket: Path | None, out: TextIO, err: TextIO) 
         except Exception as exc:  # noqa: BLE001 - leaving matters more than a clean BYE
             print(f"agentconsole serve: stopping the phone: {exc}", file=err)
         await integration.stop()
+        if history is not None:
+            history.close()
     print("agentconsole serve: stopped", file=out, flush=True)
     return EXIT_OK
+
+
+def _open_history(phone: Phone, err: TextIO) -> CallHistory | None:
+    """The call history, as the console keeps it (calls, refusals, wrap-ups filed over
+    the socket); a history that cannot be opened is reported, and the phone serves on."""
+    from ..history import CallHistory, HistoryError
+
+    try:
+        history = CallHistory()
+    except HistoryError as exc:
+        print(f"agentconsole serve: no call history: {exc}", file=err)
+        return None
+    if history.interrupted:
+        print(f"agentconsole serve: {history.interrupted} call(s) were cut off when the phone "
+              "last stopped; they are in the history as interrupted", file=err)
+    history.attach(phone, wrapups=True)
+    return history
 
 
 def _started_line(config: Config, phone: Phone, integration: Integration) -> str:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 from .auth import DigestAuthenticator
 from .dialog import Dialog, DialogId
 from .events import CallEnded, CallFailed, UAEvent
+from .in_dialog import InDialogSender
 from .message import Headers, Request, Response
 from .session_timer import SessionTimer
 from .timers import TimerSet
@@ -109,13 +110,21 @@ def failure_cause(status: int) -> str:
 
 @dataclass
 class OutgoingUpdate:
-    """Our pending re-INVITE/UPDATE: ``refresh`` ones are session-timer refreshes."""
+    """Our pending re-INVITE/UPDATE. ``refresh`` ones are the core's own (session-timer
+    refreshes, and target refreshes after a reconnect, ``target``): no ReinviteResult
+    reports them, the session they carry is the current one."""
 
     method: str
     sdp: bytes | None
     refresh: bool = False
     attempts: int = 1
     tx: ClientTransaction | None = None
+    target: bool = False
+
+    @property
+    def label(self) -> str:
+        """How a cause names it: "re-INVITE" or "UPDATE"."""
+        return "re-INVITE" if self.method == "INVITE" else self.method
 
 
 @dataclass
@@ -160,6 +169,7 @@ class CallLeg:
     _acks: dict[int, Request] = field(default_factory=dict, repr=False)
     _answer: PendingAnswer | None = field(default=None, repr=False)
     _out_update: OutgoingUpdate | None = field(default=None, repr=False)
+    _queued_update: OutgoingUpdate | None = field(default=None, repr=False)
     _in_update: tuple[Request, ServerTransaction] | None = field(default=None, repr=False)
     _bye_wanted: bool = field(default=False, repr=False)
     _reported: bool = field(default=False, repr=False)
@@ -194,6 +204,8 @@ class CallBase:
         self._timer_owners: dict[str, tuple[CallLeg, str]] = {}
         #: Recently ended dialogs: an INVITE with Replaces naming one gets 603 (RFC 3891 §3).
         self.ended_dialogs: OrderedDict[DialogId, None] = OrderedDict()
+        #: Sends every in-dialog request (digest retry, flow recovery).
+        self.sender = InDialogSender(host, self.authenticator, self.dest_for)
 
     # ----- identifiers and events ---------------------------------------------------------
     def token(self, n: int = 10) -> str:
@@ -241,9 +253,12 @@ class CallBase:
         return self._timers.deadline(f"{leg.id}\x00{kind}")
 
     def next_deadline(self) -> float | None:
-        return self._timers.next_deadline()
+        deadlines = [d for d in (self._timers.next_deadline(), self.sender.next_deadline())
+                     if d is not None]
+        return min(deadlines) if deadlines else None
 
     def on_timer(self, now: float) -> None:
+        self.sender.on_timer(now)
         while True:
             due = self._timers.pop_due(now)
             if due is None:
@@ -284,11 +299,6 @@ class CallBase:
             request.headers.add("Content-Type", content_type)
             request.body = body
         return request
-
-    def _send(self, leg: CallLeg, request: Request, now: float,
-              handler: ResponseHandler) -> ClientTransaction:
-        return self.host.send_request(request, now, on_response=handler,
-                                      destination=self.dest_for(leg.dialog))
 
     def _send_ack(self, leg: CallLeg, dialog: Dialog, invite: Request,
                   body: bytes | None = None) -> Request:
@@ -335,7 +345,7 @@ class CallBase:
         """The leg is over: no more timers, no dialog match (late messages get 481)."""
         leg.state = CallState.TERMINATED
         self._disarm(leg, "2xx", "noack", "glare", "refresh", "expire", "cancel", "refer",
-                     "refer-in")
+                     "refer-in", "target")
         if leg.dialog is not None and self.dialogs.get(leg.dialog.id) is leg:
             del self.dialogs[leg.dialog.id]
         if leg.dialog is not None and leg.dialog.remote_tag:

@@ -10,7 +10,7 @@ and RFC 4028 (422 retry, refreshes).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from .capabilities import ALLOW, SUPPORTED
 from .dialog import Dialog
@@ -300,10 +300,51 @@ class UacCalls(CallBase):
         if leg.state is not CallState.CONFIRMED or leg.dialog is None:
             self._post(ReinviteResult(leg, False, 0))
             return
-        if leg._out_update is not None or leg._in_update is not None:
+        pending = leg._out_update
+        if pending is not None and pending.refresh and leg._in_update is None \
+                and leg._queued_update is None:
+            # The core's own refresh is in flight: this one follows it, not a 491.
+            leg._queued_update = OutgoingUpdate("INVITE", sdp or None)
+            return
+        if pending is not None or leg._in_update is not None:
             self._post(ReinviteResult(leg, False, 491))
             return
         leg._out_update = OutgoingUpdate("INVITE", sdp or None)
+        self._send_update(leg, now)
+
+    def _send_queued(self, leg: CallLeg, now: float) -> None:
+        """Send the application's re-INVITE that waited for a refresh to finish."""
+        queued, leg._queued_update = leg._queued_update, None
+        if queued is None:
+            return
+        if leg.state is not CallState.CONFIRMED or leg._out_update is not None:
+            self._post(ReinviteResult(leg, False, 0 if leg.state is not CallState.CONFIRMED
+                                      else 491))
+            return
+        leg._out_update = queued
+        self._send_update(leg, now)
+
+    def target_refresh(self, leg: CallLeg, now: float) -> None:
+        """Tell the peer our new Contact without changing the session (RFC 3261 §12.2):
+        after a reconnect its requests would otherwise go to the dead flow (a proxy
+        answers them 477). UPDATE when the peer allows it (RFC 3311 §5.1), else a
+        re-INVITE with the current session description unchanged, same o= version
+        (RFC 3264 §8). A request of ours already under way carries the new Contact; an
+        offer still being answered either way goes first, then this one."""
+        if leg.state is CallState.CONFIRMING:  # our 2xx waits for its ACK: then
+            self._arm(leg, "target", now + 2.0)
+            return
+        if leg.state is not CallState.CONFIRMED or leg.dialog is None \
+                or leg._out_update is not None:
+            return
+        if leg._in_update is not None or leg._answer is not None:
+            self._arm(leg, "target", now + 2.0)
+            return
+        if allows(leg._peer_caps, "UPDATE"):
+            leg._out_update = OutgoingUpdate("UPDATE", None, refresh=True, target=True)
+        else:
+            leg._out_update = OutgoingUpdate("INVITE", leg.local_sdp, refresh=True,
+                                             target=True)
         self._send_update(leg, now)
 
     def _session_refresh(self, leg: CallLeg, now: float) -> None:
@@ -335,7 +376,7 @@ class UacCalls(CallBase):
         def on_tx(tx: ClientTransaction) -> None:
             update.tx = tx
 
-        self._send_authenticated(leg, request, now, handler, on_tx)
+        self.sender.send(leg, request, now, handler, on_tx)
 
     def _on_update_response(self, leg: CallLeg, update: OutgoingUpdate,
                             response: Response | None, status: int, now: float) -> None:
@@ -351,6 +392,7 @@ class UacCalls(CallBase):
                     self._send_ack(leg, leg.dialog, tx.request)
             if leg._out_update is update:
                 self._update_succeeded(leg, update, response, now)
+                self._send_queued(leg, now)
             return
         if leg._out_update is not update or leg.state is CallState.TERMINATED:
             return
@@ -363,9 +405,13 @@ class UacCalls(CallBase):
         leg._out_update = None
         if not update.refresh:
             self._post(ReinviteResult(leg, False, status))
-        dialog_gone = response is not None and status in (481, 408)
-        if dialog_gone or (update.refresh and response is None):
+        if response is None:  # §12.2.1.2: no answer at all ends the dialog
+            self._dialog_error(leg, status, now, send_bye=True,
+                               cause=_no_answer_cause(update.label, status))
+        elif status in (481, 408):
             self._dialog_error(leg, status, now, send_bye=status != 481)
+        else:
+            self._send_queued(leg, now)
 
     def _update_succeeded(self, leg: CallLeg, update: OutgoingUpdate, response: Response,
                           now: float) -> None:
@@ -383,66 +429,39 @@ class UacCalls(CallBase):
         if not update.refresh:
             self._post(ReinviteResult(leg, True, response.status, sdp))
 
-    def _dialog_error(self, leg: CallLeg, status: int, now: float, *, send_bye: bool) -> None:
-        """481/408 to an in-dialog request: the dialog is gone (§12.2.1.2, RFC 5057)."""
+    def _dialog_error(self, leg: CallLeg, status: int, now: float, *, send_bye: bool,
+                      cause: str = "Dialog Error") -> None:
+        """481/408 to an in-dialog request, or no answer at all: the dialog is gone
+        (§12.2.1.2, RFC 5057); ``cause`` says which."""
         if leg.state is CallState.TERMINATED:
             return
-        self._report_ended(leg, "Dialog Error", status)
+        self._report_ended(leg, cause, status)
         if send_bye and leg.dialog is not None:
             self._bye(leg, now)
         self._close(leg)
 
     # ----- INFO, BYE, generic in-dialog sending ------------------------------------------------
     def send_info(self, leg: CallLeg, content_type: str, body: bytes, now: float) -> None:
-        """INFO in the call (RFC 6086); a 481/408 answer ends the call, others are ignored."""
+        """INFO in the call (RFC 6086); a 481/408 answer or no answer at all ends the
+        call, other answers are ignored."""
         if leg.state not in (CallState.CONFIRMED, CallState.CONFIRMING) or leg.dialog is None:
             return
         request = self._request(leg, "INFO", body=body, content_type=content_type)
 
         def handler(response: Response | None, status: int, reason: str, t: float) -> None:
-            if response is not None and status in (481, 408):
+            if response is None:
+                self._dialog_error(leg, status, t, send_bye=True,
+                                   cause=_no_answer_cause("INFO", status))
+            elif status in (481, 408):
                 self._dialog_error(leg, status, t, send_bye=status != 481)
 
-        self._send_authenticated(leg, request, now, handler)
+        self.sender.send(leg, request, now, handler)
 
     def _bye(self, leg: CallLeg, now: float, on_done: ResponseHandler | None = None) -> None:
         if leg.dialog is None:
             return
         handler = on_done or (lambda r, s, m, n: None)
-        self._send_authenticated(leg, self._request(leg, "BYE"), now, handler)
-
-    def _send_authenticated(self, leg: CallLeg, request: Request, now: float,
-                            on_final: ResponseHandler,
-                            on_tx: Callable[[ClientTransaction], None] | None = None) -> None:
-        """Send an in-dialog request, answering one 401/407 with credentials (§22.2)."""
-        tries = [0]
-
-        def handler(response: Response | None, status: int, reason: str, t: float) -> None:
-            if response is not None and status < 200:
-                return
-            if response is not None and status in (401, 407) and tries[0] == 0 \
-                    and leg.dialog is not None:
-                tries[0] = 1
-                leg.dialog.local_cseq += 1
-                retry = self._authorized_once(leg, request, response, leg.dialog.local_cseq)
-                if retry is not None:
-                    tx = self._send(leg, retry, t, handler)
-                    if on_tx is not None:
-                        on_tx(tx)
-                    return
-            on_final(response, status, reason, t)
-
-        tx = self._send(leg, request, now, handler)
-        if on_tx is not None:
-            on_tx(tx)
-
-    def _authorized_once(self, leg: CallLeg, request: Request, response: Response,
-                         cseq: int) -> Request | None:
-        auth = self.authenticator(leg)
-        retry = auth.handle_challenge(request, response) if auth is not None else None
-        if retry is not None:
-            retry.headers.set("CSeq", f"{cseq} {request.method}")
-        return retry
+        self.sender.send(leg, self._request(leg, "BYE"), now, handler)
 
     def _start_session_timer(self, leg: CallLeg, timer: SessionTimer | None,
                              now: float) -> None:
@@ -454,6 +473,14 @@ class UacCalls(CallBase):
             self._arm(leg, "refresh", timer.refresh_at(now))
         else:
             self._arm(leg, "expire", timer.expire_at(now))
+
+
+def _no_answer_cause(what: str, status: int) -> str:
+    """"Request Timeout (re-INVITE, no answer)": the cause of a call ended because an
+    in-dialog request got no answer at all (Timer B/F, or its flow never came back)."""
+    if status == 408:
+        return f"Request Timeout ({what}, no answer)"
+    return f"Connection Error ({what}, no answer)"
 
 
 def _copy_request(request: Request) -> Request:

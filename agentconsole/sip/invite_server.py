@@ -21,7 +21,12 @@ from .invite import CallLeg, CallState, PendingAnswer
 from .invite_client import body_sdp
 from .message import Request, Response, make_response
 from .session_timer import negotiate_uas
-from .transaction import ServerTransaction
+from .transaction import (
+    ClientInviteTransaction,
+    ClientTransaction,
+    ServerTransaction,
+    TxState,
+)
 from .transfer import ReplacesSpec, TransferCalls
 
 logger = logging.getLogger(__name__)
@@ -409,6 +414,17 @@ class CallManager(TransferCalls):
             self._refer_timeout(leg)
         elif kind == "refer-in":
             self._refer_undecided(leg, now)
+        elif kind == "target":
+            self.target_refresh(leg, now)
+
+    # ----- the flow (RFC 6026 §8.4, RFC 3261 §12.2) -----------------------------------------
+    def flow_lost(self, tx: ClientTransaction, now: float) -> bool:
+        """``tx`` dies with its flow. True when that ends nothing: an in-dialog request
+        waits for the flow to come back, and an INVITE already answered (Accepted, RFC
+        6026 §8.4) only stops absorbing 2xx retransmissions — its call stays up."""
+        if self.sender.flow_lost(tx, now):
+            return True
+        return isinstance(tx, ClientInviteTransaction) and tx.state is TxState.ACCEPTED
 
     def transport_down(self, now: float) -> None:
         """The flow is gone: calls not yet established cannot finish their INVITE."""
@@ -416,6 +432,13 @@ class CallManager(TransferCalls):
             if not leg.established and leg.state is not CallState.TERMINATED:
                 self._report_failed(leg, 503, "Service Unavailable", "Connection Error")
                 self._close(leg)
+
+    def flow_restored(self, now: float) -> None:
+        """A new flow (or a new local address): resend what waited for it, then make
+        every confirmed call reachable at the new Contact (:meth:`target_refresh`)."""
+        self.sender.flow_restored(now)
+        for leg in list(self.legs.values()):
+            self.target_refresh(leg, now)
 
 
 class CallControl:

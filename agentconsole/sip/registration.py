@@ -8,10 +8,22 @@ request in a non-INVITE client transaction and reports the outcome back. Behavio
 * 423 Interval Too Brief → retry at once with the Min-Expires value (§10.2.8).
 * A 2xx arms a refresh before the granted expiry (the expiry of *our* Contact in the
   reply, else the Expires header, else what we asked for; §10.2.4).
-* Any other failure (4xx-6xx, Timer F, transport error) is reported and retried
-  with a jittered exponential back-off (RFC 5626 §4.5 shape: base doubling to a cap,
-  randomised to 50-100 %); Retry-After is honoured when it asks for longer.
+* Any other failure response (4xx-6xx) is reported and retried with a jittered
+  exponential back-off (RFC 5626 §4.5 shape: base doubling to a cap, randomised to
+  50-100 %); Retry-After is honoured when it asks for longer.
+* A registrar that does not answer at all (Timer F, a transport error) is retried on
+  the recovery schedule of :mod:`.backoff`: at least every ``probe_s`` during the first
+  ``probe_window_s``, then doubling to ``recover_max_s``, the bounds a lost flow is
+  reconnected on.
 * ``stop`` sends ``Expires: 0`` for our Contact (§10.2.2).
+
+Telling the truth on UDP, where nothing reports a registrar that died or restarted
+(a restarted one with in-memory bindings has forgotten ours, and an OPTIONS answer would
+not show that): with ``refresh_max_s`` the binding is refreshed at least that often,
+whatever the granted expiry, so a restarted registrar has it back within that time;
+with ``answer_timeout_s`` a REGISTER left unanswered that long is reported at once as a
+failure (408, "no answer from the registrar") while its retransmissions go on probing
+every T2, so the first retransmission after the registrar is back restores the binding.
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ import random
 from dataclasses import dataclass, field
 
 from .auth import DigestAuthenticator
+from .backoff import Backoff
 from .capabilities import ALLOW, SUPPORTED
 from .errors import ParseError
 from .headers import is_digits
@@ -29,6 +42,8 @@ from .uri import SipUri, parse_name_addr, uri_equal
 
 #: Refresh this many seconds before the binding expires, at most half the interval.
 REFRESH_MARGIN_S = 5.0
+#: The reason reported when a REGISTER got no answer within ``answer_timeout_s``.
+NO_ANSWER = "No answer from the registrar"
 
 
 class RegState(enum.Enum):
@@ -77,6 +92,15 @@ class RegistrationSettings:
     user_agent: str = "agentconsole"
     instance_id: str | None = None  # urn:uuid:... (RFC 5626 §4.1)
     extra_headers: list[tuple[str, str]] = field(default_factory=list)
+    #: Refresh at least this often whatever the granted expiry (0: only before expiry).
+    refresh_max_s: float = 0.0
+    #: A REGISTER unanswered this long is reported as a failure at once (0: at Timer F).
+    answer_timeout_s: float = 0.0
+    #: Retry schedule after no answer at all (see :mod:`.backoff`).
+    recover_min_s: float = 2.0
+    recover_max_s: float = 30.0
+    probe_s: float = 4.0
+    probe_window_s: float = 60.0
 
 
 class Registration:
@@ -111,6 +135,11 @@ class Registration:
         self._pending: Request | None = None
         self._contact: str = ""
         self._auth_retries = 0
+        self._answer_deadline: float | None = None
+        self._silence_reported = False
+        self._recovery = Backoff(settings.recover_min_s, settings.recover_max_s, rng,
+                                 probe_s=settings.probe_s,
+                                 probe_window_s=settings.probe_window_s)
 
     # ----- public API --------------------------------------------------------------
     @property
@@ -134,7 +163,7 @@ class Registration:
 
     def stop(self, now: float) -> Request | None:
         """Remove our binding (Expires: 0). None when nothing is registered."""
-        self._deadline = None
+        self._deadline = self._answer_deadline = None
         if self.state in (RegState.IDLE, RegState.STOPPED, RegState.RETRY_WAIT):
             self.state = RegState.STOPPED
             return None
@@ -142,10 +171,14 @@ class Registration:
         return self._send(now, 0, RegState.UNREGISTERING)
 
     def next_deadline(self) -> float | None:
-        return self._deadline
+        deadlines = [d for d in (self._deadline, self._answer_deadline) if d is not None]
+        return min(deadlines) if deadlines else None
 
     def on_timer(self, now: float) -> Request | None:
-        """Refresh or retry when the deadline has come."""
+        """Refresh or retry when the deadline has come; report a silent registrar."""
+        if self._answer_deadline is not None and now >= self._answer_deadline:
+            self._answer_deadline = None
+            self._report_silence()
         if self._deadline is None or now < self._deadline:
             return None
         self._deadline = None
@@ -160,10 +193,12 @@ class Registration:
             return None
         request = self._pending
         self._pending = None
+        self._heard_from_registrar()
         unregistering = self.state == RegState.UNREGISTERING
         if response.status in (401, 407):
             retry = self._authenticate(request, response)
             if retry is not None:
+                self._await_answer(now)
                 return retry
         elif response.status == 423 and not unregistering:
             min_expires = _int_header(response, "Min-Expires")
@@ -182,19 +217,27 @@ class Registration:
         return None
 
     def on_failure(self, status: int, reason: str, now: float) -> None:
-        """Timer F (408) or a transport error (503) for the pending REGISTER."""
+        """Timer F (408) or a transport error (503) for the pending REGISTER: nobody
+        answered, so retry on the recovery schedule (not the failure back-off)."""
         if self._pending is None:
             return
         self._pending = None
+        self._answer_deadline = None
         if self.state == RegState.UNREGISTERING:
             self.state = RegState.STOPPED
             self.events.append(Unregistered(status))
             return
-        self._failed(status, reason, now, None)
+        self.failures += 1
+        self.state = RegState.RETRY_WAIT
+        delay = self._recovery.next(now)
+        self._deadline = now + delay
+        self._silence_reported = True  # this event says it; the answer timer need not
+        self.events.append(RegistrationFailed(status, reason, delay))
 
     def connection_lost(self, now: float) -> None:
         """The flow the binding lives on is gone: the binding is as good as lost."""
         self._pending = None
+        self._answer_deadline = None
         if self.state in (RegState.REGISTERED, RegState.REGISTERING):
             self.state = RegState.RETRY_WAIT
             self._deadline = None  # the owner calls start() when a flow is back
@@ -207,7 +250,27 @@ class Registration:
         if self.authenticator is not None and self._auth_retries == 0:
             request = self.authenticator.authorize(request)
         self._pending = request
+        if state is RegState.REGISTERING:
+            self._await_answer(now)
         return request
+
+    def _await_answer(self, now: float) -> None:
+        timeout = self.settings.answer_timeout_s
+        self._answer_deadline = now + timeout if timeout > 0 else None
+
+    def _report_silence(self) -> None:
+        """The pending REGISTER went unanswered for ``answer_timeout_s``: whatever the
+        binding was, nobody can vouch for it now (the transaction keeps retransmitting)."""
+        if self._pending is None or self.state is not RegState.REGISTERING \
+                or self._silence_reported:
+            return
+        self._silence_reported = True
+        self.events.append(RegistrationFailed(408, NO_ANSWER, None))
+
+    def _heard_from_registrar(self) -> None:
+        self._answer_deadline = None
+        self._silence_reported = False
+        self._recovery.reset()
 
     def _build(self, expires: int) -> Request:
         s = self.settings
@@ -257,7 +320,10 @@ class Registration:
         self.state = RegState.REGISTERED
         self.failures = 0
         margin = min(max(REFRESH_MARGIN_S, granted * 0.1), granted / 2)
-        self._deadline = now + max(1.0, granted - margin)
+        refresh_in = max(1.0, granted - margin)
+        if self.settings.refresh_max_s > 0:
+            refresh_in = min(refresh_in, self.settings.refresh_max_s)
+        self._deadline = now + refresh_in
         self.events.append(Registered(granted))
 
     def _granted_expires(self, response: Response) -> int:
@@ -322,6 +388,7 @@ def build_contact(
 
 
 __all__ = [
+    "NO_ANSWER",
     "RegEvent",
     "RegState",
     "Registered",

@@ -126,7 +126,7 @@ class TransferCalls(UacCalls):
         def handler(response: Response | None, status: int, reason: str, t: float) -> None:
             self._on_refer_final(leg, sub, response, status, reason, t)
 
-        self._send_authenticated(leg, request, now, handler, on_tx)
+        self.sender.send(leg, request, now, handler, on_tx)
         return True
 
     def _on_refer_final(self, leg: CallLeg, sub: OutgoingRefer, response: Response | None,
@@ -270,7 +270,7 @@ class TransferCalls(UacCalls):
             if code == 481:  # the subscription is gone; the call itself stays (RFC 5057)
                 sub.state = "terminated"
 
-        self._send_authenticated(leg, request, now, handler)
+        self.sender.send(leg, request, now, handler)
 
     def _refer_undecided(self, leg: CallLeg, now: float) -> None:
         sub = leg._refer_in

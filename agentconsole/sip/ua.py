@@ -23,11 +23,10 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Literal
 
 from .auth import DigestAuthenticator
-from .capabilities import ALLOW, KNOWN_EXTENSIONS, SUPPORTED
+from .core_answers import core_answer, parse_uri_or_none, warn_text
 from .errors import ParseError, SipError
 from .events import (
     IncomingRequest,
@@ -36,8 +35,8 @@ from .events import (
     UAEvent,
 )
 from .invite import deliver
-from .invite_server import CallControl, CallManager, invite_precheck
-from .message import Headers, Request, Response, make_response
+from .invite_server import CallControl, CallManager
+from .message import Request, Response, make_response
 from .parser import (
     MessageParseError,
     is_answerable,
@@ -49,11 +48,9 @@ from .registration import (
     Registered,
     Registration,
     RegistrationFailed,
-    RegistrationSettings,
     Unregistered,
     build_contact,
 )
-from .timers import TimerConfig
 from .transaction import (
     ClientInviteTransaction,
     ClientNonInviteTransaction,
@@ -67,55 +64,13 @@ from .transaction import (
     TransactionTimeout,
     TransportErrorEffect,
 )
-from .uri import SipUri, parse_uri
+from .ua_config import Outgoing, UAConfig
+from .uri import SipUri
 
 logger = logging.getLogger(__name__)
 
 Address = tuple[str, int]
 
-KNOWN_METHODS = frozenset(
-    {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "REFER", "NOTIFY", "UPDATE",
-     "MESSAGE", "PRACK", "SUBSCRIBE", "PUBLISH", "REGISTER"}
-)
-#: Methods that only make sense inside a dialog: out of one they get 481.
-DIALOG_ONLY = frozenset({"BYE", "NOTIFY", "REFER", "INFO", "UPDATE", "PRACK"})
-#: Methods the application (the Phone) wants to see; everything else the core answers.
-APPLICATION_METHODS = frozenset({"INVITE", "MESSAGE"})
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """Bytes for the driver to send; ``dest`` None means "on the current flow"."""
-
-    data: bytes
-    dest: Address | None
-    message: Request | Response
-
-
-@dataclass
-class UAConfig:
-    aor: SipUri
-    registrar: SipUri
-    transport: str = "udp"  # udp | tcp | tls | ws | wss
-    display_name: str | None = None
-    auth_user: str | None = None
-    password: str | None = field(default=None, repr=False)
-    realm: str | None = None
-    outbound_proxy: SipUri | None = None
-    expires: int = 600
-    register: bool = True
-    timers: TimerConfig = field(default_factory=TimerConfig)
-    user_agent: str = "agentconsole"
-    instance_id: str | None = None
-    retry_min_s: float = 30.0
-    retry_max_s: float = 300.0
-    accept_invites: bool = False
-    session_expires: int = 1800  # RFC 4028 Session-Expires we ask for / accept at most
-    min_se: int = 90  # RFC 4028 Min-SE: shorter intervals get 422
-
-    @property
-    def reliable(self) -> bool:
-        return self.transport != "udp"
 
 
 ResponseCallback = Callable[[Response | None, int, str, float], None]
@@ -134,6 +89,9 @@ class UserAgent(CallControl):
         self.transactions = TransactionTable()
         self.local_host = "0.0.0.0"
         self.local_port: int | None = None
+        #: True from a lost flow until the transport is up again: in-dialog requests
+        #: wait (see :mod:`.in_dialog`).
+        self.flow_lost = False
         self._out: list[Outgoing] = []
         self._events: list[UAEvent] = []
         self._on_final: dict[int, ResponseCallback] = {}
@@ -152,16 +110,7 @@ class UserAgent(CallControl):
                 learn_realm=config.realm is None,
             )
         self.registration = Registration(
-            RegistrationSettings(
-                aor=config.aor,
-                registrar=config.registrar,
-                display_name=config.display_name,
-                expires=config.expires,
-                retry_min_s=config.retry_min_s,
-                retry_max_s=config.retry_max_s,
-                user_agent=config.user_agent,
-                instance_id=config.instance_id,
-            ),
+            config.registration_settings(),
             authenticator=auth,
             call_id=self._token(20),
             from_tag=self._token(10),
@@ -203,23 +152,34 @@ class UserAgent(CallControl):
         return self.config.transport.upper()
 
     def transport_up(self, host: str, port: int | None, now: float) -> None:
-        """The flow is (again) usable from ``host:port``: (re-)register on it."""
+        """The flow is (again) usable from ``host:port``: (re-)register on it, and after
+        a lost flow or with a new address resend what waited and refresh every call's
+        target (:meth:`CallManager.flow_restored`)."""
+        restored = self.flow_lost
+        before = self.contact() if self.local_port is not None else None
+        self.flow_lost = False
         self.local_host = host
         self.local_port = port
         self.registration.set_contact(self.contact())
         if self.config.register:
             self._send_register(self.registration.start(now), now)
+        if restored or (before is not None and before != self.contact()):
+            self.calls.flow_restored(now)
 
     def transport_down(self, reason: str, now: float) -> None:
-        """The flow is gone (TCP/TLS/WS): pending requests fail, bindings are lost."""
+        """The flow is gone (TCP/TLS/WS): the binding is lost and requests on the flow
+        die with it, but established calls stay up (RFC 6026): their in-dialog requests
+        wait for the next flow (:mod:`.in_dialog`)."""
         was = self.registration.is_registered
+        self.flow_lost = True
         self.registration.connection_lost(now)
         for tx in list(self.transactions):
             if isinstance(tx, ClientTransaction) and not tx.terminated:
+                kept = self.calls.flow_lost(tx, now)
                 self._on_final.pop(id(tx), None)  # the flow is gone: nobody waits for them
-                tx.transport_error(now)
                 handler = self._on_response.pop(id(tx), None)
-                if handler is not None:
+                tx.terminate(now)
+                if handler is not None and not kept:
                     handler(None, 503, "Connection Error", now)
             self.transactions.remove(tx)
         self.calls.transport_down(now)
@@ -410,7 +370,7 @@ class UserAgent(CallControl):
             if isinstance(partial, Request) and partial.method != "ACK" \
                     and is_answerable(partial):
                 self._reply_stateless(partial, exc.status, source,
-                                      [("Warning", f'399 agentconsole "{_warn_text(exc)}"')])
+                                      [("Warning", f'399 agentconsole "{warn_text(exc)}"')])
             else:
                 self._events.append(MessageDropped(source, str(exc)))
             return
@@ -464,7 +424,7 @@ class UserAgent(CallControl):
         except ParseError as exc:
             if request.method != "ACK" and is_answerable(request):
                 self._reply_stateless(request, exc.status, source,
-                                      [("Warning", f'399 agentconsole "{_warn_text(exc)}"')])
+                                      [("Warning", f'399 agentconsole "{warn_text(exc)}"')])
             else:
                 self._events.append(MessageDropped(source, f"bad request: {exc}"))
             return
@@ -487,7 +447,8 @@ class UserAgent(CallControl):
         for effect in tx.start(now):
             if isinstance(effect, SendMessage):
                 self.emit(effect.message, self.response_dest(tx))
-        status, extra = self._core_answer(request)
+        status, extra = core_answer(request, in_call=self.calls.matches(request),
+                                    accept_invites=self.config.accept_invites)
         if status is not None:
             response = make_response(request, status, to_tag=self._token(10))
             for name, value in extra:
@@ -498,60 +459,6 @@ class UserAgent(CallControl):
             self.calls.receive_request(request, tx, now)
             return
         self._events.append(IncomingRequest(request, tx))
-
-    def _core_answer(self, request: Request) -> tuple[int | None, list[tuple[str, str]]]:
-        """The status the core answers by itself, or None to pass the request up."""
-        method = request.method
-        scheme = request.uri.split(":", 1)[0].lower()
-        if scheme not in ("sip", "sips"):
-            return 416, []
-        unsupported = _unsupported_requires(request.headers)
-        if unsupported and method != "ACK":
-            return 420, [("Unsupported", ", ".join(unsupported))]
-        if method == "OPTIONS":
-            return 200, [("Allow", ALLOW), ("Accept", "application/sdp"),
-                         ("Supported", SUPPORTED), ("Accept-Language", "en")]
-        if method == "REGISTER":
-            return 405, [("Allow", ALLOW)]
-        if self.calls.matches(request):
-            return None, []
-        if method == "CANCEL":
-            return 481, []
-        has_to_tag = False
-        try:
-            has_to_tag = request.to.tag is not None
-        except ParseError:
-            return 400, []
-        if method in DIALOG_ONLY or (has_to_tag and method in APPLICATION_METHODS):
-            return 481, []
-        if method not in KNOWN_METHODS:
-            return 501, [("Allow", ALLOW)]
-        if method == "INVITE":
-            return invite_precheck(request, self.config.accept_invites)
-        if method in ("SUBSCRIBE", "PUBLISH"):
-            return 489, []
-        return None, []
-
-
-def _unsupported_requires(headers: Headers) -> list[str]:
-    out: list[str] = []
-    for value in headers.get_all("Require") + headers.get_all("Proxy-Require"):
-        tag = value.strip().lower()
-        if tag and tag not in KNOWN_EXTENSIONS:
-            out.append(value.strip())
-    return out
-
-
-def parse_uri_or_none(text: str) -> object:
-    try:
-        return parse_uri(text)
-    except ParseError:
-        return None
-
-
-def _warn_text(exc: ParseError) -> str:
-    text = str(exc).replace('"', "'").replace("\\", "/")
-    return "".join(c for c in text if c.isprintable())[:80]
 
 
 __all__ = ["Outgoing", "UAConfig", "UserAgent"]

@@ -19,7 +19,6 @@ from ..config import Config
 from ..errors import AgentConsoleError, PhoneError
 from ..sip.events import RegistrationStateChanged, UAEvent
 from ..sip.registration import RegState
-from ..sip.timers import TimerConfig
 from ..sip.ua import UAConfig, UserAgent
 from ..transport.base import Transport, TransportError, TransportSettings, TransportState
 from ..transport.driver import Driver, TraceHook
@@ -129,10 +128,14 @@ class SipConnection:
             display_name=acc.display_name, auth_user=acc.effective_auth_user,
             password=password, realm=acc.realm, outbound_proxy=acc.outbound_proxy_uri,
             expires=acc.expires, register=acc.register, user_agent=acc.user_agent,
-            timers=TimerConfig.from_ms(sip.t1_ms, sip.t2_ms, sip.t4_ms),
+            timers=sip.timers(),
             instance_id=self.instance_id, accept_invites=True,
             retry_min_s=sip.register_retry_s, retry_max_s=max(sip.register_retry_s, 300.0),
             session_expires=sip.session_expires, min_se=sip.min_se,
+            udp_refresh_s=sip.udp_register_refresh_s,
+            register_answer_timeout_s=sip.register_answer_timeout_s,
+            recover_min_s=sip.reconnect_min_s, recover_max_s=sip.reconnect_max_s,
+            probe_s=sip.reconnect_probe_s, probe_window_s=sip.reconnect_probe_window_s,
         )
 
     def _make_transport(self) -> Transport:
@@ -141,6 +144,8 @@ class SipConnection:
         settings = TransportSettings(
             local_host=sip.local_host, local_port=sip.local_port, keepalive_s=sip.keepalive_s,
             reconnect_min_s=sip.reconnect_min_s, reconnect_max_s=sip.reconnect_max_s,
+            reconnect_probe_s=sip.reconnect_probe_s,
+            reconnect_probe_window_s=sip.reconnect_probe_window_s,
             max_message_size=sip.max_message_size, tls_ca_file=acc.tls.ca_file,
             tls_verify=acc.tls.verify,
         )

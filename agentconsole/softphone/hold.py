@@ -5,7 +5,9 @@
 while the peer still holds us), RFC 3264 §8.4. A refused request leaves the call up
 and raises (the SDK's JsSIP hangs up instead, sdk-parity §3.11). The peer's re-offers
 are answered from the media engine; one that says the peer holds us sets
-``status.remote_hold``.
+``status.remote_hold``. One hold or resume at a time: a second one while the first is
+on its way (:attr:`Renegotiation.pending`) would replace the offer the first still
+waits an answer for, so it is refused.
 """
 
 from __future__ import annotations
@@ -16,13 +18,11 @@ from typing import TYPE_CHECKING
 from ..errors import AgentConsoleError, PhoneError
 from ..media.sdp import MediaNegotiationError, audio_direction, is_hold_direction
 from ..sip import events as ev
+from .host import request_wait_s
 
 if TYPE_CHECKING:
     from ..media.interface import MediaEngine
     from .session import Session
-
-#: Longer than an INVITE transaction's Timer B (64·T1): the core always reports by then.
-REINVITE_WAIT_S = 40.0
 
 
 class Renegotiation:
@@ -32,9 +32,26 @@ class Renegotiation:
         self.session = session
         self.engine = engine
         self._waiter: asyncio.Future[ev.ReinviteResult] | None = None
+        self._pending = False
+
+    @property
+    def pending(self) -> bool:
+        """A hold or resume of ours is on its way (its re-INVITE not answered yet)."""
+        return self._pending
 
     async def set_hold(self, hold: bool) -> None:
-        """Hold (True) or resume (False) the call; nothing when it is so already."""
+        """Hold (True) or resume (False) the call; nothing when it is so already.
+        Refused while another hold or resume is on its way (see the module doc)."""
+        if self._pending:
+            raise AgentConsoleError("a hold or resume of this call is already on its way",
+                                    title="Hold", code=PhoneError.UNKNOWN_ERROR)
+        self._pending = True
+        try:
+            await self._change_hold(hold)
+        finally:
+            self._pending = False
+
+    async def _change_hold(self, hold: bool) -> None:
         session, engine = self.session, self.engine
         if session.is_ended or not session.established:
             raise AgentConsoleError("the call is not connected", title="Hold",
@@ -62,7 +79,7 @@ class Renegotiation:
 
     async def _reinvite(self, sdp: bytes) -> ev.ReinviteResult:
         """Send a re-INVITE and wait for its outcome; a call that ends meanwhile is an
-        :class:`AgentConsoleError`, never a CancelledError or a 40 s wait."""
+        :class:`AgentConsoleError`, never a CancelledError or a long wait."""
         session = self.session
         if session.is_ended:
             raise AgentConsoleError("the call has ended", title="Call ended",
@@ -71,8 +88,9 @@ class Renegotiation:
         self._waiter = waiter
         leg = session.leg
         session.host.signal(lambda ua, now: ua.reinvite(leg, sdp, now))
-        try:
-            return await asyncio.wait_for(asyncio.shield(waiter), REINVITE_WAIT_S)
+        wait_s = request_wait_s(session.host.config)  # giving up earlier would leave the
+        try:  # media engine with an offer whose answer may still come
+            return await asyncio.wait_for(asyncio.shield(waiter), wait_s)
         except (asyncio.CancelledError, TimeoutError):
             if waiter.cancelled() or session.is_ended:  # the call ended under us
                 raise AgentConsoleError("the call ended during the request",

@@ -5,6 +5,7 @@ may ask of the phone is the :class:`CallHost` protocol below — signalling thro
 one sans-IO user agent, the clock, the configuration, the policies that involve other
 calls (the -210 answer guard, auto-hold), the other calls of a transfer pair, and
 reporting that it ended. A test can hand a Session any object with these members.
+:func:`request_wait_s` is how long a call waits for the core to report on a request.
 
 Its media it reaches only through :class:`~agentconsole.media.interface.MediaEngine`,
 the one interface both media stacks (WebRTC through aiortc; plain RTP and SDES-SRTP on
@@ -16,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from ..sip.in_dialog import answer_bound
+
 if TYPE_CHECKING:
     from ..config import Config
     from ..sip.ua import UserAgent
@@ -26,6 +29,18 @@ T = TypeVar("T")
 
 #: An extra SIP header: ``("X-Ticket", "42")`` or ``"X-Ticket: 42"``.
 ExtraHeader = str | tuple[str, str]
+
+
+def request_wait_s(config: Config) -> float:
+    """How long a call waits for the SIP core's outcome of one of its in-dialog requests
+    (a hold's re-INVITE, a REFER) before giving up on it. The core always reports, by
+    :func:`~agentconsole.sip.in_dialog.answer_bound` (2×64·T1 from the configured T1: a
+    request parked through a flow outage, then resent with a Timer B/F of its own); one
+    T2 more covers the round trip of a digest or 491 retry. This wait only guards
+    against a core that never reports: ending it earlier would give up on a request
+    the core still carries."""
+    timers = config.sip.timers()
+    return answer_bound(timers) + timers.t2
 
 
 class CallHost(Protocol):

@@ -104,7 +104,8 @@ class CallPolicy:
         for other in list(self._sessions.values()):
             if other is except_session or other.is_ended or not other.established:
                 continue
-            if other.status.call_status == "talking" and not other.status.is_hold:
+            if other.status.call_status == "talking" and not other.status.is_hold \
+                    and not other.hold_pending:  # a hold already on its way is enough
                 try:
                     await other.hold()
                 except AgentConsoleError as exc:

@@ -290,6 +290,12 @@ class Session(AsyncIOEventEmitter):
         await self.renegotiation.set_hold(False)
         return self
 
+    @property
+    def hold_pending(self) -> bool:
+        """A hold or resume is on its way (its re-INVITE not answered yet); another
+        one is refused until it is answered."""
+        return self.renegotiation.pending
+
     def mute(self) -> Session:
         """The agent's audio is replaced by silence; no signalling (SDK §3.11)."""
         self.media.set_muted(True)

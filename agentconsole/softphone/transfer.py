@@ -43,6 +43,7 @@ from ..errors import AgentConsoleError, PhoneError
 from ..sip import events as ev
 from ..sip.errors import LocalProtocolError
 from ..sip.refer import Replaces
+from .host import request_wait_s
 from .transfer_in import TransferRequest, is_trusted_source
 
 if TYPE_CHECKING:
@@ -53,8 +54,6 @@ logger = logging.getLogger(__name__)
 HANGUP_POLICIES = ("notify", "immediately", None)
 #: ``hangup_after`` not given: ``calls.transfer_hangup_after`` decides.
 DEFAULT_POLICY: Any = object()
-#: Longer than the REFER's Timer F (64·T1): the core always reports by then.
-REFER_WAIT_S = 40.0
 
 
 @dataclass
@@ -205,7 +204,8 @@ class CallTransfer:
         leg = self.session.leg
         self.session.host.signal(lambda ua, now: ua.refer(leg, uri, now, replaces=replaces))
         try:
-            ok, status = await asyncio.wait_for(asyncio.shield(xfer.accepted), REFER_WAIT_S)
+            ok, status = await asyncio.wait_for(asyncio.shield(xfer.accepted),
+                                                request_wait_s(self.session.host.config))
         except TimeoutError:
             ok, status = False, 408
             self._failed(xfer, 408)

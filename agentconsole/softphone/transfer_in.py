@@ -59,6 +59,7 @@ class TransferRequest:
         self.trusted = trusted
         self.new_session: Session | None = None
         self._decided = False
+        self._holding: asyncio.Task[None] | None = None
 
     @property
     def call_id(self) -> str:
@@ -86,7 +87,9 @@ class TransferRequest:
             raise AgentConsoleError("the transfer request is no longer pending",
                                     title="Transfer", code=PhoneError.UNKNOWN_ERROR)
         was_held = original.status.is_hold
-        await _hold_quietly(original)
+        self._holding = _hold_in_background(original)
+        if self._holding is not None:
+            await asyncio.sleep(0)  # the hold starts (hold_pending): auto-hold leaves it be
         headers: list[tuple[str, str]] = []
         if self.referred_by:
             headers.append(("Referred-By", self.referred_by))
@@ -111,6 +114,8 @@ class TransferRequest:
 
     async def _resume(self, was_held: bool) -> None:
         original = self.session
+        if self._holding is not None:  # the transfer failed: let the hold settle first
+            await asyncio.wait([self._holding])
         if not was_held and not original.is_ended and original.status.is_hold:
             try:
                 await original.unhold()
@@ -144,16 +149,27 @@ class TransferRequest:
         new.once("failed", on_failed)
 
 
-async def _hold_quietly(session: Session) -> None:
-    """Hold the original call before dialling the target (what auto-hold would do),
-    tolerating that the transferor hangs up meanwhile (``hangup_after: immediately``):
-    the BYE may end the session in the middle of the re-INVITE, which then either
-    cancels its waiter or is never answered. Run in its own task so that neither can
-    leak into ours."""
-    if session.is_ended or session.status.is_hold \
+def _hold_in_background(session: Session) -> asyncio.Task[None] | None:
+    """Hold the original call while the target is dialled (what auto-hold would do),
+    without waiting for the hold's answer: a transferor busy with its REFER may leave
+    our re-INVITE unanswered until it times out, and the transfer must not wait for
+    that. None when there is nothing to do (held, a hold on its way, policy off)."""
+    if session.is_ended or session.status.is_hold or session.hold_pending \
             or not session.host.config.calls.auto_hold:
-        return
-    task = asyncio.get_running_loop().create_task(session.hold())
+        return None
+    loop = asyncio.get_running_loop()
+    hold = loop.create_task(session.hold())  # first: it marks hold_pending when it starts
+    watcher = loop.create_task(_hold_quietly(session, hold))
+    _TASKS.add(watcher)
+    watcher.add_done_callback(_TASKS.discard)
+    return watcher
+
+
+async def _hold_quietly(session: Session, task: asyncio.Task[Session]) -> None:
+    """See the hold ``task`` through, tolerating that the transferor hangs up meanwhile
+    (``hangup_after: immediately``): the BYE may end the session in the middle of the
+    re-INVITE, which then either cancels its waiter or is never answered. Its own task,
+    so that neither can leak into the caller's."""
     while not task.done() and not session.is_ended:
         await asyncio.wait([task], timeout=0.1)
     if not task.done():  # ended under us: its re-INVITE result will never be read

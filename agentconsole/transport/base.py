@@ -13,8 +13,10 @@ Lifecycle of the connection-oriented transports (TCP, TLS, WS, WSS):
   user should see at once. The owner may call ``start()`` again.
 * Once started, a drop (peer close, reset, EOF, framing error, keep-alive timeout) is
   reported as DISCONNECTED and the transport reconnects in the background with
-  randomized exponential backoff (:mod:`.backoff`), reporting CONNECTED again on
-  success; the owner then re-registers (RFC 5626 §4.4, RFC 7118 §6).
+  randomized exponential backoff (:mod:`.backoff`: at least every
+  ``reconnect_probe_s`` during the first minute, then doubling to ``reconnect_max_s``),
+  reporting CONNECTED again on success; the owner then re-registers and refreshes the
+  remote target of its dialogs (RFC 5626 §4.4, RFC 7118 §6, RFC 3261 §12.2).
 * :meth:`Transport.close` stops everything; the state becomes CLOSED for good.
 """
 
@@ -56,6 +58,10 @@ class TransportSettings:
     keepalive_timeout_s: float = 10.0
     reconnect_min_s: float = 2.0
     reconnect_max_s: float = 30.0
+    #: During the first ``reconnect_probe_window_s`` of an outage, retry at least this
+    #: often, so a restarted server is found again within this (0 window: off).
+    reconnect_probe_s: float = 4.0
+    reconnect_probe_window_s: float = 60.0
     connect_timeout_s: float = 10.0
     max_message_size: int = 65536
     tls_ca_file: str | None = None
@@ -158,7 +164,9 @@ class FlowTransport(Transport):
 
     def __init__(self, settings: TransportSettings, *, rng: random.Random | None = None) -> None:
         super().__init__(settings)
-        self._backoff = Backoff(settings.reconnect_min_s, settings.reconnect_max_s, rng)
+        self._backoff = Backoff(settings.reconnect_min_s, settings.reconnect_max_s, rng,
+                                probe_s=settings.reconnect_probe_s,
+                                probe_window_s=settings.reconnect_probe_window_s)
         self._supervisor: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -224,8 +232,9 @@ class FlowTransport(Transport):
 
     async def _reconnect(self) -> None:
         """Retry until connected or closed, with backoff (RFC 5626 §4.5 style)."""
+        loop = asyncio.get_running_loop()
         while not self._closing:
-            delay = self._backoff.next()
+            delay = self._backoff.next(loop.time())
             logger.info("%s: reconnecting to %s in %.2f s", self.kind, self.target, delay)
             await asyncio.sleep(delay)
             if self._closing:

@@ -18,6 +18,7 @@ import pytest
 from agentconsole import cli
 from agentconsole.control.commands import parse_params
 from agentconsole.demo.runner import DemoRunner
+from agentconsole.history import CallHistory
 from tests.waiting import wait_until
 
 SERVE_TIMEOUT = 30.0
@@ -61,9 +62,11 @@ class Served:
 
 
 async def serve(config: Path) -> Served:
+    """``serve`` on ``config``, its call history beside the config (never the user's)."""
+    env = {**os.environ, "XDG_DATA_HOME": str(config.parent / "data")}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "agentconsole", "--config", str(config), "serve",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
     assert process.stdout is not None
     line = await asyncio.wait_for(process.stdout.readline(), SERVE_TIMEOUT)
     return Served(process, line.decode())
@@ -171,6 +174,41 @@ async def test_serve_registers_and_sigterm_unregisters(demo: DemoRunner,
         code, text = await instance.stop(signal.SIGTERM)
     assert code == 0 and "stopped" in text
     await wait_until(lambda: not demo.switch.is_registered("1001"), 10, "the un-REGISTER")
+
+
+async def test_serve_keeps_the_call_history_with_wrapups_filed_over_the_socket(
+        demo: DemoRunner, short_dir: Path) -> None:
+    config = write_config(short_dir, short_dir / "control.sock", demo=demo)
+    instance = await serve(config)
+    try:
+        code, out, err = await run("--config", str(config), "dial", "600")
+        assert code == 0, err
+        call_id = out.strip()
+
+        async def talking() -> bool:
+            _code, text, _err = await run("--config", str(config), "ctl", "status")
+            return any(c["call_id"] == call_id and c["call_status"] == "talking"
+                       for c in json.loads(text)["calls"])
+
+        deadline = asyncio.get_running_loop().time() + SERVE_TIMEOUT
+        while not await talking():
+            assert asyncio.get_running_loop().time() < deadline, "600 never answered"
+        code, _out, err = await run("--config", str(config), "ctl", "call", "hangup")
+        assert code == 0, err
+        code, out, err = await run("--config", str(config), "ctl", "call", "wrapup",
+                                   "code=Resolved", "notes=echo test")
+        assert code == 0 and json.loads(out)["call_id"] == call_id, err
+    finally:
+        code, _text = await instance.stop(signal.SIGTERM)
+    assert code == 0
+    history = CallHistory(short_dir / "data" / "agentconsole" / "history.sqlite3")
+    try:
+        entry = history.get(call_id)
+        assert entry is not None and entry.number == "600" and entry.direction == "outbound"
+        assert (entry.wrapup_code, entry.wrapup_notes) == ("Resolved", "echo test")
+        assert entry.disposition == "answered"
+    finally:
+        history.close()
 
 
 def test_ctl_params_are_strings_or_json() -> None:

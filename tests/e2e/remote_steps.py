@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from ..waiting import poll_until
 from .conftest import console_binary, home_env
 from .sshd import Sshd
 
@@ -67,15 +68,15 @@ def kill_and_wait(pid: int, timeout: float = 5.0) -> float:
     proc = psutil.Process(pid)
     killed = time.monotonic()
     proc.send_signal(signal.SIGKILL)
-    deadline = killed + timeout
-    while time.monotonic() < deadline:
+
+    def dead() -> bool:
         try:
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                return killed
+            return proc.status() == psutil.STATUS_ZOMBIE
         except psutil.NoSuchProcess:
-            return killed
-        time.sleep(0.02)
-    raise AssertionError(f"pid {pid} survived SIGKILL for {timeout} s")
+            return True
+
+    poll_until(dead, timeout, f"pid {pid} to die of SIGKILL")
+    return killed
 
 
 def history_rows(tmp: Path) -> list[dict[str, object]]:

@@ -35,21 +35,24 @@ def start_console(term: TmuxTerm, tmp: Path, backend: str) -> None:
     config = console_yaml(tmp, backend=backend)
     term.logs.append(console_log(tmp))
     term.start([str(console_binary()), "--config", str(config)], home_env(tmp))
-    screen = term.wait_for("Registered", 15)
+    screen = term.wait_for(lambda s: "Registered" in s and "Available" in header(s), 15,
+                           "Registered and Available")
     assert "Available" in header(screen), screen
 
 
 def ring_and_answer(term: TmuxTerm, peer: Baresip) -> str:
     """baresip dials 1004; the queue shows it; ``a`` answers; the panel shows talking."""
     peer.command("dial", "sip:1004@127.0.0.1")
-    screen = term.wait_for(queue_row("1001"), 10, "ringing call from 1001 in the queue")
+    ringing = queue_row("1001")
+    screen = term.wait_for(lambda s: ringing(s) and "Incoming (1)" in s, 10,
+                           "ringing call from 1001 in the queue")
     assert "Incoming (1)" in screen, screen
     term.snapshot("ringing")
     term.send("a")
-    screen = term.wait_for(lambda s: "TALKING" in s and talk_seconds(s) is not None, 10,
-                           "TALKING panel with a talk timer")
+    screen = term.wait_for(lambda s: "TALKING" in s and talk_seconds(s) is not None
+                           and "No calls waiting" in s, 10, "TALKING panel with a talk timer")
     assert "No calls waiting" in screen, screen
-    peer.wait_log("Call established", 10)
+    peer.wait_log("Call established", 30)
     return screen
 
 

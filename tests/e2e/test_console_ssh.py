@@ -33,7 +33,8 @@ def test_console_over_ssh_answers_and_quits(
     term = term_factory(100, 30)
     term.logs += [console_log(tmp_path), sshd.log]
     term.start(sshd.client_argv(remote))
-    screen = term.wait_for("Registered", 20, "registered over ssh")
+    screen = term.wait_for(lambda s: "Registered" in s and "Available" in header(s), 20,
+                           "registered over ssh")
     assert "Available" in header(screen), screen
     peer = Baresip("1001", tmp_path, tone_hz=440)
     peer.start()
@@ -43,12 +44,13 @@ def test_console_over_ssh_answers_and_quits(
                                "no-audio-device notice in the header")
         term.snapshot("talking-over-ssh")
         term.send("C-q")
-        screen = term.wait_for("Quit?", 5, "quit confirmation")
+        screen = term.wait_for(lambda s: "Quit?" in s and "1 call is up" in s, 5,
+                               "quit confirmation")
         assert "1 call is up" in screen, screen
         term.snapshot("confirm-quit")
         term.send("y")
         assert wait_exit(term, 15) == ("0", ""), term.capture()
-        peer.wait_log("Receive:", 10)  # baresip got the BYE and closed the call
+        peer.wait_log("Receive:", 30)  # baresip got the BYE and closed the call
     finally:
         peer.stop()
     assert "Accepted publickey" in sshd.log.read_text(), sshd.log.read_text()[-800:]

@@ -49,7 +49,7 @@ def test_answer_hold_resume_hangup_and_wrapup(
         term.send("Space")
         screen = term.wait_for(lambda s: "HELD" in s and "Hold 00:" in s, 5, "HELD badge")
         term.snapshot("held")
-        peer.wait_log("call: got re-INVITE", 5)
+        peer.wait_log("call: got re-INVITE", 30)
         term.send("Space")
         screen = term.wait_for(lambda s: "TALKING" in s and "HELD" not in s, 5, "resumed")
         term.snapshot("resumed")
@@ -57,16 +57,16 @@ def test_answer_hold_resume_hangup_and_wrapup(
         term.send("h")
         term.wait_for("again to hang up", 3, "hang-up confirmation")
         term.send("h")
-        screen = term.wait_for(lambda s: "Wrap-up" in s and "Support" in s, 10,
-                               "wrap-up form")
+        screen = term.wait_for(lambda s: "Wrap-up" in s and "Support" in s and "Sale" in s
+                               and "1001" in s, 10, "wrap-up form")
         term.snapshot("wrapup")
         assert "Sale" in screen and "1001" in screen, screen
-        peer.wait_log("Receive:", 10)  # baresip's end-of-call RTP summary: call closed
+        peer.wait_log("Receive:", 30)  # baresip's end-of-call RTP summary: call closed
 
         term.send("Escape")  # "later": the agent stays in after-call work
         # dialogs are translucent: the header behind them updates before they close
-        screen = term.wait_for(lambda s: "After-call work" in header(s) and "Wrap-up" not in s,
-                               5, "ACW in header, form closed")
+        screen = term.wait_for(lambda s: "After-call work" in header(s) and "Wrap-up" not in s
+                               and "No active calls" in s, 5, "ACW in header, form closed")
         assert "Wrap-up" not in screen and "No active calls" in screen, screen
         term.snapshot("acw")
         term.send("w")

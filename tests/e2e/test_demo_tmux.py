@@ -108,7 +108,8 @@ def start_demo(term: TmuxTerm, tmp: Path, budget: Budget) -> Customer:
 
 def answer_hold_resume(term: TmuxTerm, customer: Customer, budget: Budget) -> None:
     term.send("a")
-    screen = term.wait_for(lambda s: "TALKING" in s and talk_seconds(s) is not None,
+    screen = term.wait_for(lambda s: "TALKING" in s and talk_seconds(s) is not None
+                           and customer.name in s and "No calls waiting" in s,
                            budget(5), "TALKING panel with a talk timer")
     assert customer.name in screen and "No calls waiting" in screen, screen
     term.snapshot("talking")
@@ -134,9 +135,10 @@ def transfer_to_colleague(term: TmuxTerm, tmp: Path, customer: Customer,
                            "transfer progress: transferred")
     term.snapshot("transferred")
     screen = term.wait_for(lambda s: "Wrap-up" in s and "Transferred" in s
-                           and "TALKING" not in s, budget(5), "call gone, wrap-up form")
+                           and "TALKING" not in s and customer.name in s, budget(5),
+                           "call gone, wrap-up form")
     assert customer.name in screen, screen
-    wait_log(term, console_log(tmp), f": transferred to sip:{colleague}@", budget(3))
+    wait_log(term, console_log(tmp), f": transferred to sip:{colleague}@", budget(15))
 
 
 def readback_digits(term: TmuxTerm, tmp: Path, budget: Budget) -> None:
@@ -148,8 +150,8 @@ def readback_digits(term: TmuxTerm, tmp: Path, budget: Budget) -> None:
     term.wait_for(lambda s: any(line.lstrip().startswith("Dial") and READBACK in line
                                 for line in s.splitlines()), budget(3), "number typed")
     term.send("Enter")
-    screen = term.wait_for(lambda s: "TALKING" in s and (talk_seconds(s) or 0) >= 1,
-                           budget(10), "talking to the read-back number")
+    screen = term.wait_for(lambda s: "TALKING" in s and (talk_seconds(s) or 0) >= 1
+                           and READBACK in s, budget(10), "talking to the read-back number")
     assert READBACK in screen, screen
     term.snapshot("readback-talking")
     seen: set[str] = set()
@@ -162,15 +164,16 @@ def readback_digits(term: TmuxTerm, tmp: Path, budget: Budget) -> None:
     term.send("2")
     term.wait_for(both_read_back, budget(10), "DTMF 4 and DTMF 2 read back")
     term.snapshot("read-back")
-    wait_log(term, console_log(tmp), "demo read-back number heard 42", budget(3))
+    wait_log(term, console_log(tmp), "demo read-back number heard 42", budget(15))
 
 
 def hang_up(term: TmuxTerm, budget: Budget, number: str = READBACK) -> None:
     term.send("h")
     term.wait_for("again to hang up", budget(3), "hang-up confirmation")
     term.send("h")
-    screen = term.wait_for(lambda s: "Wrap-up" in s and "TALKING" not in s, budget(10),
-                           "wrap-up form after hang-up")
+    # the whole form, not its frame: a screen caught mid-paint shows "Wrap-up" first
+    screen = term.wait_for(lambda s: "Wrap-up" in s and "TALKING" not in s
+                           and f"({number})" in s, budget(10), "wrap-up form after hang-up")
     assert f"({number})" in screen, screen  # "<who> (601) · <how it ended>"
     term.snapshot("hung-up")
 
@@ -201,7 +204,8 @@ def call_back_and_record(term: TmuxTerm, customer: Customer, budget: Budget) -> 
                 return "REC-PAUSED" in s
             return bool(REC.search(s)) == bool(wanted) and "REC-PAUSED" not in s
 
-        screen = term.wait_for(shows, budget(10), what)
+        screen = term.wait_for(lambda s, shows=shows: shows(s) and customer.number in s,
+                               budget(10), what)
     assert customer.number in screen, screen
 
 

@@ -25,6 +25,7 @@ import pytest
 from ..interop.baresip import Baresip, wav_peak
 from ..interop.media_check import baresip_rtp_stats
 from ..interop.rig import Kamailio
+from ..waiting import poll_until
 from .conftest import console_yaml
 from .remote_steps import (
     console_over_ssh,
@@ -45,13 +46,21 @@ TONE_HZ = 660  # console_yaml's agent voice
 
 
 def wait_text(path: Path, text: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def said() -> str | None:
         content = path.read_text(errors="replace") if path.exists() else ""
-        if text in content:
-            return content
-        time.sleep(0.1)
-    raise AssertionError(f"{path.name} never said {text!r}:\n{content[-1500:]}")
+        return content if text in content else None
+
+    return poll_until(said, timeout, f"{path.name} to say {text!r}")
+
+
+def heard_seconds(recording: Path) -> float:
+    """Seconds of audio baresip's sndfile recording holds so far (its size on disk: the
+    header's lengths are only patched at the end), 16-bit samples."""
+    with recording.open("rb") as handle:
+        fmt = handle.read(44)
+    channels = int.from_bytes(fmt[22:24], "little")
+    rate = int.from_bytes(fmt[24:28], "little")
+    return max(0, recording.stat().st_size - 44) / (2 * channels * rate)
 
 
 def test_call_survives_killed_ssh_client_and_comes_back_on_attach(
@@ -88,7 +97,10 @@ def test_call_survives_killed_ssh_client_and_comes_back_on_attach(
         assert len(refused) == 1 and refused[0]["disposition"] == "refused", refused
         assert refused[0]["end_code"] == 480 and "detached" in str(refused[0]["end_cause"])
 
-        time.sleep(max(0.0, killed + 6 - time.monotonic()))  # media for 6 s unattended
+        # Six seconds of media unattended, measured in what baresip heard (media's own clock).
+        recording = peer.received_wavs()[-1]
+        poll_until(lambda: heard_seconds(recording) >= talk_at_kill + 6, 20,
+                   "six seconds of our audio at baresip after the kill")
         assert history_rows(tmp_path)[0]["ended_at"] is None  # still the open call
 
         second = term_factory(112, 26)  # another terminal, another size

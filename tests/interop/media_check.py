@@ -19,10 +19,16 @@ import struct
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from agentconsole import Phone
 from agentconsole.media.tone import goertzel_power, rms
 from agentconsole.softphone.session import Session
 from agentconsole.transport.driver import TraceEntry
+from tests.waiting import wait_until
+
+if TYPE_CHECKING:
+    from .baresip import Baresip
 
 _EVENT_END = re.compile(r"received event: '(.)' \(end=1\)")
 _INFO_DIGIT = re.compile(r"call: received DTMF: '(.)'")
@@ -53,6 +59,26 @@ class SipTrace:
         return "\n".join(parts)[-limit:]
 
 
+# ----- a call with baresip -------------------------------------------------------------------
+async def talking_call(phone: Phone, peer: Baresip, *, we_dial: bool,
+                       frames: int = 25) -> Session:
+    """Start ``peer``; a call between it and ``phone`` (1004), dialled by us or by the
+    peer and then answered, talking, with more than ``frames`` of its audio received."""
+    peer.start()
+    if we_dial:
+        session = await phone.call(peer.user)
+    else:
+        incoming: list[Session] = []
+        phone.on("incoming", incoming.append)
+        peer.command("dial", "sip:1004@127.0.0.1")
+        await wait_until(lambda: bool(incoming), 15, f"the call from {peer.user}")
+        session = incoming[0]
+        await session.answer()
+    await wait_until(lambda: session.status.call_status == "talking", 15, "talking")
+    await wait_until(lambda: session.media.frames_received > frames, 15, "the peer's audio")
+    return session
+
+
 # ----- packet counts -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Counts:
@@ -78,7 +104,7 @@ async def counts_over(session: Session, seconds: float) -> Counts:
     return await counts(session) - before
 
 
-async def peer_log(path: Path, predicate: object, timeout: float = 10.0) -> str:
+async def peer_log(path: Path, predicate: object, timeout: float = 30.0) -> str:
     """Wait (without blocking the event loop) until ``predicate(log_text)`` holds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -96,6 +122,12 @@ def quiet(log_text: str) -> str:
     """baresip's log without its once-a-tick bit-rate status lines."""
     return "\n".join(line for line in log_text.splitlines()
                      if line.strip() and not line.startswith("[0:"))
+
+
+def rtp_summaries(log_text: str) -> int:
+    """How many end-of-call RTP summaries baresip has printed: wait on this, not on the
+    summary's header line (``Receive:``), which is written before its numbers."""
+    return len(_STATS_PACKETS.findall(log_text))
 
 
 def baresip_rtp_stats(log_text: str) -> Counts:

@@ -189,6 +189,19 @@ class Kamailio:
         return found
 
 
+def reset_tcp_flow(local: tuple[str, int], remote_port: int) -> None:
+    """Kill one TCP connection the way a NAT rebinding or a proxy crash does: ``ss -K``
+    (SOCK_DESTROY) aborts our socket and the kernel sends the peer a reset. Only the
+    connection from ``local`` to ``remote_port`` is touched."""
+    ss = shutil.which("ss") or "/usr/bin/ss"
+    result = subprocess.run(
+        [ss, "-K", "-t", "-n", "src", f"{local[0]}:{local[1]}", "dst",
+         f"127.0.0.1:{remote_port}"], capture_output=True, text=True, timeout=5)
+    killed = [line for line in result.stdout.splitlines() if line.startswith("ESTAB")]
+    assert result.returncode == 0 and len(killed) == 1, \
+        f"ss -K killed {len(killed)} sockets: {result.stdout} {result.stderr}"
+
+
 class RtpEngine:
     """rtpengine in userspace (``--table=-1``): the WebRTC ↔ plain RTP media gateway."""
 

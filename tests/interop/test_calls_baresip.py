@@ -7,7 +7,6 @@ Audio is checked both ways by the frequency of each side's tone.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import struct
 import wave
@@ -64,7 +63,10 @@ async def test_agent_calls_baresip_and_both_hear_each_other(
         session.on("confirmed", lambda s: events.append("confirmed"))
         session.on("call_report", reports.append)
         await wait_for(lambda: session.status.call_status == "talking", 15)
-        await asyncio.sleep(4.0)
+        # a periodic report (every 3 s) that counts audio both ways: enough of it for
+        # the WAV checks below (they read from 1.5 s on)
+        await wait_for(lambda: bool(reports) and reports[-1].audio_rx > 120
+                       and reports[-1].audio_tx > 120, 20)
         assert "accepted" in events and "confirmed" in events
         assert reports and reports[-1].audio_rx > 50 and reports[-1].audio_tx > 50
         assert reports[-1].mos > 3.5 and reports[-1].rtt_ms >= 0
@@ -104,8 +106,8 @@ async def test_baresip_calls_agent_who_answers(kamailio_rtpengine: Kamailio,
         session.on("ended", ended.append)
         await session.answer()
         await wait_for(lambda: session.status.call_status == "talking", 10)
-        await asyncio.sleep(4.0)
-        assert session.call_report.audio_rx > 50 and session.call_report.audio_tx > 50
+        await wait_for(lambda: session.call_report.audio_rx > 150
+                       and session.call_report.audio_tx > 150, 20)  # 3 s of audio each way
         caller.command("hangup")
         await wait_for(lambda: bool(ended), 10)
         assert session.end_cause == "Terminated"

@@ -103,10 +103,23 @@ def test_failed_reinvite_keeps_the_call() -> None:
     assert call.leg.state is CallState.CONFIRMED and call.leg.local_sdp == SDP_A
     call.ua.reinvite(call.leg, SDP_HOLD, 6.0)  # another one may go now
     call.wire.flush()
-    call.wire.run_until(6.0 + 40.0, 6.0)  # a timeout also keeps the call
-    results = call.events(ReinviteResult)
-    assert len(results) == 2 and results[1].status == 408
     assert call.leg.state is CallState.CONFIRMED and call.events(CallEnded) == []
+
+
+def test_reinvite_without_any_answer_ends_the_call_with_a_bye() -> None:
+    """§12.2.1.2: no answer at all (Timer B) ends the dialog; a BYE is still tried and
+    the cause says what happened."""
+    call = outbound_call()
+    call.ua.reinvite(call.leg, SDP_HOLD, 5.0)
+    call.wire.flush()
+    call.wire.run_until(5.0 + 32.5, 5.0)
+    results = call.events(ReinviteResult)
+    assert len(results) == 1 and results[0].status == 408 and not results[0].ok
+    ended = call.events(CallEnded)
+    assert [(e.cause, e.status) for e in ended] == [("Request Timeout (re-INVITE, no answer)",
+                                                     408)]
+    assert call.leg.state is CallState.TERMINATED
+    assert len(call.wire.requests("BYE")) >= 1
 
 
 def test_481_to_reinvite_ends_the_call() -> None:

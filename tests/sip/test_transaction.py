@@ -2,22 +2,19 @@
 
 Time never passes by itself here: the tests jump the clock to each
 ``next_deadline()`` and call ``on_timer`` there, so every schedule is checked exactly.
+The non-INVITE client is in ``test_transaction_nict.py``.
 """
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
-
 import pytest
 
 from agentconsole.sip.errors import LocalProtocolError
-from agentconsole.sip.message import Request, Response, make_response
+from agentconsole.sip.message import Request, Response
 from agentconsole.sip.timers import TimerConfig, TimerSet
 from agentconsole.sip.transaction import (
     ClientInviteTransaction,
     ClientNonInviteTransaction,
-    ClientTransaction,
-    Effect,
     PassToTU,
     SendMessage,
     TransactionKey,
@@ -28,91 +25,7 @@ from agentconsole.sip.transaction import (
     create_client_transaction,
 )
 
-BRANCH = "z9hG4bKcli1"
-
-
-def make_request(
-    method: str = "INVITE",
-    *,
-    branch: str = BRANCH,
-    transport: str = "UDP",
-    sent_by: str = "127.0.0.1:5070",
-    cseq: int = 1,
-    cseq_method: str | None = None,
-    routes: tuple[str, ...] = (),
-    call_id: str = "call-1@example.com",
-    from_tag: str = "a1",
-    uri: str = "sip:bob@example.com",
-) -> Request:
-    via = f"SIP/2.0/{transport} {sent_by}"
-    if branch:
-        via += f";branch={branch}"
-    headers = [("Via", via), ("Max-Forwards", "70")]
-    headers += [("Route", r) for r in routes]
-    headers += [
-        ("From", f"Alice <sip:alice@example.com>;tag={from_tag}"),
-        ("To", "Bob <sip:bob@example.com>"),
-        ("Call-ID", call_id),
-        ("CSeq", f"{cseq} {cseq_method or method}"),
-        ("Contact", "<sip:alice@127.0.0.1:5070>"),
-    ]
-    return Request(method, uri, headers)
-
-
-def reply(request: Request, status: int, to_tag: str | None = "b1") -> Response:
-    return make_response(request, status, to_tag=to_tag)
-
-
-def sends(effects: list[Effect]) -> list[Request | Response]:
-    return [e.message for e in effects if isinstance(e, SendMessage)]
-
-
-def passed(effects: list[Effect]) -> list[Request | Response]:
-    return [e.message for e in effects if isinstance(e, PassToTU)]
-
-
-TX = TypeVar("TX", bound=ClientTransaction)
-
-
-class Runner(Generic[TX]):
-    """Drive one transaction on a fake clock, recording (time, effect) pairs."""
-
-    def __init__(self, tx: TX) -> None:
-        self.tx = tx
-        self.log: list[tuple[float, Effect]] = []
-
-    def start(self, now: float = 0.0) -> list[Effect]:
-        effects = self.tx.start(now)
-        self.log += [(now, e) for e in effects]
-        return effects
-
-    def run_until(self, end: float) -> None:
-        while True:
-            deadline = self.tx.next_deadline()
-            if deadline is None or deadline > end:
-                return
-            self.log += [(deadline, e) for e in self.tx.on_timer(deadline)]
-
-    def send_times(self) -> list[float]:
-        return [t for t, e in self.log if isinstance(e, SendMessage)]
-
-    def times_of(self, kind: type) -> list[float]:
-        return [t for t, e in self.log if isinstance(e, kind)]
-
-
-def ict(
-    reliable: bool = False, timers: TimerConfig | None = None, **kw: object
-) -> Runner[ClientInviteTransaction]:
-    req = make_request("INVITE", **kw)  # type: ignore[arg-type]
-    return Runner(ClientInviteTransaction(req, reliable=reliable, timers=timers or TimerConfig()))
-
-
-def nict(
-    reliable: bool = False, timers: TimerConfig | None = None, **kw: object
-) -> Runner[ClientNonInviteTransaction]:
-    req = make_request("OPTIONS", **kw)  # type: ignore[arg-type]
-    tx = ClientNonInviteTransaction(req, reliable=reliable, timers=timers or TimerConfig())
-    return Runner(tx)
+from .client_tx import BRANCH, ict, make_request, nict, passed, reply, sends
 
 
 # ----- timers ----------------------------------------------------------------------------------
@@ -434,92 +347,3 @@ def test_effect_reprs_never_show_header_values() -> None:
     text = repr(SendMessage(request)) + repr(PassToTU(reply(request, 401)))
     assert "s3cr3t" not in text and "REGISTER" in text and "401" in text
     assert "s3cr3t" not in repr(create_client_transaction(request, reliable=False))
-
-
-# ----- non-INVITE client -----------------------------------------------------------------------
-def test_nict_udp_timer_e_doubles_up_to_t2_until_timer_f() -> None:
-    r = nict()
-    r.start(0.0)
-    r.run_until(1000)
-    assert r.send_times() == [0, 0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5]
-    assert r.times_of(TransactionTimeout) == [32.0]
-    assert r.times_of(TransactionTerminated) == [32.0]
-
-
-def test_nict_custom_t2_cap() -> None:
-    r = nict(timers=TimerConfig(t1=0.5, t2=1.0))
-    r.start(0.0)
-    r.run_until(5.0)
-    assert r.send_times() == [0, 0.5, 1.5, 2.5, 3.5, 4.5]
-
-
-@pytest.mark.parametrize(
-    ("at", "expected"),
-    [
-        # 1xx before the first retransmission: E still fires at .5, then every T2
-        (0.2, [0, 0.5, 4.5, 8.5, 12.5, 16.5, 20.5, 24.5, 28.5]),
-        # 1xx after two sends: the pending E at 1.5 fires, then every T2
-        (1.0, [0, 0.5, 1.5, 5.5, 9.5, 13.5, 17.5, 21.5, 25.5, 29.5]),
-    ],
-)
-def test_nict_timer_e_stays_t2_in_proceeding(at: float, expected: list[float]) -> None:
-    r = nict()
-    r.start(0.0)
-    r.run_until(at)
-    effects = r.tx.receive_response(reply(r.tx.request, 100, to_tag=None), at)
-    assert [m.status for m in passed(effects)] == [100]  # type: ignore[union-attr]
-    assert r.tx.state is TxState.PROCEEDING
-    r.run_until(1000)
-    assert r.send_times() == expected
-    assert r.times_of(TransactionTimeout) == [32.0]  # Timer F also runs in Proceeding
-
-
-def test_nict_final_completes_and_timer_k_absorbs_retransmissions() -> None:
-    r = nict()
-    r.start(0.0)
-    r.tx.receive_response(reply(r.tx.request, 100, to_tag=None), 0.1)
-    assert passed(r.tx.receive_response(reply(r.tx.request, 180), 0.2))[0].status == 180  # type: ignore[union-attr]
-    r.run_until(2.0)
-    ok = reply(r.tx.request, 200)
-    assert r.tx.receive_response(ok, 2.0) == [PassToTU(ok)]
-    assert r.tx.state is TxState.COMPLETED
-    assert r.tx.next_deadline() == 7.0  # Timer K = T4 on UDP
-    assert r.tx.receive_response(reply(r.tx.request, 200), 3.0) == []
-    assert r.tx.receive_response(reply(r.tx.request, 100, to_tag=None), 3.0) == []
-    r.run_until(1000)
-    assert r.times_of(TransactionTerminated) == [7.0]
-    assert r.send_times() == [0, 0.5]  # Proceeding from 0.1: E next due at 4.5, stopped
-
-
-def test_nict_final_straight_from_trying() -> None:
-    r = nict()
-    r.start(0.0)
-    effects = r.tx.receive_response(reply(r.tx.request, 404), 0.3)
-    assert passed(effects)[0].status == 404  # type: ignore[union-attr]
-    assert r.tx.state is TxState.COMPLETED
-
-
-def test_nict_reliable_never_retransmits_and_terminates_on_final() -> None:
-    r = nict(reliable=True, transport="TCP")
-    r.start(0.0)
-    r.run_until(10.0)
-    assert r.send_times() == [0]
-    effects = r.tx.receive_response(reply(r.tx.request, 200), 10.0)
-    assert [type(e) for e in effects] == [PassToTU, TransactionTerminated]
-
-    silent = nict(reliable=True, transport="TCP")
-    silent.start(0.0)
-    silent.run_until(1000)
-    assert silent.send_times() == [0]
-    assert silent.times_of(TransactionTimeout) == [32.0]
-
-
-def test_nict_200_to_cancel_and_invite_do_not_cross() -> None:
-    # The CANCEL reuses the INVITE's branch (§9.1): only the CSeq method tells them apart.
-    invite_tx = ict()
-    invite_tx.start(0.0)
-    cancel_tx = Runner(ClientNonInviteTransaction(make_request("CANCEL"), reliable=False))
-    cancel_tx.start(1.0)
-    ok_cancel = reply(cancel_tx.tx.request, 200)
-    assert invite_tx.tx.receive_response(ok_cancel, 1.1) == []
-    assert cancel_tx.tx.receive_response(ok_cancel, 1.1) == [PassToTU(ok_cancel)]

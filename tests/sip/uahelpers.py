@@ -19,14 +19,16 @@ PEER = ("127.0.0.1", 5999)
 
 def make_ua(transport: str = "udp", *, password: str | None = "pass1001",
             accept_invites: bool = False, expires: int = 600, register: bool = True,
-            session_expires: int = 1800, min_se: int = 90, seed: int = 7) -> UserAgent:
+            session_expires: int = 1800, min_se: int = 90, seed: int = 7,
+            **extra: float) -> UserAgent:
     aor = parse_uri("sip:1001@127.0.0.1")
     registrar = parse_uri("sip:127.0.0.1")
     assert isinstance(aor, SipUri) and isinstance(registrar, SipUri)
     config = UAConfig(aor=aor, registrar=registrar, transport=transport, password=password,
                       expires=expires, timers=TimerConfig(), accept_invites=accept_invites,
                       instance_id="urn:uuid:00000000-0000-4000-8000-000000000001",
-                      register=register, session_expires=session_expires, min_se=min_se)
+                      register=register, session_expires=session_expires, min_se=min_se,
+                      **extra)  # type: ignore[arg-type]
     return UserAgent(config, rng=random.Random(seed))
 
 

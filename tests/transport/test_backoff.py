@@ -45,3 +45,42 @@ def test_long_outage_does_not_overflow() -> None:
 def test_invalid_bounds(lo: float, hi: float) -> None:
     with pytest.raises(ValueError):
         Backoff(lo, hi)
+
+
+# ----- the probing phase (issue: re-register within 5 s of the registrar's return) --------
+def test_probing_phase_caps_delays_for_the_first_minute_then_backs_off() -> None:
+    backoff = Backoff(2.0, 30.0, random.Random(5), probe_s=4.0, probe_window_s=60.0)
+    now, delays = 0.0, []
+    while now < 120.0:
+        delay = backoff.next(now)
+        delays.append((now, delay))
+        now += delay + 0.05  # each attempt fails fast (refused)
+    in_window = [d for t, d in delays if t < 60.0]
+    after = [d for t, d in delays if t >= 60.0 + 4.0]
+    assert in_window and all(1.0 <= d <= 4.0 for d in in_window), in_window
+    assert after and all(15.0 <= d <= 30.0 for d in after), after
+
+
+def test_probing_phase_without_a_clock_counts_the_delays() -> None:
+    backoff = Backoff(2.0, 30.0, random.Random(6), probe_s=4.0, probe_window_s=20.0)
+    delays = [backoff.next() for _ in range(12)]
+    spent = 0.0
+    for delay in delays:
+        assert delay <= (4.0 if spent < 20.0 else 30.0)
+        spent += delay
+    assert max(delays) > 4.0
+
+
+def test_reset_restarts_the_probing_phase() -> None:
+    backoff = Backoff(2.0, 30.0, random.Random(8), probe_s=4.0, probe_window_s=60.0)
+    for t in range(0, 300, 10):
+        backoff.next(float(t))
+    assert backoff.nominal(300.0) == 30.0
+    backoff.reset()
+    assert backoff.nominal(1000.0) == 2.0 and backoff.next(1000.0) <= 2.0
+
+
+@pytest.mark.parametrize(("probe", "window"), [(0.0, 60.0), (-1.0, 60.0), (4.0, -1.0)])
+def test_invalid_probing_phase(probe: float, window: float) -> None:
+    with pytest.raises(ValueError):
+        Backoff(2.0, 30.0, probe_s=probe, probe_window_s=window)
