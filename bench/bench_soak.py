@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import sys
 import tempfile
 import time
@@ -41,6 +42,9 @@ from tests.soak.driver import Sample, Shift, logged_to, shift  # noqa: E402
 
 #: Allowed growth per 1,000 calls after warm-up (least-squares slope over the rows).
 TOLERANCE = {"rss_mb": 4.0, "fds": 1.0, "tasks": 1.0, "threads": 1.0, "heap_mb": 2.0}
+#: No call (nor a sample) takes this long unless the event loop itself is stuck (every wait
+#: of the driver ends in 20 s): then the stacks go to stderr and the run exits (status 1).
+FROZEN_S = 300.0
 COLUMNS = (("calls", 6), ("elapsed s", 9), ("s/call", 6), ("RSS MB", 7), ("fds", 4),
            ("tasks", 5), ("threads", 7), ("heap MB", 7), ("history", 7), ("sessions", 8),
            ("widgets", 7))
@@ -100,7 +104,10 @@ async def run_logged(args: argparse.Namespace, workdir: Path, logged: Counter[st
         print(header(), flush=True)
         first = await s.sample(0)
         print(row(first, None), flush=True)
-        stuck = await work(s, args)
+        try:
+            stuck = await work(s, args)
+        finally:
+            faulthandler.cancel_dump_traceback_later()
         samples = s.log.samples
         history = s.history_check()
     print()
@@ -123,9 +130,11 @@ async def run_logged(args: argparse.Namespace, workdir: Path, logged: Counter[st
 
 
 async def work(s: Shift, args: argparse.Namespace) -> str | None:
-    """Take the calls; sample every ``--every``; a stuck call ends the run."""
+    """Take the calls; sample every ``--every``; a stuck call ends the run, and so does a
+    frozen event loop (the watchdog thread dumps every stack)."""
     previous = s.log.samples[-1]
     for n in range(args.calls):
+        faulthandler.dump_traceback_later(FROZEN_S, exit=True)
         try:
             await s.call(n)
         except (AssertionError, RuntimeError, TimeoutError) as exc:

@@ -1,20 +1,25 @@
-"""What Textual keeps of widgets that are gone is released by the console's tick.
+"""What Textual gets wrong in a shift-long console, worked round (`ui.textual_fixes`).
 
-The shift soak (``bench/bench_soak.py``) found both: an empty toast holder left mounted
-each time a notification went before its toast did, and the styles cache (with every
+The shift soak (``bench/bench_soak.py``) found all three: an empty toast holder left
+mounted each time a notification went before its toast did; the styles cache (with every
 rendered line) of removed widgets kept by ``StylesCache.get_inner_outer``'s
-``lru_cache``. See :mod:`agentconsole.ui.textual_leaks`.
+``lru_cache``; and a toast built for a notification that had just expired, whose
+negative timer delay spun the event loop for good.
 """
 
 from __future__ import annotations
 
 import gc
+import time
 import weakref
 from collections.abc import Callable
 
+from textual.notifications import Notification
 from textual.widgets import Label
+from textual.widgets._toast import Toast, ToastHolder
 
 from agentconsole.ui.app import AgentConsoleApp
+from agentconsole.ui.textual_fixes import MIN_TOAST_S
 
 from .fakes import FakePhone
 
@@ -76,3 +81,25 @@ async def test_removed_widgets_keep_no_rendered_lines(make_app: MakeApp) -> None
         await pilot.pause()
         gc.collect()
         assert sum(cache() is not None for cache in caches) <= 1
+
+
+async def test_a_toast_of_a_notification_just_expired_goes_and_the_loop_runs_on(
+        make_app: MakeApp) -> None:
+    """``ToastRack.show`` checks expiry, then the toast takes ``time_left`` (negative if
+    it expired in between) as its timer's delay; Textual's timer never returns from a
+    negative one. The console's toasts get a short positive delay instead: the toast
+    goes, the tick keeps ticking."""
+    app, _phone = make_app()
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        expired = Notification("Incoming: Kwame", timeout=1, raised_at=time.time() - 2)
+        toast = Toast(expired)
+        assert toast._timeout == MIN_TOAST_S
+        rack = app.main.query_one("ToastRack")
+        await rack.mount(ToastHolder(toast))
+        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+        while toast.is_attached:  # bounded by the test timeout: a spinning loop never gets here
+            await pilot.pause()
+        app._tick()
+        await pilot.pause()
+        assert toast_holders(app) == []
