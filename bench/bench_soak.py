@@ -134,7 +134,7 @@ async def work(s: Shift, args: argparse.Namespace) -> str | None:
     frozen event loop (the watchdog thread dumps every stack)."""
     previous = s.log.samples[-1]
     for n in range(args.calls):
-        faulthandler.dump_traceback_later(FROZEN_S, exit=True)
+        faulthandler.dump_traceback_later(FROZEN_S, exit=True, file=sys.__stderr__)
         try:
             await s.call(n)
         except (AssertionError, RuntimeError, TimeoutError) as exc:
