@@ -16,7 +16,6 @@ from .capabilities import ALLOW, SUPPORTED
 from .dialog import Dialog
 from .errors import LocalProtocolError, SipError
 from .events import CallAnswered, CallProgress, ReinviteResult
-from .headers import split_header_list
 from .invite import (
     TRANSPORT_ERROR,
     CallBase,
@@ -24,6 +23,7 @@ from .invite import (
     CallState,
     OutgoingUpdate,
     ResponseHandler,
+    cancel_for,
     failure_cause,
 )
 from .message import Headers, Request, Response
@@ -119,6 +119,7 @@ class UacCalls(CallBase):
             return
         if response is None:
             if status == TRANSPORT_ERROR:
+                self._cancel_on_next_flow(leg, tx, now)
                 self._report_failed(leg, status, reason, "Connection Error")
             elif leg._cancel:
                 self._report_failed(leg, 408, "Request Timeout", "Canceled")
@@ -271,20 +272,18 @@ class UacCalls(CallBase):
         tx = leg._tx
         if not isinstance(tx, ClientTransaction):
             return
-        invite = tx.request
-        headers = Headers([("Via", split_header_list(invite.headers.get_raw_all("Via")[0])[0]),
-                           ("Max-Forwards", "70")])
-        for route in invite.headers.get_raw_all("Route"):
-            headers.add("Route", route)
-        for name in ("From", "To", "Call-ID"):
-            headers.add(name, invite.headers.get(name) or "")
-        headers.add("CSeq", f"{invite.cseq.number} CANCEL")
-        headers.add("User-Agent", self.host.config.user_agent)
-        cancel = Request("CANCEL", invite.uri, headers)
         leg._cancel = "sent"
-        dest = tx.destination if isinstance(tx.destination, tuple) else None
+        cancel, dest = cancel_for(tx, self.host.config.user_agent)
         self.host.send_request(cancel, now, keep_via=True, destination=dest)
         self._arm(leg, "cancel", now + 64 * self.host.config.timers.t1)
+
+    def _cancel_on_next_flow(self, leg: CallLeg, tx: ClientTransaction, now: float) -> None:
+        """The flow died under an INVITE that a provisional (or our CANCEL) showed a proxy
+        holds: CANCEL it on the next flow, so the callee stops ringing (in_dialog)."""
+        ringing = leg.state in (CallState.PROCEEDING, CallState.EARLY) or leg._cancel == "sent"
+        if self.host.flow_lost and ringing:
+            cancel, dest = cancel_for(tx, self.host.config.user_agent)
+            self.sender.cancel_on_next_flow(cancel, dest, now + 64 * self.host.config.timers.t1)
 
     def _cancel_gave_up(self, leg: CallLeg, now: float) -> None:
         """No final response 64·T1 after our CANCEL: forget the INVITE (§9.1)."""
