@@ -406,7 +406,7 @@ class UacCalls(CallBase):
             self._post(ReinviteResult(leg, False, status))
         if response is None:  # §12.2.1.2: no answer at all ends the dialog
             self._dialog_error(leg, status, now, send_bye=True,
-                               cause=_no_answer_cause(update.label, status))
+                               cause=no_answer_cause(update.label, status))
         elif status in (481, 408):
             self._dialog_error(leg, status, now, send_bye=status != 481)
         else:
@@ -450,7 +450,7 @@ class UacCalls(CallBase):
         def handler(response: Response | None, status: int, reason: str, t: float) -> None:
             if response is None:
                 self._dialog_error(leg, status, t, send_bye=True,
-                                   cause=_no_answer_cause("INFO", status))
+                                   cause=no_answer_cause("INFO", status))
             elif status in (481, 408):
                 self._dialog_error(leg, status, t, send_bye=status != 481)
 
@@ -474,7 +474,7 @@ class UacCalls(CallBase):
             self._arm(leg, "expire", timer.expire_at(now))
 
 
-def _no_answer_cause(what: str, status: int) -> str:
+def no_answer_cause(what: str, status: int) -> str:
     """"Request Timeout (re-INVITE, no answer)": the cause of a call ended because an
     in-dialog request got no answer at all (Timer B/F, or its flow never came back)."""
     if status == 408:
@@ -486,4 +486,4 @@ def _copy_request(request: Request) -> Request:
     return Request(request.method, request.uri, request.headers.copy(), request.body)
 
 
-__all__ = ["MAX_GLARE_ATTEMPTS", "UacCalls", "body_sdp"]
+__all__ = ["MAX_GLARE_ATTEMPTS", "UacCalls", "body_sdp", "no_answer_cause"]
