@@ -16,17 +16,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import errno
 import signal
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from ..paths import private_dir
 from .data import DEFAULT_PORT
 
 if TYPE_CHECKING:  # the runner loads the phone stack: only when the demo really runs
-    from ..config import Config
     from ..history import CallHistory
     from .runner import DemoOptions, DemoThread
 
@@ -143,12 +140,18 @@ def run_with_console(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"demo: {exc}", file=err)
         return EXIT_UNAVAILABLE
     try:
-        from ..ui_main import console_app, log_path, logs_to_file, run_app
+        from ..ui_main import (
+            console_app,
+            log_path,
+            logs_to_file,
+            run_app,
+            with_free_control_socket,
+        )
         from .runner import agent_config
 
         assert demo.runner is not None
         switch = demo.runner.switch
-        config = _beside_a_running_console(agent_config(switch.host, switch.port), err)
+        config = with_free_control_socket(agent_config(switch.host, switch.port), err)
         app, integration = console_app(config, history=_demo_history())
         with logs_to_file(log_path()):
             try:
@@ -157,29 +160,6 @@ def run_with_console(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 demo.stop()  # while logs still go to the file, not over the shell
     finally:
         demo.stop()  # idempotent; covers a failure before the console ran
-
-
-def _beside_a_running_console(config: Config, err: TextIO) -> Config:
-    """The demo's console listens on the default control socket, so ``agentconsole ctl``
-    and ``examples/crm.js`` reach it as they would the agent's own console. When an
-    agentconsole already holds that socket (the agent's console is open while they try
-    the demo), the demo moves to ``demo-control.sock`` beside it instead of refusing to
-    start, and says where."""
-    from ..control.server import ControlServerError, InstanceLock
-
-    default = config.control.socket_path
-    lock = InstanceLock(default)
-    try:
-        private_dir(default.parent)
-        lock.acquire()
-    except (ControlServerError, OSError):
-        moved = default.with_name("demo-control.sock")
-        print(f"another agentconsole holds {default}; the demo's control socket is {moved}",
-              file=err)
-        control = dataclasses.replace(config.control, socket=str(moved))
-        return dataclasses.replace(config, control=control)
-    lock.release()
-    return config
 
 
 def _demo_history() -> CallHistory | None:
