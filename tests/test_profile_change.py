@@ -12,21 +12,20 @@ Warning and the media goes on as it was. Changed SDES keys are a new SRTP contex
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import av
 import pytest
 
-from agentconsole import AgentConsoleError, Phone, parse_config
+from agentconsole import AgentConsoleError, Phone
 from agentconsole.media.recorder import HEADER_BYTES, RATE
 from agentconsole.media.tone import frame_to_mono, goertzel_power
-from tests.test_plain_calls import CALLS
-from tests.test_two_phones import phone_config
+from tests import test_plain_calls
+from tests.test_plain_calls import call
 from tests.waiting import frames_flow, wait_until
 
-A_HZ, B_HZ = 440, 880
+A_HZ, B_HZ = 440, 880  # test_plain_calls' phones
 
 
 class Tones:
@@ -44,30 +43,13 @@ class Tones:
         return bool(samples) and goertzel_power(samples, rate, hz) > 0.1
 
 
-@pytest.fixture
-async def phones(tmp_path: Path) -> AsyncIterator[list[Phone]]:
-    started: list[Phone] = []
-    yield started
-    for phone in started:
-        await phone.stop()
+phones = test_plain_calls.phones  # the fixture: started phones, stopped after the test
 
 
 async def talking(phones: list[Phone], tmp: Path, profile: str) -> tuple[Any, Any]:
     """A (``media.profile``) calls B, which answers with what A offered; both hear."""
     record = f"recording:\n  directory: \"{tmp / 'rec'}\"\n"
-    a = Phone(parse_config(phone_config(tmp, "1001", A_HZ, CALLS, profile)))
-    b = Phone(parse_config(phone_config(tmp, "1002", B_HZ, CALLS + record)))
-    phones += [a, b]
-    await a.start()
-    await b.start()
-    incoming: list[Any] = []
-    b.on("incoming", incoming.append)
-    assert b.transport is not None and b.transport.local_address is not None
-    out = await a.call(f"sip:1002@127.0.0.1:{b.transport.local_address[1]}")
-    await wait_until(lambda: bool(incoming), 5, "the INVITE")
-    inbound = incoming[0]
-    await inbound.answer()
-    await wait_until(lambda: out.status.call_status == "talking", 5, "the answer")
+    out, inbound = await call(phones, tmp, media_a=f"  profile: {profile}", extra_b=record)
     await both_hear(out, inbound)
     assert out.media.profile == inbound.media.profile == profile
     return out, inbound
