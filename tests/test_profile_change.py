@@ -112,6 +112,12 @@ async def test_a_reoffer_of_another_profile_moves_the_media_and_keeps_the_call(
     assert not heard.tone_in_last(10, B_HZ)
     inbound.unmute()
     await wait_until(lambda: heard.tone_in_last(5, B_HZ), 10, "B's tone after unmute")
+    # DTMF goes on, in the new media (RFC 4733 where both agreed telephone-event)
+    digits: list[dict[str, Any]] = []
+    out.on("dtmf_received", digits.append)
+    assert await inbound.dtmf("5")
+    await wait_until(lambda: bool(digits), 5, "the digit at A")
+    assert digits[0]["digit"] == "5"
     # the recording started before the change goes on in the same file
     assert inbound.status.record_status == "recording" and inbound.recording_path == path
     await records(path, A_HZ)
@@ -190,3 +196,21 @@ async def test_new_sdes_keys_in_a_reoffer_rekey_the_stream(phones: list[Phone],
     assert stream.srtp.remote_key != old_remote_key
     assert stream.srtp.local_key == old_local_key
     await both_hear(out, inbound)
+
+
+async def test_the_rtp_timeout_watches_the_new_plain_media(phones: list[Phone],
+                                                           tmp_path: Path) -> None:
+    """WebRTC → plain at B: B's new engine watches for silence (``media.rtp_timeout_s``)
+    and the Session reports it, as on a call that started plain."""
+    out, inbound = await call(phones, tmp_path, media_a="  profile: webrtc",
+                              media_b="  rtp_timeout_s: 1")
+    await out.call_media.change_profile("rtp")
+    assert inbound.media.profile == "rtp"
+    await both_hear(out, inbound)
+    errors: list[dict[str, Any]] = []
+    inbound.on("client_error", errors.append)
+    out.media.set_sending(False)  # A goes silent without a re-INVITE
+    out.media.stream.rtcp_timer.next_at = float("inf")
+    await wait_until(lambda: bool(errors), 5, "the RTP timeout at B")
+    assert errors[0]["cause"].startswith("RTP Timeout"), errors
+    assert not inbound.is_ended  # rtp_timeout_hangup is off
