@@ -185,6 +185,8 @@ async def test_sipp_moves_a_plain_call_to_srtp_and_back(agent: tuple[Phone, SipT
         encrypted: list[bool] = []
         session.on("reinvite", lambda s: (phases.append([]),
                                           encrypted.append(s.media.encrypted)))
+        confirmed: list[Any] = []
+        session.on("confirmed", confirmed.append)
         await session.answer()
         engine = session.media
         engine.add_remote_tap(lambda frame: phases[-1].append(frame))
@@ -194,6 +196,7 @@ async def test_sipp_moves_a_plain_call_to_srtp_and_back(agent: tuple[Phone, SipT
     finally:
         uac.stop()
     assert session.media is engine  # RTP/AVP ↔ RTP/SAVP: the same plain engine throughout
+    assert len(confirmed) == 1  # the ACK with the answer to our re-offer confirms nothing
     assert encrypted == [True, True, True, False], encrypted
     heard = [dominant(p[-40:], (AGENT_HZ, 440)) if len(p) > 60 else (0, 0.0)
              for p in phases]
