@@ -32,7 +32,7 @@ from .audio import AudioBackend
 from .common import CloseHooks, play_digits
 from .dtmf import DEFAULT_DURATION_MS, DEFAULT_GAP_MS, DtmfError, EventReceiver, plan
 from .netinfo import HOST_ADDRESSES, install_host_hook, network_type
-from .profile import WEBRTC
+from .profile import WEBRTC, webrtc_offer
 from .ringback import Ringback
 from .rtp_hooks import RtpHooks, install_telephone_event, is_telephone_event, negotiated_codecs
 from .sdp import (
@@ -289,6 +289,11 @@ class MediaSession:
         transceiver = self._transceiver
         negotiated = transceiver.currentDirection if transceiver else None
         self._track.set_sending(self._want_sending and negotiated in _SENDING_DIRECTIONS)
+
+    def serves(self, offer: str) -> bool:
+        """WebRTC offers, and what nobody can serve (answered 488 here); a plain or
+        SDES-SRTP offer is for the other stack."""
+        return webrtc_offer(offer) is not False
 
     async def create_offer(self) -> str:
         """Our initial offer: audio only, all candidates inline (no trickle)."""

@@ -48,6 +48,12 @@ class MediaNegotiationError(Exception):
         self.status = status
         self.warning = warning
 
+    @property
+    def header(self) -> str:
+        """The ``Warning`` header value of the refusal (code 399, our agent name)."""
+        text = "".join(c for c in self.warning if c.isprintable()).replace('"', "'")
+        return f'399 agentconsole "{text}"'
+
 
 def _find(attributes: list[tuple[str, str | None]], name: str) -> str | None:
     for key, value in attributes:

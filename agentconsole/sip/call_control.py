@@ -51,8 +51,8 @@ class CallControl:
         self.calls.reinvite(leg, sdp, now)
 
     def answer_reinvite(self, leg: CallLeg, sdp: bytes | None, now: float,
-                        status: int = 200) -> None:
-        self.calls.answer_reinvite(leg, sdp, now, status)
+                        status: int = 200, *, warning: str | None = None) -> None:
+        self.calls.answer_reinvite(leg, sdp, now, status, warning=warning)
 
     def send_info(self, leg: CallLeg, content_type: str, body: bytes, now: float) -> None:
         self.calls.send_info(leg, content_type, body, now)

@@ -353,17 +353,20 @@ class CallManager(TransferCalls):
         self._respond(tx, response, now)
 
     def answer_reinvite(self, leg: CallLeg, sdp: bytes | None, now: float,
-                        status: int = 200) -> None:
+                        status: int = 200, *, warning: str | None = None) -> None:
         """Answer the pending re-INVITE/UPDATE: 2xx with ``sdp`` (our answer, or our offer
-        for an offerless re-INVITE), or a failure such as 488 (the session is kept)."""
+        for an offerless re-INVITE), or a failure such as 488 (the session is kept,
+        RFC 3264 §8) with a ``warning`` header value saying why (RFC 3261 §20.43)."""
         pending = leg._in_update
         if pending is None:
             return
         request, tx = pending
         leg._in_update = None
         if not 200 <= status < 300:
-            self._respond(tx, self._response(leg, request, status if status >= 300 else 488),
-                          now)
+            refusal = self._response(leg, request, status if status >= 300 else 488)
+            if warning:
+                refusal.headers.add("Warning", warning)
+            self._respond(tx, refusal, now)
             return
         response = self._response(leg, request, status)
         config = self.host.config
