@@ -21,13 +21,13 @@ import argparse
 import asyncio
 import contextlib
 import json
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import yaml
 
 from .. import paths
+from ..cli_signals import stop_on_signals
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -203,11 +203,7 @@ async def _serve(config: Config, socket: Path | None, out: TextIO, err: TextIO) 
     from ..softphone.phone import Phone
     from .integration import ControlServerError, Integration
 
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     phone = Phone(config)
     integration = Integration(phone, config, files_wrapups=True, socket_path=socket)
     try:

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import errno
-import signal
 import sys
 from typing import TYPE_CHECKING, TextIO
 
+from ..cli_signals import stop_on_signals
 from ..paths import private_dir
 from .data import DEFAULT_PORT
 
@@ -92,11 +91,7 @@ def run_headless(options: DemoOptions, out: TextIO, err: TextIO) -> int:
 async def _headless(options: DemoOptions, out: TextIO) -> int:
     from .runner import DemoRunner
 
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     runner = DemoRunner(options)
     try:
         await runner.start()
