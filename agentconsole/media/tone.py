@@ -4,6 +4,8 @@ Used by the ``tone`` audio backend (a test signal the remote can recognise), by 
 demo, and by tests that check which tone crossed a call. Detection is a zero-crossing
 estimate refined with the Goertzel algorithm (one DFT bin at a time), which is cheap
 enough in pure Python for the few hundred milliseconds a test looks at.
+:class:`PcmLoop` plays any clip endlessly: the tones here, the ring cadence
+(:mod:`.ringer`), the file backend's WAV and the demo's voice.
 """
 
 from __future__ import annotations
