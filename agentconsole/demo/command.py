@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import errno
-import signal
 import sys
 from typing import TYPE_CHECKING, TextIO
 
+from ..cli_signals import stop_on_signals
 from .data import DEFAULT_PORT
 
 if TYPE_CHECKING:  # the runner loads the phone stack: only when the demo really runs
@@ -89,11 +88,7 @@ def run_headless(options: DemoOptions, out: TextIO, err: TextIO) -> int:
 async def _headless(options: DemoOptions, out: TextIO) -> int:
     from .runner import DemoRunner
 
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     runner = DemoRunner(options)
     try:
         await runner.start()

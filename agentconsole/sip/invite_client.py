@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from .auth import may_answer_again
 from .capabilities import ALLOW, SUPPORTED
 from .dialog import Dialog
 from .errors import LocalProtocolError, SipError
@@ -243,10 +244,7 @@ class UacCalls(CallBase):
         auth = self.authenticator(leg)
         if auth is None:
             return None
-        header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
-        stale = any("stale=true" in v.replace(" ", "").replace('"', "").lower()
-                    for v in response.headers.get_raw_all(header))
-        if leg._auth_tries >= 2 or (leg._auth_tries >= 1 and not stale):
+        if not may_answer_again(response, leg._auth_tries):
             return None
         retry = auth.handle_challenge(request, response)
         if retry is None:
