@@ -45,6 +45,7 @@ from .sdp import (
     audio_only,
     check_webrtc_offer,
     codec_name,
+    first_audio_of,
     first_codec,
     parse_sdp,
     restore_layout,
@@ -121,6 +122,7 @@ class MediaSession:
         self._remote_taps: list[Callable[[av.AudioFrame], None]] = []
         self._close_hooks = CloseHooks()
         self._ringback = Ringback(backend)
+        self._close_hooks.add(self._ringback.answered)  # the first hook: ringback stops first
         self._offer_text: str | None = None  # our last offer, until its answer came
         self._answer_text: str | None = None  # the answer applied to it
         self._connected = asyncio.Event()
@@ -221,10 +223,7 @@ class MediaSession:
         aiortc would re-sort the answer by our own preference, so our order is set to
         the answer's before it is applied; re-offers then keep the codec in use.
         """
-        try:
-            media = parse_sdp(answer).first_audio()
-        except SdpError:
-            return
+        media = first_audio_of(answer)
         if media is None:
             return
         rtpmap = media.rtpmap()
@@ -479,7 +478,6 @@ class MediaSession:
         if self._closed:
             return
         self._closed = True
-        self._ringback.answered()
         self._close_hooks.run()
         for got in self._events_in.flush():
             if self.on_dtmf is not None:

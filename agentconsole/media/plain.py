@@ -117,6 +117,7 @@ class PlainMediaSession:
         self._previous: tuple[SessionDescription | None, str | None] = (None, None)
         self._close_hooks = CloseHooks()
         self._ringback = Ringback(backend)
+        self._close_hooks.add(self._ringback.answered)  # the first hook: ringback stops first
         self._last_report: Report | None = None
         self._state = "new"
         self._ticks = 0
@@ -465,7 +466,6 @@ class PlainMediaSession:
         if self._closed:
             return
         self._closed = True
-        self._ringback.answered()
         self._close_hooks.run()
         MediaClock.for_loop().remove(self)
         if self._stream is not None:
