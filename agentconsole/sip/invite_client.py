@@ -195,7 +195,7 @@ class UacCalls(CallBase):
         if sdp is not None:
             leg.remote_sdp = sdp
         self._start_session_timer(leg, from_uac_response(response), now)
-        self._post(CallAnswered(leg, sdp))
+        self._post(CallAnswered(leg, sdp, response))
 
     def _ack_and_bye(self, leg: CallLeg, invite: Request, response: Response,
                      now: float) -> None:

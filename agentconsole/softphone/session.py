@@ -41,7 +41,7 @@ from ..sip import events as ev
 from .call_media import CallMedia
 from .calls import header_pairs
 from .hold import Renegotiation
-from .identity import connected_identity
+from .identity import answering_identity, connected_identity
 from .status import CallStatus, ProgressStatus, SessionTicker, StaticCallStatus, TimerType
 from .transfer import DEFAULT_POLICY, CallTransfer
 
@@ -413,6 +413,9 @@ class Session(AsyncIOEventEmitter):
         self.established = True
         self.update_status(call_status="talking", answer_time=_ms_now(),
                            codec=self.media.codec or "")
+        ident = answering_identity(event.response.headers) if event.response else None
+        if ident is not None:
+            self.update_identity(name=ident.name or None, number=ident.number or None)
         self.emit("accepted", self)
         self.host.session_confirmed(self)
         self.emit("confirmed", self)  # the core sent the ACK with the 2xx

@@ -3,8 +3,9 @@ rtpengine: a caller whose offer is plain RTP/AVP and who echoes our RTP back
 (``-rtp_echo``: we must hear our own tone), and two callees for early media (RFC
 3960): one sends 183 with SDP and plays RTP before its 200 (``play_pcap_audio`` of a
 1 kHz tone written by the test), one sends a 180 without SDP (we play a local
-ringback until its 200), and a caller that moves the call between plain RTP and
-SDES-SRTP by re-INVITEs (one of them offerless) while echoing our RTP.
+ringback until its 200), a callee whose 200 names who answered (RFC 3325), and a
+caller that moves the call between plain RTP and SDES-SRTP by re-INVITEs (one of them
+offerless) while echoing our RTP.
 
 SIPp ports (UDP, 127.0.0.1): 5111 UAC (media 6400), 5112 the profile-changing UAC
 (media 6410); the callees are
@@ -126,6 +127,24 @@ async def test_early_media_plays_before_the_answer(agent: tuple[Phone, SipTrace]
         await wait_for(lambda: len(heard.after) > 50, 5)  # SIPp's echo: our own tone now
         hz, level = dominant(heard.after[-25:], (AGENT_HZ, EARLY_HZ))
         assert hz == AGENT_HZ and level > 1000, (hz, level)
+        assert session.hangup()
+        rc = await uas.wait(10)
+        assert rc == 0, f"{uas.trace()}\n{trace.text(3000)}"
+
+
+async def test_the_answer_names_who_picked_up(agent: tuple[Phone, SipTrace],
+                                             tmp_path: Path) -> None:
+    """We dial a queue's number; the 200 comes from the agent who took the call, with
+    its P-Asserted-Identity (RFC 3325): the call shows that agent, not the number we
+    dialled, from the moment it is answered."""
+    phone, trace = agent
+    with sipp_callee(tmp_path, "uas-answer.xml", "queue", media_port=MEDIA_PORT,
+                     identity='"Dana Queue-Agent" <sip:+15550177@127.0.0.1>') as uas:
+        session = await phone.call("1003")
+        assert session.status.number == "1003"
+        await wait_for(lambda: session.status.call_status == "talking", 10)
+        assert (session.status.name, session.status.number) == \
+            ("Dana Queue-Agent", "+15550177"), trace.text(3000)
         assert session.hangup()
         rc = await uas.wait(10)
         assert rc == 0, f"{uas.trace()}\n{trace.text(3000)}"
