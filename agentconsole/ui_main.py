@@ -13,6 +13,7 @@ this runs in the held process (the phone's), so the control socket opens once, t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import logging.handlers
 import os
@@ -118,6 +119,29 @@ def run_app(app: AgentConsoleApp, integration: Integration, err: TextIO) -> int:
         print(f"agentconsole: {exc}", file=err)
         return EXIT_UNAVAILABLE
     return int(code or EXIT_OK)
+
+
+def with_free_control_socket(config: Config, err: TextIO) -> Config:
+    """``config`` for the demo's console: on the default control socket, so
+    ``agentconsole ctl`` and ``examples/crm.js`` reach it as they would the agent's own
+    console; when an agentconsole already holds that socket (the agent's console is open
+    while they try the demo), on ``demo-control.sock`` beside it instead of refusing to
+    start, said on ``err``."""
+    from .control.server import ControlServerError, InstanceLock
+
+    default = config.control.socket_path
+    lock = InstanceLock(default)
+    try:
+        paths.private_dir(default.parent)
+        lock.acquire()
+    except (ControlServerError, OSError):
+        moved = default.with_name("demo-control.sock")
+        print(f"another agentconsole holds {default}; the demo's control socket is {moved}",
+              file=err)
+        control = dataclasses.replace(config.control, socket=str(moved))
+        return dataclasses.replace(config, control=control)
+    lock.release()
+    return config
 
 
 def run_console(config: Config, err: TextIO) -> int:

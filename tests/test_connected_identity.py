@@ -17,6 +17,7 @@ from agentconsole.sip.events import DialogRefreshed
 from agentconsole.sip.message import Request
 from agentconsole.sip.parser import parse_message
 from agentconsole.sip.uri import parse_name_addr
+from agentconsole.softphone.identity import CallerIdentity, answering_identity
 
 CONFIG = parse_config("account:\n  aor: sip:1001@127.0.0.1\n  register: false\n")
 
@@ -103,3 +104,22 @@ def test_a_changed_from_is_the_rfc_4916_update() -> None:
     session = talking()
     refresh(session, sender='"Gus" <sip:3003@pbx.example>;tag=p1')
     assert (session.status.name, session.status.number) == ("Gus", "3003")
+
+
+def headers_of(*lines: str) -> Any:
+    text = "\r\n".join(["SIP/2.0 200 OK", "Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK1",
+                        'From: "Agent 1001" <sip:1001@127.0.0.1>;tag=a1',
+                        "To: <sip:600@pbx.example>;tag=q1", "Call-ID: c-1",
+                        "CSeq: 1 INVITE", *lines, "Content-Length: 0"]) + "\r\n\r\n"
+    return parse_message(text.encode()).headers
+
+
+def test_the_answer_names_who_picked_up_and_never_from_its_from() -> None:
+    """RFC 3325 §9.1 in a 2xx: P-Asserted-Identity, then Remote-Party-ID; a response's
+    From is our own, so without either the answer names nobody."""
+    pai = headers_of('P-Asserted-Identity: "Dana" <sip:+15550177@pbx.example>',
+                     'Remote-Party-ID: "Other" <sip:+15550999@pbx.example>')
+    assert answering_identity(pai) == CallerIdentity(number="+15550177", name="Dana")
+    rpid = headers_of('Remote-Party-ID: "Eve" <sip:+15550188@pbx.example>;party=called')
+    assert answering_identity(rpid) == CallerIdentity(number="+15550188", name="Eve")
+    assert answering_identity(headers_of()) is None

@@ -34,7 +34,7 @@ SHARED = frozenset({"config", "config_integration", "errors", "paths", "_validat
                     "hook_templates", "trust"})
 #: Root modules that start things (the CLI, the console's entry): they may use anything.
 ENTRY = frozenset({"__init__", "__main__", "cli", "cli_completion", "cli_help", "cli_locate",
-                   "cli_register", "ui_main"})
+                   "cli_register", "cli_signals", "ui_main"})
 
 EVERY_LAYER = frozenset(LAYERS)
 FORBIDDEN: dict[str, frozenset[str]] = {

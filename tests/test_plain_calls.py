@@ -19,9 +19,10 @@ from tests.waiting import frames_flow, wait_until
 CALLS = "calls:\n  dial_rate_limit_s: 0\n  auto_hold: false\n"
 
 
-def yaml(tmp: Path, user: str, hz: int, media: str = "") -> str:
-    """The two-phone harness's config with ``media`` lines added to its media section."""
-    return phone_config(tmp, user, hz, CALLS).replace("media:\n", f"media:\n{media}\n", 1)
+def yaml(tmp: Path, user: str, hz: int, media: str = "", extra: str = "") -> str:
+    """The two-phone harness's config with ``media`` lines added to its media section
+    (and ``extra`` sections after its calls section)."""
+    return phone_config(tmp, user, hz, CALLS + extra).replace("media:\n", f"media:\n{media}\n", 1)
 
 
 @pytest.fixture
@@ -32,11 +33,11 @@ async def phones(tmp_path: Path) -> AsyncIterator[list[Phone]]:
         await phone.stop()
 
 
-async def ring(phones: list[Phone], tmp: Path, media_a: str = "", media_b: str = ""
-               ) -> tuple[Any, Any]:
+async def ring(phones: list[Phone], tmp: Path, media_a: str = "", media_b: str = "",
+               extra_b: str = "") -> tuple[Any, Any]:
     """A calls B; returns both sides while B rings (unanswered)."""
     a = Phone(parse_config(yaml(tmp, "1001", 440, media_a)))
-    b = Phone(parse_config(yaml(tmp, "1002", 880, media_b)))
+    b = Phone(parse_config(yaml(tmp, "1002", 880, media_b, extra_b)))
     phones += [a, b]
     await a.start()
     await b.start()
@@ -48,9 +49,10 @@ async def ring(phones: list[Phone], tmp: Path, media_a: str = "", media_b: str =
     return out, incoming[0]
 
 
-async def call(phones: list[Phone], tmp: Path, media_a: str = "", media_b: str = ""
-               ) -> tuple[Any, Any]:
-    out, inbound = await ring(phones, tmp, media_a, media_b)
+async def call(phones: list[Phone], tmp: Path, media_a: str = "", media_b: str = "",
+               extra_b: str = "") -> tuple[Any, Any]:
+    """A calls B and B answers; returns both sides once A hears B."""
+    out, inbound = await ring(phones, tmp, media_a, media_b, extra_b)
     await inbound.answer()
     await wait_until(lambda: out.status.call_status == "talking", 5, "the answer")
     await frames_flow(out.media, 10)

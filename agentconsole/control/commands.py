@@ -21,13 +21,13 @@ import argparse
 import asyncio
 import contextlib
 import json
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import yaml
 
 from .. import paths
+from ..cli_signals import interrupt_on_signals, stop_on_signals
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -146,6 +146,7 @@ def run_ctl(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _stream(client: ControlClient, names: list[str], out: TextIO, err: TextIO) -> int:
+    interrupt_on_signals()
     subscribed = client.subscribe(names or None)
     what = ", ".join(subscribed) if names else "every event"
     print(f"agentconsole ctl: listening for {what} (Ctrl-C stops)", file=err, flush=True)
@@ -203,11 +204,7 @@ async def _serve(config: Config, socket: Path | None, out: TextIO, err: TextIO) 
     from ..softphone.phone import Phone
     from .integration import ControlServerError, Integration
 
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     phone = Phone(config)
     integration = Integration(phone, config, files_wrapups=True, socket_path=socket)
     try:

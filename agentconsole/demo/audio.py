@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..media.audio_base import SAMPLE_RATE, AudioBackend
+from ..media.tone import PcmLoop
 
 if TYPE_CHECKING:
     import av
@@ -85,23 +86,6 @@ def dual_tone(low: int, high: int, seconds: float, amplitude: float = 0.25) -> b
                        for i in range(count))).tobytes()
 
 
-class _Loop:
-    """Read a PCM clip cyclically, ``samples`` at a time."""
-
-    def __init__(self, pcm: bytes) -> None:
-        self.pcm = pcm
-        self.pos = 0
-
-    def chunk(self, samples: int) -> bytes:
-        need = samples * 2
-        out = bytearray()
-        while len(out) < need:
-            take = min(need - len(out), len(self.pcm) - self.pos)
-            out += self.pcm[self.pos:self.pos + take]
-            self.pos = (self.pos + take) % len(self.pcm)
-        return bytes(out)
-
-
 class VoiceBackend(AudioBackend):
     """A speech-like voice as this party's audio; what it hears is discarded."""
 
@@ -116,7 +100,7 @@ class VoiceBackend(AudioBackend):
     def source_track(self) -> MediaStreamTrack:
         from ..media.tracks import PacedAudioTrack
 
-        return PacedAudioTrack(_Loop(voice_clip(self.seed, low=self.low)).chunk)
+        return PacedAudioTrack(PcmLoop(voice_clip(self.seed, low=self.low)).next_chunk)
 
 
 class _Queue:

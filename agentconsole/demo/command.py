@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import errno
-import signal
 import sys
 from typing import TYPE_CHECKING, TextIO
 
+from ..cli_signals import stop_on_signals
 from .data import DEFAULT_PORT
 
 if TYPE_CHECKING:  # the runner loads the phone stack: only when the demo really runs
@@ -89,11 +88,7 @@ def run_headless(options: DemoOptions, out: TextIO, err: TextIO) -> int:
 async def _headless(options: DemoOptions, out: TextIO) -> int:
     from .runner import DemoRunner
 
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     runner = DemoRunner(options)
     try:
         await runner.start()
@@ -140,12 +135,18 @@ def run_with_console(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"demo: {exc}", file=err)
         return EXIT_UNAVAILABLE
     try:
-        from ..ui_main import console_app, log_path, logs_to_file, run_app
+        from ..ui_main import (
+            console_app,
+            log_path,
+            logs_to_file,
+            run_app,
+            with_free_control_socket,
+        )
         from .runner import agent_config
 
         assert demo.runner is not None
         switch = demo.runner.switch
-        config = agent_config(switch.host, switch.port)
+        config = with_free_control_socket(agent_config(switch.host, switch.port), err)
         app, integration = console_app(config, history=_demo_history())
         with logs_to_file(log_path()):
             try:

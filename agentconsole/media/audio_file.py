@@ -15,6 +15,7 @@ import wave
 from typing import TYPE_CHECKING
 
 from .audio_base import SAMPLE_RATE, AudioBackend, ChunkSource, PcmSource
+from .tone import PcmLoop
 
 if TYPE_CHECKING:
     import av
@@ -100,20 +101,6 @@ def read_wav_pcm(path: str, rate: int = SAMPLE_RATE) -> bytes:
     return bytes(out)
 
 
-class _Loop:
-    def __init__(self, pcm: bytes) -> None:
-        self._pcm = pcm or bytes(2)
-        self._pos = 0
-
-    def next_chunk(self, samples: int) -> bytes:
-        need, out = samples * 2, bytearray()
-        while len(out) < need:
-            take = min(need - len(out), len(self._pcm) - self._pos)
-            out += self._pcm[self._pos : self._pos + take]
-            self._pos = (self._pos + take) % len(self._pcm)
-        return bytes(out)
-
-
 class FileBackend(AudioBackend):
     """WAV in (looped; silence when none) and WAV out (mono 48 kHz s16)."""
 
@@ -135,7 +122,7 @@ class FileBackend(AudioBackend):
 
         if not self._pcm:
             return PacedAudioTrack(self.metered(silence_chunk))
-        return PacedAudioTrack(self.metered(_Loop(self._pcm).next_chunk))
+        return PacedAudioTrack(self.metered(PcmLoop(self._pcm).next_chunk))
 
     def pcm_source(self, rate: int) -> PcmSource:
         from .tracks import silence_chunk
@@ -145,7 +132,7 @@ class FileBackend(AudioBackend):
         pcm = self._by_rate.get(rate)
         if pcm is None:  # the WAV at this rate, once: a loop needs no per-call resampling
             pcm = self._by_rate[rate] = read_wav_pcm(self.file_in, rate)
-        return ChunkSource(self.metered(_Loop(pcm).next_chunk), rate)
+        return ChunkSource(self.metered(PcmLoop(pcm).next_chunk), rate)
 
     def _play(self, frame: av.AudioFrame) -> None:
         if self._writer is not None:

@@ -63,6 +63,10 @@ class MediaEngine(MediaTaps, Protocol):
         """Audio frames heard from the far end so far (diagnostics, tests)."""
 
     # offer/answer (RFC 3264): initial, early (183) and final answers, re-INVITEs
+    def serves(self, offer: str) -> bool:
+        """Whether this stack is the one to answer ``offer`` (RFC 3264 §8): False only
+        when the other stack would, so a re-offer of another profile (a PBX moving the
+        call to another media server) gets a new engine instead of a 488."""
     async def create_offer(self) -> str: ...
     async def accept_answer(self, sdp: str) -> None: ...
     async def accept_offer(self, sdp: str) -> str: ...

@@ -32,7 +32,7 @@ from .audio import AudioBackend
 from .common import CloseHooks, play_digits
 from .dtmf import DEFAULT_DURATION_MS, DEFAULT_GAP_MS, DtmfError, EventReceiver, plan
 from .netinfo import HOST_ADDRESSES, install_host_hook, network_type
-from .profile import WEBRTC
+from .profile import WEBRTC, webrtc_offer
 from .ringback import Ringback
 from .rtp_hooks import RtpHooks, install_telephone_event, is_telephone_event, negotiated_codecs
 from .sdp import (
@@ -45,6 +45,7 @@ from .sdp import (
     audio_only,
     check_webrtc_offer,
     codec_name,
+    first_audio_of,
     first_codec,
     parse_sdp,
     restore_layout,
@@ -121,6 +122,7 @@ class MediaSession:
         self._remote_taps: list[Callable[[av.AudioFrame], None]] = []
         self._close_hooks = CloseHooks()
         self._ringback = Ringback(backend)
+        self._close_hooks.add(self._ringback.answered)  # the first hook: ringback stops first
         self._offer_text: str | None = None  # our last offer, until its answer came
         self._answer_text: str | None = None  # the answer applied to it
         self._connected = asyncio.Event()
@@ -221,10 +223,7 @@ class MediaSession:
         aiortc would re-sort the answer by our own preference, so our order is set to
         the answer's before it is applied; re-offers then keep the codec in use.
         """
-        try:
-            media = parse_sdp(answer).first_audio()
-        except SdpError:
-            return
+        media = first_audio_of(answer)
         if media is None:
             return
         rtpmap = media.rtpmap()
@@ -289,6 +288,11 @@ class MediaSession:
         transceiver = self._transceiver
         negotiated = transceiver.currentDirection if transceiver else None
         self._track.set_sending(self._want_sending and negotiated in _SENDING_DIRECTIONS)
+
+    def serves(self, offer: str) -> bool:
+        """WebRTC offers, and what nobody can serve (answered 488 here); a plain or
+        SDES-SRTP offer is for the other stack."""
+        return webrtc_offer(offer) is not False
 
     async def create_offer(self) -> str:
         """Our initial offer: audio only, all candidates inline (no trickle)."""
@@ -474,7 +478,6 @@ class MediaSession:
         if self._closed:
             return
         self._closed = True
-        self._ringback.answered()
         self._close_hooks.run()
         for got in self._events_in.flush():
             if self.on_dtmf is not None:

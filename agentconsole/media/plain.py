@@ -15,10 +15,11 @@ and "closed".
 
 A re-INVITE may move the media (another address or port, new SRTP keys, another codec,
 RTP/AVP ↔ RTP/SAVP): it is answered on the same sockets and the stream follows
-(:meth:`.rtp.stream.RtpStream.apply`). A move to WebRTC media (``UDP/TLS/RTP/SAVPF``)
-needs an ICE/DTLS stack this object does not have: it is refused with 488 here, and the
-softphone can switch implementations instead (answer the re-offer with a new
-:class:`.peer.MediaSession`, move the taps and close hooks over, close this one).
+(:meth:`.rtp.stream.RtpStream.apply`; new ``a=crypto`` keys make a new SRTP context,
+RFC 4568 §7.1.4). A move to WebRTC media (``UDP/TLS/RTP/SAVPF``) needs an ICE/DTLS
+stack this object does not have: :meth:`PlainMediaSession.serves` says so, and the
+call's media part answers it with a new :class:`.peer.MediaSession` instead
+(:mod:`agentconsole.softphone.call_media`); given one anyway, it is refused with 488.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING
 from ..config import MediaConfig
 from .common import CloseHooks, play_digits
 from .dtmf import DEFAULT_DURATION_MS, DEFAULT_GAP_MS, DtmfError, plan
-from .profile import RTP, SRTP
+from .profile import RTP, SRTP, webrtc_offer
 from .ringback import Ringback
 from .rtp.clock import MediaClock
 from .rtp.endpoint import RtpEndpoint, route_source
@@ -116,6 +117,7 @@ class PlainMediaSession:
         self._previous: tuple[SessionDescription | None, str | None] = (None, None)
         self._close_hooks = CloseHooks()
         self._ringback = Ringback(backend)
+        self._close_hooks.add(self._ringback.answered)  # the first hook: ringback stops first
         self._last_report: Report | None = None
         self._state = "new"
         self._ticks = 0
@@ -240,6 +242,11 @@ class PlainMediaSession:
             raise _negotiation_error(exc, what) from exc
 
     # ----- negotiation -------------------------------------------------------------------
+    def serves(self, offer: str) -> bool:
+        """Every offer but a WebRTC one (``UDP/TLS/RTP/SAVPF``): plain and SDES-SRTP
+        media, and what nobody can serve (answered 488 here)."""
+        return webrtc_offer(offer) is not True
+
     async def create_offer(self) -> str:
         """Our initial offer: every configured codec, telephone-event, and for the
         ``srtp`` profile ``RTP/SAVP`` with two SDES keys."""
@@ -459,7 +466,6 @@ class PlainMediaSession:
         if self._closed:
             return
         self._closed = True
-        self._ringback.answered()
         self._close_hooks.run()
         MediaClock.for_loop().remove(self)
         if self._stream is not None:

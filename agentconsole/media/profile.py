@@ -46,6 +46,15 @@ def answer_profile(offer: str) -> str | None:
     return None
 
 
+def webrtc_offer(offer: str) -> bool | None:
+    """Whether ``offer`` is for the WebRTC stack (True) or the plain one (False); None
+    when it cannot be read or has no audio (whichever stack holds the call refuses it).
+    Each stack's ``serves`` asks this: a re-offer for the other one makes the call
+    build the other engine (RFC 3264 §8, see :mod:`agentconsole.softphone.call_media`)."""
+    found = answer_profile(offer)
+    return None if found is None else found == WEBRTC
+
+
 def media_profile(profile: str, transport: str, offer: bytes | str | None = None) -> str:
     """The stack for a new call: the offer's when there is one, else ours."""
     if offer:

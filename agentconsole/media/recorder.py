@@ -375,6 +375,15 @@ class LiveRecording:
     def resume(self) -> None:
         self.recorder.resume(self.clock())
 
+    def move_to(self, media: MediaTaps) -> None:
+        """Listen to another media engine of the same call (a re-INVITE changed the
+        media profile): the file, its pause state and its clock go on."""
+        self.media.remove_local_tap(self._left)
+        self.media.remove_remote_tap(self._right)
+        self.media = media
+        media.add_local_tap(self._left)
+        media.add_remote_tap(self._right)
+
     def detach(self) -> None:
         """Stop feeding and ticking (the file is left as it is)."""
         self.media.remove_local_tap(self._left)

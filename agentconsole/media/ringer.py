@@ -23,7 +23,7 @@ from array import array
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .tone import sine
+from .tone import PcmLoop, sine
 
 if TYPE_CHECKING:
     from .audio_base import AudioBackend
@@ -85,35 +85,27 @@ class RingSignal:
     def __init__(self, tone: RingTone, rate: int, amplitude: float = RING_AMPLITUDE) -> None:
         self.tone = tone
         self.rate = rate
-        self._table = _one_second(tone.freqs, rate, amplitude)
+        self._loop = PcmLoop(_one_second(tone.freqs, rate, amplitude))
         self._segments = [max(1, round(s * rate)) for s in tone.cadence]
         self._segment = 0
         self._left = self._segments[0]  # samples left in the current segment
-        self._pos = 0  # byte offset in the table (keeps running through the gaps)
 
     def next_chunk(self, samples: int) -> bytes:
+        """The next ``samples`` samples: the tone in the cadence's on segments, silence
+        in the off ones (the tone keeps its phase through the gaps)."""
         out = bytearray()
         while samples > 0:
             take = min(samples, self._left)
             if self._segment % 2 == 0:  # even segments sound
-                out += self._read_table(take)
+                out += self._loop.next_chunk(take)
             else:
                 out += bytes(2 * take)
-                self._pos = (self._pos + 2 * take) % len(self._table)
+                self._loop.skip(take)
             samples -= take
             self._left -= take
             if self._left == 0:
                 self._segment = (self._segment + 1) % len(self._segments)
                 self._left = self._segments[self._segment]
-        return bytes(out)
-
-    def _read_table(self, samples: int) -> bytes:
-        need = 2 * samples
-        out = bytearray()
-        while len(out) < need:
-            take = min(need - len(out), len(self._table) - self._pos)
-            out += self._table[self._pos : self._pos + take]
-            self._pos = (self._pos + take) % len(self._table)
         return bytes(out)
 
 

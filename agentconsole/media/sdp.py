@@ -48,6 +48,12 @@ class MediaNegotiationError(Exception):
         self.status = status
         self.warning = warning
 
+    @property
+    def header(self) -> str:
+        """The ``Warning`` header value of the refusal (code 399, our agent name)."""
+        text = "".join(c for c in self.warning if c.isprintable()).replace('"', "'")
+        return f'399 agentconsole "{text}"'
+
 
 def _find(attributes: list[tuple[str, str | None]], name: str) -> str | None:
     for key, value in attributes:
@@ -320,12 +326,18 @@ def check_offer_supported(sdp: str) -> None:
     raise MediaNegotiationError("; ".join(dict.fromkeys(problems)))
 
 
-def has_telephone_event(sdp: str) -> int | None:
-    """Payload type of telephone-event/8000 (RFC 4733 §7.1.1) in the first audio m-line."""
+def first_audio_of(sdp: str) -> MediaDescription | None:
+    """The first audio m-line of ``sdp``; None when it has none or cannot be read (the
+    questions asked of it below have "no" as a safe answer for a broken body)."""
     try:
-        media = parse_sdp(sdp).first_audio()
+        return parse_sdp(sdp).first_audio()
     except SdpError:
         return None
+
+
+def has_telephone_event(sdp: str) -> int | None:
+    """Payload type of telephone-event/8000 (RFC 4733 §7.1.1) in the first audio m-line."""
+    media = first_audio_of(sdp)
     if media is None:
         return None
     for pt, encoding in media.rtpmap().items():
@@ -341,10 +353,7 @@ STATIC_PT = {"0": "PCMU/8000", "8": "PCMA/8000", "9": "G722/8000"}
 def first_codec(sdp: str) -> tuple[str, int | None] | None:
     """(codec name, RTP clock rate) of the first audio format that is not
     telephone-event: the codec an answer's receiver sends with (RFC 3264 §6.1)."""
-    try:
-        media = parse_sdp(sdp).first_audio()
-    except SdpError:
-        return None
+    media = first_audio_of(sdp)
     if media is None:
         return None
     rtpmap = media.rtpmap()

@@ -4,6 +4,8 @@ Used by the ``tone`` audio backend (a test signal the remote can recognise), by 
 demo, and by tests that check which tone crossed a call. Detection is a zero-crossing
 estimate refined with the Goertzel algorithm (one DFT bin at a time), which is cheap
 enough in pure Python for the few hundred milliseconds a test looks at.
+:class:`PcmLoop` plays any clip endlessly: the tones here, the ring cadence
+(:mod:`.ringer`), the file backend's WAV and the demo's voice.
 """
 
 from __future__ import annotations
@@ -35,6 +37,33 @@ def _one_second(hz: int, rate: int, amplitude: float) -> bytes:
     return sine(hz, rate, rate, amplitude).tobytes()
 
 
+class PcmLoop:
+    """A clip of s16 mono PCM played over and over, read in chunks of any size.
+
+    What every endless signal here is made of: a tone's one-second table, a ring
+    cadence's, a WAV file's content, the demo's voice. An empty clip loops silence.
+    """
+
+    def __init__(self, pcm: bytes) -> None:
+        self._pcm = pcm or bytes(2)
+        self._pos = 0  # byte offset of the next sample
+
+    def next_chunk(self, samples: int) -> bytes:
+        """The next ``samples`` samples, wrapping round to the clip's start."""
+        need = samples * 2
+        out = bytearray()
+        while len(out) < need:
+            take = min(need - len(out), len(self._pcm) - self._pos)
+            out += self._pcm[self._pos : self._pos + take]
+            self._pos = (self._pos + take) % len(self._pcm)
+        return bytes(out)
+
+    def skip(self, samples: int) -> None:
+        """Move on by ``samples`` without reading them (a cadence's silent gap keeps the
+        tone's phase running)."""
+        self._pos = (self._pos + 2 * samples) % len(self._pcm)
+
+
 class ToneGenerator:
     """An endless sine as consecutive chunks of s16 mono bytes.
 
@@ -45,17 +74,11 @@ class ToneGenerator:
     def __init__(self, hz: int, rate: int = SAMPLE_RATE, amplitude: float = 0.3) -> None:
         self.hz = hz
         self.rate = rate
-        self._table = _one_second(hz, rate, amplitude)
-        self._pos = 0  # byte offset
+        self._loop = PcmLoop(_one_second(hz, rate, amplitude))
 
     def next_chunk(self, samples: int) -> bytes:
-        need = samples * 2
-        out = bytearray()
-        while len(out) < need:
-            take = min(need - len(out), len(self._table) - self._pos)
-            out += self._table[self._pos : self._pos + take]
-            self._pos = (self._pos + take) % len(self._table)
-        return bytes(out)
+        """The next ``samples`` samples of the tone."""
+        return self._loop.next_chunk(samples)
 
 
 def rms(samples: Sequence[int]) -> float:

@@ -38,6 +38,7 @@ __all__ = [
     "compute_ha1",
     "compute_response",
     "is_supported",
+    "may_answer_again",
     "parse_challenge",
     "parse_challenges",
     "parse_credentials",
@@ -190,6 +191,20 @@ def is_supported(challenge: Challenge) -> bool:
     if not challenge.qop:
         return not challenge.algorithm_key.endswith("-SESS")
     return "auth" in challenge.qop or "auth-int" in challenge.qop
+
+
+def may_answer_again(response: Response, answered: int) -> bool:
+    """Whether the 401/407 ``response`` to a request whose challenges were answered
+    ``answered`` times may be answered once more.
+
+    The first challenge is always answered; a second only when it says the nonce went
+    stale (RFC 7616 §3.3); never a third. Registrars such as Kamailio send a fresh nonce
+    with every 401, so "once per nonce" alone would loop on a bad password.
+    """
+    header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
+    stale = any("stale=true" in v.replace(" ", "").replace('"', "").lower()
+                for v in response.headers.get_raw_all(header))
+    return answered == 0 or (answered == 1 and stale)
 
 
 def _choose_qop(challenge: Challenge) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .message import Request
+from .message import Request, Response
 
 if TYPE_CHECKING:
     from .invite import CallLeg
@@ -75,10 +75,12 @@ class CallProgress:
 
 @dataclass(frozen=True)
 class CallAnswered:
-    """A 2xx to our INVITE; the core has already sent the ACK (RFC 3261 §13.2.2.4)."""
+    """A 2xx to our INVITE; the core has already sent the ACK (RFC 3261 §13.2.2.4).
+    ``response`` is that 2xx: its P-Asserted-Identity says who answered (RFC 3325)."""
 
     leg: CallLeg
     sdp: bytes | None
+    response: Response | None = None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,10 @@ through :class:`InDialogSender`, which adds two things to the plain client trans
   dialog.
 
 A parked BYE is sent even when its call has meanwhile been closed: the far end must
-hear that the call is over. Other requests of a closed call are dropped.
+hear that the call is over. Other requests of a closed call are dropped. For the same
+reason a CANCEL waits for the next flow when a reset cuts off an INVITE that was already
+ringing (:meth:`InDialogSender.cancel_on_next_flow`): the call has failed here, and the
+proxy must stop ringing the callee rather than connect them to nobody.
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ class InDialogSender:
         self._dest_for = dest_for
         self._live: dict[int, _Outstanding] = {}  # by id() of the running transaction
         self._parked: list[_Outstanding] = []
+        self._cancels: dict[str, tuple[Request, Address | None]] = {}  # by timer key
         self._timers = TimerSet()
 
     # ----- sending ------------------------------------------------------------------------
@@ -149,8 +153,21 @@ class InDialogSender:
         self._parked.append(item)
         self._timers.arm(str(id(item)), max(item.deadline, now))
 
+    def cancel_on_next_flow(self, cancel: Request, destination: Address | None,
+                            deadline: float) -> None:
+        """Send ``cancel`` (of an INVITE the lost flow cut off, §9.1) as it is — same Via
+        branch, so the proxy matches it to the INVITE — when a flow is back before
+        ``deadline``; after that the proxy has given up on the INVITE itself."""
+        key = f"cancel-{id(cancel)}"
+        self._cancels[key] = (cancel, destination)
+        self._timers.arm(key, deadline)
+
     def flow_restored(self, now: float) -> None:
         """The transport is up again: send every parked request anew (module docstring)."""
+        cancels, self._cancels = self._cancels, {}
+        for key, (cancel, destination) in cancels.items():
+            self._timers.cancel(key)
+            self.host.send_request(cancel, now, keep_via=True, destination=destination)
         parked, self._parked = self._parked, []
         for item in parked:
             self._timers.cancel(str(id(item)))
@@ -184,6 +201,8 @@ class InDialogSender:
     def on_timer(self, now: float) -> None:
         """Parked requests whose flow did not come back in time: Request Timeout."""
         while (due := self._timers.pop_due(now)) is not None:
+            if self._cancels.pop(due[0], None) is not None:
+                continue  # the flow stayed down: the proxy's own timer ends that INVITE
             item = next((p for p in self._parked if str(id(p)) == due[0]), None)
             if item is None:
                 continue

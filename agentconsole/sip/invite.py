@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 from .auth import DigestAuthenticator
 from .dialog import Dialog, DialogId
 from .events import CallEnded, CallFailed, UAEvent
+from .headers import split_header_list
 from .in_dialog import InDialogSender
 from .message import Headers, Request, Response
 from .session_timer import SessionTimer
@@ -75,6 +76,23 @@ def deliver(handler: ResponseHandler, effect: object, now: float) -> bool:
     elif isinstance(effect, TransportErrorEffect):
         handler(None, TRANSPORT_ERROR, "Connection Error", now)
     return isinstance(effect, TransactionTerminated | TransactionTimeout | TransportErrorEffect)
+
+
+
+def cancel_for(tx: ClientTransaction, user_agent: str) -> tuple[Request, Address | None]:
+    """The CANCEL of ``tx``'s INVITE (RFC 3261 §9.1: its top Via, Route set, From, To,
+    Call-ID and CSeq number) and the address the INVITE went to."""
+    invite = tx.request
+    headers = Headers([("Via", split_header_list(invite.headers.get_raw_all("Via")[0])[0]),
+                       ("Max-Forwards", "70")])
+    for route in invite.headers.get_raw_all("Route"):
+        headers.add("Route", route)
+    for name in ("From", "To", "Call-ID"):
+        headers.add(name, invite.headers.get(name) or "")
+    headers.add("CSeq", f"{invite.cseq.number} CANCEL")
+    headers.add("User-Agent", user_agent)
+    cancel = Request("CANCEL", invite.uri, headers)
+    return cancel, (tx.destination if isinstance(tx.destination, tuple) else None)
 
 
 class CallState(enum.Enum):
@@ -363,6 +381,7 @@ __all__ = [
     "OutgoingUpdate",
     "PendingAnswer",
     "TRANSPORT_ERROR",
+    "cancel_for",
     "deliver",
     "failure_cause",
 ]

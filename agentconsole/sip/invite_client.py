@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from .auth import may_answer_again
 from .capabilities import ALLOW, SUPPORTED
 from .dialog import Dialog
 from .errors import LocalProtocolError, SipError
 from .events import CallAnswered, CallProgress, ReinviteResult
-from .headers import split_header_list
 from .invite import (
     TRANSPORT_ERROR,
     CallBase,
@@ -24,6 +24,7 @@ from .invite import (
     CallState,
     OutgoingUpdate,
     ResponseHandler,
+    cancel_for,
     failure_cause,
 )
 from .message import Headers, Request, Response
@@ -119,6 +120,7 @@ class UacCalls(CallBase):
             return
         if response is None:
             if status == TRANSPORT_ERROR:
+                self._cancel_on_next_flow(leg, tx, now)
                 self._report_failed(leg, status, reason, "Connection Error")
             elif leg._cancel:
                 self._report_failed(leg, 408, "Request Timeout", "Canceled")
@@ -193,7 +195,7 @@ class UacCalls(CallBase):
         if sdp is not None:
             leg.remote_sdp = sdp
         self._start_session_timer(leg, from_uac_response(response), now)
-        self._post(CallAnswered(leg, sdp))
+        self._post(CallAnswered(leg, sdp, response))
 
     def _ack_and_bye(self, leg: CallLeg, invite: Request, response: Response,
                      now: float) -> None:
@@ -242,10 +244,7 @@ class UacCalls(CallBase):
         auth = self.authenticator(leg)
         if auth is None:
             return None
-        header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
-        stale = any("stale=true" in v.replace(" ", "").replace('"', "").lower()
-                    for v in response.headers.get_raw_all(header))
-        if leg._auth_tries >= 2 or (leg._auth_tries >= 1 and not stale):
+        if not may_answer_again(response, leg._auth_tries):
             return None
         retry = auth.handle_challenge(request, response)
         if retry is None:
@@ -271,20 +270,18 @@ class UacCalls(CallBase):
         tx = leg._tx
         if not isinstance(tx, ClientTransaction):
             return
-        invite = tx.request
-        headers = Headers([("Via", split_header_list(invite.headers.get_raw_all("Via")[0])[0]),
-                           ("Max-Forwards", "70")])
-        for route in invite.headers.get_raw_all("Route"):
-            headers.add("Route", route)
-        for name in ("From", "To", "Call-ID"):
-            headers.add(name, invite.headers.get(name) or "")
-        headers.add("CSeq", f"{invite.cseq.number} CANCEL")
-        headers.add("User-Agent", self.host.config.user_agent)
-        cancel = Request("CANCEL", invite.uri, headers)
         leg._cancel = "sent"
-        dest = tx.destination if isinstance(tx.destination, tuple) else None
+        cancel, dest = cancel_for(tx, self.host.config.user_agent)
         self.host.send_request(cancel, now, keep_via=True, destination=dest)
         self._arm(leg, "cancel", now + 64 * self.host.config.timers.t1)
+
+    def _cancel_on_next_flow(self, leg: CallLeg, tx: ClientTransaction, now: float) -> None:
+        """The flow died under an INVITE that a provisional (or our CANCEL) showed a proxy
+        holds: CANCEL it on the next flow, so the callee stops ringing (in_dialog)."""
+        ringing = leg.state in (CallState.PROCEEDING, CallState.EARLY) or leg._cancel == "sent"
+        if self.host.flow_lost and ringing:
+            cancel, dest = cancel_for(tx, self.host.config.user_agent)
+            self.sender.cancel_on_next_flow(cancel, dest, now + 64 * self.host.config.timers.t1)
 
     def _cancel_gave_up(self, leg: CallLeg, now: float) -> None:
         """No final response 64·T1 after our CANCEL: forget the INVITE (§9.1)."""
@@ -407,7 +404,7 @@ class UacCalls(CallBase):
             self._post(ReinviteResult(leg, False, status))
         if response is None:  # §12.2.1.2: no answer at all ends the dialog
             self._dialog_error(leg, status, now, send_bye=True,
-                               cause=_no_answer_cause(update.label, status))
+                               cause=no_answer_cause(update.label, status))
         elif status in (481, 408):
             self._dialog_error(leg, status, now, send_bye=status != 481)
         else:
@@ -451,7 +448,7 @@ class UacCalls(CallBase):
         def handler(response: Response | None, status: int, reason: str, t: float) -> None:
             if response is None:
                 self._dialog_error(leg, status, t, send_bye=True,
-                                   cause=_no_answer_cause("INFO", status))
+                                   cause=no_answer_cause("INFO", status))
             elif status in (481, 408):
                 self._dialog_error(leg, status, t, send_bye=status != 481)
 
@@ -475,7 +472,7 @@ class UacCalls(CallBase):
             self._arm(leg, "expire", timer.expire_at(now))
 
 
-def _no_answer_cause(what: str, status: int) -> str:
+def no_answer_cause(what: str, status: int) -> str:
     """"Request Timeout (re-INVITE, no answer)": the cause of a call ended because an
     in-dialog request got no answer at all (Timer B/F, or its flow never came back)."""
     if status == 408:
@@ -487,4 +484,4 @@ def _copy_request(request: Request) -> Request:
     return Request(request.method, request.uri, request.headers.copy(), request.body)
 
 
-__all__ = ["MAX_GLARE_ATTEMPTS", "UacCalls", "body_sdp"]
+__all__ = ["MAX_GLARE_ATTEMPTS", "UacCalls", "body_sdp", "no_answer_cause"]

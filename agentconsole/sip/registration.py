@@ -32,7 +32,7 @@ import enum
 import random
 from dataclasses import dataclass, field
 
-from .auth import DigestAuthenticator
+from .auth import DigestAuthenticator, may_answer_again
 from .backoff import Backoff
 from .capabilities import ALLOW, SUPPORTED
 from .errors import ParseError
@@ -297,13 +297,7 @@ class Registration:
     def _authenticate(self, request: Request, response: Response) -> Request | None:
         if self.authenticator is None:
             return None
-        # One answer per attempt; a second challenge is only followed when it says the
-        # nonce went stale (RFC 7616 §3.3). Registrars such as Kamailio send a fresh
-        # nonce with every 401, so "once per nonce" alone would loop on a bad password.
-        header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
-        stale = any("stale=true" in v.replace(" ", "").replace('"', "").lower()
-                    for v in response.headers.get_raw_all(header))
-        if self._auth_retries >= 2 or (self._auth_retries >= 1 and not stale):
+        if not may_answer_again(response, self._auth_retries):
             return None
         retry = self.authenticator.handle_challenge(request, response)
         if retry is None:

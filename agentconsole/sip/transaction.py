@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, ClassVar, TypeAlias
 
 from .errors import LocalProtocolError, SipError
 from .headers import Via, parse_via, split_header_list
@@ -194,6 +194,9 @@ class _Transaction:
     """Timer bookkeeping and termination shared by all four machines."""
 
     key: TransactionKey
+    #: Which requests the machine runs: the INVITE machines (figures 5 and 7) take only
+    #: an INVITE, the non-INVITE ones (figures 6 and 8) anything but an INVITE.
+    for_invite: ClassVar[bool]
 
     def __init__(self, request: Request, *, reliable: bool, timers: TimerConfig) -> None:
         self.request = request
@@ -239,6 +242,18 @@ class _Transaction:
         return [] if self.terminated else self._terminate()
 
     # -- helpers for subclasses --
+    def _take(self, request: Request) -> None:
+        """Check that ``request`` is one this machine runs (handing it to the wrong one
+        is a local bug) and put the machine in its first state."""
+        if (request.method == "INVITE") != self.for_invite:
+            wanted = "an INVITE" if self.for_invite else "a request other than INVITE"
+            raise LocalProtocolError(f"{type(self).__name__} needs {wanted}")
+        self._enter_first_state()
+
+    def _enter_first_state(self) -> None:
+        """Set the state the machine starts in and the intervals it doubles."""
+        raise NotImplementedError  # pragma: no cover
+
     def _check_start(self) -> None:
         if self._started:
             raise LocalProtocolError("transaction already started")
@@ -288,6 +303,7 @@ class ClientTransaction(_Transaction):
         super().__init__(request, reliable=reliable, timers=timers or TimerConfig())
         self.destination = destination
         self.key = self._validate(request)
+        self._take(request)
 
     @staticmethod
     def _validate(request: Request) -> TransactionKey:
@@ -334,17 +350,9 @@ class ClientTransaction(_Transaction):
 class ClientInviteTransaction(ClientTransaction):
     """INVITE client transaction: RFC 3261 figure 5 with RFC 6026 §8.4's Accepted state."""
 
-    def __init__(
-        self,
-        request: Request,
-        *,
-        reliable: bool,
-        timers: TimerConfig | None = None,
-        destination: object = None,
-    ) -> None:
-        super().__init__(request, reliable=reliable, timers=timers, destination=destination)
-        if request.method != "INVITE":
-            raise LocalProtocolError("ClientInviteTransaction needs an INVITE")
+    for_invite = True
+
+    def _enter_first_state(self) -> None:
         self.state = TxState.CALLING
         self.ack: Request | None = None  # the ACK we built for a non-2xx final
         self._interval_a = self.timers.timer_a
@@ -417,17 +425,9 @@ def build_ack(invite: Request, response: Response) -> Request:
 class ClientNonInviteTransaction(ClientTransaction):
     """Non-INVITE client transaction: RFC 3261 figure 6 (§17.1.2)."""
 
-    def __init__(
-        self,
-        request: Request,
-        *,
-        reliable: bool,
-        timers: TimerConfig | None = None,
-        destination: object = None,
-    ) -> None:
-        super().__init__(request, reliable=reliable, timers=timers, destination=destination)
-        if request.method == "INVITE":
-            raise LocalProtocolError("an INVITE needs a ClientInviteTransaction")
+    for_invite = False
+
+    def _enter_first_state(self) -> None:
         self.state = TxState.TRYING
         self._interval_e = self.timers.timer_e
 

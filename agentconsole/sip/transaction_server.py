@@ -63,6 +63,7 @@ class ServerTransaction(_Transaction):
             key = TransactionKey(f"\x00unmatchable-{next(_unmatchable)}", request.method)
         self.key = key
         self._cseq_number = _cseq_number(request)
+        self._take(request)
 
     def _send(self, response: Response) -> SendMessage:
         self.last_response = response
@@ -130,17 +131,9 @@ class ServerInviteTransaction(ServerTransaction):
     §8.7 requires, so that the UAS core can stop retransmitting its 2xx.
     """
 
-    def __init__(
-        self,
-        request: Request,
-        *,
-        reliable: bool,
-        timers: TimerConfig | None = None,
-        source: object = None,
-    ) -> None:
-        super().__init__(request, reliable=reliable, timers=timers, source=source)
-        if request.method != "INVITE":
-            raise LocalProtocolError("ServerInviteTransaction needs an INVITE")
+    for_invite = True
+
+    def _enter_first_state(self) -> None:
         self.state = TxState.PROCEEDING
         self._interval_g = self.timers.timer_g
 
@@ -206,17 +199,9 @@ class ServerInviteTransaction(ServerTransaction):
 class ServerNonInviteTransaction(ServerTransaction):
     """Non-INVITE server transaction: RFC 3261 figure 8 (§17.2.2)."""
 
-    def __init__(
-        self,
-        request: Request,
-        *,
-        reliable: bool,
-        timers: TimerConfig | None = None,
-        source: object = None,
-    ) -> None:
-        super().__init__(request, reliable=reliable, timers=timers, source=source)
-        if request.method == "INVITE":
-            raise LocalProtocolError("an INVITE needs a ServerInviteTransaction")
+    for_invite = False
+
+    def _enter_first_state(self) -> None:
         self.state = TxState.TRYING
 
     def _fire(self, name: str, deadline: float, now: float) -> list[Effect]:

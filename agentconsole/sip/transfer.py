@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from .errors import ParseError
 from .events import ReferAccepted, ReferFailed, ReferReceived, TransferProgress
 from .invite import CallLeg, CallState
-from .invite_client import UacCalls
+from .invite_client import UacCalls, no_answer_cause
 from .message import Request, Response
 from .refer import (
     SIPFRAG_TYPE,
@@ -148,7 +148,10 @@ class TransferCalls(UacCalls):
             leg._refer_out = None
         sub.state = "terminated"
         self._post(ReferFailed(leg, status, reason))
-        if response is not None and status in (481, 408):
+        if response is None:  # Timer F, or no flow back in time: the peer is gone
+            self._dialog_error(leg, status, now, send_bye=True,
+                               cause=no_answer_cause("REFER", status))
+        elif status in (481, 408):
             self._dialog_error(leg, status, now, send_bye=status != 481)
 
     def _on_notify(self, leg: CallLeg, request: Request, tx: ServerTransaction,
@@ -269,6 +272,10 @@ class TransferCalls(UacCalls):
         def handler(response: Response | None, code: int, text: str, t: float) -> None:
             if code == 481:  # the subscription is gone; the call itself stays (RFC 5057)
                 sub.state = "terminated"
+            elif response is None:  # no answer at all: the peer is gone (RFC 5057 §5.1)
+                sub.state = "terminated"
+                self._dialog_error(leg, code, t, send_bye=True,
+                                   cause=no_answer_cause("NOTIFY", code))
 
         self.sender.send(leg, request, now, handler)
 

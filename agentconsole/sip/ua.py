@@ -13,7 +13,7 @@ requests that match no dialog (§12.2.2) and to CANCEL that matches no transacti
 
 Calls (INVITE dialogs) are run by :class:`~.invite_server.CallManager` (:attr:`calls`);
 their API (``invite``, ``ring``, ``answer``, ``hangup``...) comes from
-:class:`~.invite_server.CallControl`, transfer (``refer``, ``accept_refer``,
+:class:`~.call_control.CallControl`, transfer (``refer``, ``accept_refer``,
 ``reject_refer``, ``notify_refer_progress``; in-dialog REFER/NOTIFY, INVITE with
 Replaces) from :mod:`.transfer`.
 """
@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from .auth import DigestAuthenticator
+from .call_control import CallControl
 from .core_answers import core_answer, parse_uri_or_none, warn_text
 from .errors import ParseError, SipError
 from .events import (
@@ -35,7 +36,7 @@ from .events import (
     UAEvent,
 )
 from .invite import deliver
-from .invite_server import CallControl, CallManager
+from .invite_server import CallManager
 from .message import Request, Response, make_response
 from .parser import (
     MessageParseError,

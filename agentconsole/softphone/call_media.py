@@ -25,16 +25,34 @@ a failure emits ``record_error`` ``{"call_id", "message", "path"}`` and
 ``client_error`` ``{"call_id", "cause"}``, sets the status back to "stop", and the
 call goes on. Mode ``feature_code`` sends the PBX's code as DTMF and sets the status
 to "unknown" until :meth:`CallMedia.pbx_record_feedback` reports the truth.
+
+Changing profile in mid-call (:meth:`CallMedia.answer_reoffer`): a PBX handing the call
+to another media server, or a B2BUA re-anchoring it, may re-offer another profile than
+the call runs — plain ``RTP/AVP`` or SDES ``RTP/SAVP`` on a WebRTC call, or WebRTC on a
+plain one. Each engine says whether it serves an offer
+(:meth:`~agentconsole.media.interface.MediaEngine.serves`); when the current one does
+not, the phone builds the engine that does (``host.new_media``, the factory of new
+calls), it answers the offer, and only then does it become the call's engine: the
+recording moves its taps over (same file, same pause state), hold and mute are set on
+it before it answers, its connection states and DTMF come here, the call report goes
+on from the last one (packet counts restart with the new stream, jitter history and
+duration continue) and the old engine is closed. If the new engine cannot answer, it
+is closed, the offer is refused (488 with a Warning) and the old media goes on
+untouched: a rejected offer leaves the session as it was (RFC 3264 §8). A re-offer the
+current engine serves stays with it — a new address, a codec, new SDES keys (a changed
+``a=crypto`` is a new SRTP context, RFC 4568 §7.1.4), RTP/AVP ↔ RTP/SAVP on the plain
+engine. :meth:`CallMedia.change_profile` is the same move offered from our side.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import AgentConsoleError, PhoneError
 from ..media.common import play_digits
@@ -51,6 +69,7 @@ from ..media.dtmf import (
 from ..media.profile import WEBRTC
 from ..media.recorder import LiveRecording, RecordingError, create_file, recording_name
 from ..media.ringer import ring_tone
+from ..media.sdp import MediaNegotiationError
 from ..media.stats import Report
 from ..sip import events as ev
 
@@ -61,6 +80,7 @@ if TYPE_CHECKING:
     from .status import RecordStatus
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RECORD_STATES = ("stop", "recording", "pause")
 #: The seed's call-report interval (§3.5).
@@ -89,9 +109,13 @@ class CallMedia:
         self.report = Report.empty(session.status.call_id, session.status.number)
         self._report_task: asyncio.Task[None] | None = None
         self._stream_up = False
+        self._closing: set[asyncio.Task[None]] = set()  # engines a profile change replaced
+        self._attach(engine)
+
+    def _attach(self, engine: MediaEngine) -> None:
         engine.on_connection_state = self._on_connection_state
         engine.on_dtmf = self._on_rfc4733_digit
-        engine.add_close_hook(self._on_media_closed)
+        engine.add_close_hook(functools.partial(self._on_media_closed, engine))
 
     @property
     def _config(self) -> RecordingConfig:
@@ -166,6 +190,68 @@ class CallMedia:
             else:
                 self.session.emit("call_report", self.report)
             await asyncio.sleep(REPORT_INTERVAL_S)
+
+    # ----- changing profile in mid-call (RFC 3264 §8; see the module doc) -----------------
+    async def answer_reoffer(self, sdp: str) -> str:
+        """Our answer to the peer's re-offer, from the engine that serves it; raises
+        :class:`MediaNegotiationError` (488 + Warning) with the call's media unchanged."""
+        if self.engine.serves(sdp):
+            return await self.engine.accept_reoffer(sdp)
+        engine = self.session.host.new_media(sdp.encode())
+        return await self._move_to(engine, engine.accept_reoffer(sdp))
+
+    async def change_profile(self, profile: str) -> None:
+        """Move the call to ``profile`` ("webrtc", "rtp", "srtp") by a re-INVITE of ours
+        with a new engine's offer; a refusal leaves the call as it was. Not while the
+        call is on hold (the new engine offers ``sendrecv``)."""
+        self._check_connected()
+        if self.session.status.is_hold:
+            raise AgentConsoleError("resume the call before changing its media",
+                                    title="Media", code=int(PhoneError.UNKNOWN_ERROR))
+        engine = self.session.host.new_media(profile=profile)
+
+        async def negotiate() -> None:
+            offer = await engine.create_offer()
+            await engine.accept_answer(await self.session.renegotiation.exchange(offer))
+
+        await self._move_to(engine, negotiate())
+
+    async def _move_to(self, engine: MediaEngine, negotiate: Awaitable[T]) -> T:
+        """Run ``negotiate`` on ``engine`` (set up as the call is: ids, hold, mute), then
+        make it the call's engine; on any failure close it and keep the current one.
+        Digits being sent finish first (the DTMF lock): the old engine plays them."""
+        session = self.session
+        engine.call_id, engine.extension = session.call_id, session.status.number
+        engine.set_muted(session.status.is_mute)
+        engine.set_sending(not session.status.is_hold)
+        try:
+            async with self._dtmf_lock:
+                result = await negotiate
+                if session.is_ended:
+                    raise MediaNegotiationError("the call ended during the media change")
+                self._replace(engine)
+        except BaseException as exc:
+            await engine.close()
+            if isinstance(exc, Exception) and not isinstance(
+                    exc, MediaNegotiationError | AgentConsoleError):
+                raise MediaNegotiationError(f"cannot move the call's media: {exc}") from exc
+            raise
+        return result
+
+    def _replace(self, engine: MediaEngine) -> None:
+        """``engine`` becomes the call's: callbacks, recording taps, codec; the old one
+        goes quiet and closes in the background (the answer need not wait for it)."""
+        old, self.engine = self.engine, engine
+        old.on_connection_state = old.on_dtmf = None
+        self._attach(engine)
+        if self._recording is not None:
+            self._recording.move_to(engine)
+        log.info("call %s: media moved from %s to %s", self.session.call_id, old.profile,
+                 engine.profile)
+        task = asyncio.get_running_loop().create_task(old.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+        self.session.update_status(codec=engine.codec or "")
 
     # ----- DTMF ---------------------------------------------------------------------------
     def dtmf_method(self) -> str:
@@ -336,8 +422,11 @@ class CallMedia:
         self.session.emit("client_error", {"call_id": call_id,
                                            "cause": f"Recording Error: {message}"})
 
-    def _on_media_closed(self) -> None:
-        """The call's media is going away: finish the file."""
+    def _on_media_closed(self, engine: MediaEngine) -> None:
+        """The call's media is going away: finish the file (not when ``engine`` is one a
+        profile change replaced: the recording has moved on)."""
+        if engine is not self.engine:
+            return
         recording, self._recording = self._recording, None
         if recording is not None:
             recording.stop()

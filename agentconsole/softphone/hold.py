@@ -4,15 +4,21 @@
 (``inactive`` when the peer holds us too), resume one with ``sendrecv`` (``recvonly``
 while the peer still holds us), RFC 3264 §8.4. A refused request leaves the call up
 and raises (the SDK's JsSIP hangs up instead, sdk-parity §3.11). The peer's re-offers
-are answered from the media engine; one that says the peer holds us sets
-``status.remote_hold``. One hold or resume at a time: a second one while the first is
-on its way (:attr:`Renegotiation.pending`) would replace the offer the first still
-waits an answer for, so it is refused.
+are answered by the call's media part (:meth:`.call_media.CallMedia.answer_reoffer`,
+which may move the call to another media engine); one that says the peer holds us sets
+``status.remote_hold``; one the media cannot serve is answered 488 with a Warning and
+changes nothing (RFC 3264 §8). An offerless re-INVITE gets our offer of the media we
+run, keeping our hold; its answer comes in the ACK. One offer of ours at a time (hold,
+resume, :meth:`Renegotiation.exchange`): a second one while the first is on its way
+(:attr:`Renegotiation.pending`) would replace the offer the first still waits an answer
+for, so it is refused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from ..errors import AgentConsoleError, PhoneError
@@ -28,11 +34,14 @@ if TYPE_CHECKING:
 class Renegotiation:
     """Re-INVITEs of one call (see the module doc); one of ours at a time."""
 
-    def __init__(self, session: Session, engine: MediaEngine) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
-        self.engine = engine
         self._waiter: asyncio.Future[ev.ReinviteResult] | None = None
         self._pending = False
+
+    @property
+    def engine(self) -> MediaEngine:
+        return self.session.media
 
     @property
     def pending(self) -> bool:
@@ -42,12 +51,30 @@ class Renegotiation:
     async def set_hold(self, hold: bool) -> None:
         """Hold (True) or resume (False) the call; nothing when it is so already.
         Refused while another hold or resume is on its way (see the module doc)."""
+        async with self._one_at_a_time("Hold"):
+            await self._change_hold(hold)
+
+    async def exchange(self, offer: str) -> str:
+        """Send our ``offer`` in a re-INVITE and return the answer (a new media engine's
+        offer moving the call to another profile). Raises :class:`AgentConsoleError`
+        when refused: the call goes on as it was (RFC 3261 §14.1)."""
+        async with self._one_at_a_time("Media"):
+            result = await self._reinvite(offer.encode())
+            if not result.ok or not result.sdp:
+                raise AgentConsoleError(
+                    f"the media change was refused ({result.status}); the call is still up",
+                    title="Media change failed", code=PhoneError.UNKNOWN_ERROR)
+            return result.sdp.decode("utf-8", "replace")
+
+    @contextlib.asynccontextmanager
+    async def _one_at_a_time(self, title: str) -> AsyncIterator[None]:
         if self._pending:
-            raise AgentConsoleError("a hold or resume of this call is already on its way",
-                                    title="Hold", code=PhoneError.UNKNOWN_ERROR)
+            raise AgentConsoleError("a hold, resume or media change of this call is "
+                                    "already on its way", title=title,
+                                    code=PhoneError.UNKNOWN_ERROR)
         self._pending = True
         try:
-            await self._change_hold(hold)
+            yield
         finally:
             self._pending = False
 
@@ -110,19 +137,20 @@ class Renegotiation:
 
     async def on_offer(self, event: ev.ReinviteReceived) -> None:
         """Answer the peer's re-INVITE / UPDATE, then ``reinvite`` (the SDK's event)."""
-        session, engine = self.session, self.engine
+        session = self.session
         leg = session.leg
         try:
             if event.sdp:
                 text = event.sdp.decode("utf-8", "replace")
-                answer = await engine.accept_reoffer(text)
+                answer = await session.call_media.answer_reoffer(text)
                 session.update_status(remote_hold=is_hold_direction(audio_direction(text)))
             else:  # an offerless re-INVITE: we offer, keeping our own hold
-                answer = await engine.create_reoffer(
+                answer = await self.engine.create_reoffer(
                     "sendonly" if session.status.is_hold else "sendrecv")
         except MediaNegotiationError as exc:
-            code = exc.status
-            session.host.signal(lambda ua, now: ua.answer_reinvite(leg, None, now, code))
+            code, warning = exc.status, exc.header
+            session.host.signal(lambda ua, now: ua.answer_reinvite(leg, None, now, code,
+                                                                   warning=warning))
             return
         session.host.signal(lambda ua, now: ua.answer_reinvite(leg, answer.encode(), now))
         session.emit("reinvite", session)

@@ -21,6 +21,7 @@ from ..sip.in_dialog import answer_bound
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..media.interface import MediaEngine
     from ..sip.ua import UserAgent
     from .devices import AudioDevices
     from .session import Session
@@ -64,6 +65,12 @@ class CallHost(Protocol):
 
     def clock(self) -> float:
         """Monotonic seconds: timers and rate limits use it."""
+
+    def new_media(self, offer: bytes | None = None, *, profile: str | None = None
+                  ) -> MediaEngine:
+        """A new media engine on the phone's audio devices: the stack that serves
+        ``offer``, else one offering ``profile`` (default ``media.profile``). A call
+        whose peer re-offers another profile moves onto one (:mod:`.call_media`)."""
 
     def signal(self, action: Callable[[UserAgent, float], T]) -> T:
         """Run ``action(ua, now)`` on the phone's SIP user agent and send what it queued.

@@ -8,7 +8,8 @@ the dialled number (DID) from the first Diversion (RFC 5806) or the To user.
 Who we are connected to can change during the call: after a PBX transferred it, the
 PBX sends a re-INVITE or UPDATE with the new party's P-Asserted-Identity or
 Remote-Party-ID, and RFC 4916 lets the far end change its From in an in-dialog request
-(:func:`connected_identity`).
+(:func:`connected_identity`); a call we place may be answered by another party than
+the number dialled (a queue, a hunt group), named in the 2xx (:func:`answering_identity`).
 """
 
 from __future__ import annotations
@@ -78,10 +79,21 @@ def connected_identity(headers: Headers, known: NameAddr) -> CallerIdentity | No
     another party than ``known`` (the dialog's remote identity so far), the connected
     identity update of RFC 4916 §4. A session refresh carries none of these: None.
     """
+    asserted = answering_identity(headers)
+    if asserted is not None:
+        return asserted
+    sender = _first_addr(headers, "From")
+    if sender is None or str(sender.uri) == str(known.uri):
+        return None
+    return CallerIdentity(number=_clean(_user_of(sender)), name=_clean(sender.display_name))
+
+
+def answering_identity(headers: Headers) -> CallerIdentity | None:
+    """Who answered a call we placed, from the 2xx's P-Asserted-Identity (RFC 3325 §9.1),
+    then Remote-Party-ID; None when the response asserts neither. A call to a queue or a
+    hunt group is answered by someone else than the number dialled: this names them.
+    (A response's From is ours, so it never counts here.)"""
     addr = _first_addr(headers, "P-Asserted-Identity") or _first_addr(headers, "Remote-Party-ID")
     if addr is None:
-        sender = _first_addr(headers, "From")
-        if sender is None or str(sender.uri) == str(known.uri):
-            return None
-        addr = sender
+        return None
     return CallerIdentity(number=_clean(_user_of(addr)), name=_clean(addr.display_name))

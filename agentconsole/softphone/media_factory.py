@@ -20,11 +20,12 @@ if TYPE_CHECKING:
 
 
 def new_media_engine(config: Config, backend: AudioBackend, *, local_host: str | None,
-                     offer: bytes | None = None) -> MediaEngine:
-    """The engine for a call: ``offer`` is the SDP of an inbound INVITE (None to offer
-    ourselves); ``local_host`` is the SIP flow's local address, which a plain RTP offer
-    names when ``media.host_addresses`` does not say."""
-    kind = media_profile(config.media.profile, config.account.transport, offer)
+                     offer: bytes | None = None, profile: str | None = None) -> MediaEngine:
+    """The engine for a call: ``offer`` is the SDP of an inbound INVITE or of a re-offer
+    moving the call to another profile (None to offer ourselves, by ``profile``, default
+    ``media.profile``); ``local_host`` is the SIP flow's local address, which a plain
+    RTP offer names when ``media.host_addresses`` does not say."""
+    kind = media_profile(profile or config.media.profile, config.account.transport, offer)
     if kind == WEBRTC:
         from ..media.peer import MediaSession
 

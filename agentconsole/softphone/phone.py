@@ -252,7 +252,7 @@ class Phone(AsyncIOEventEmitter):
         headers = header_pairs(extra_headers)
         await self.policy.auto_hold(except_session=None)
         self.policy.dialled()
-        media = self._new_media()
+        media = self.new_media()
         offer = await media.create_offer()
         leg: CallLeg = self.signal(
             lambda ua, now: ua.invite(number.strip(), offer.encode(), now, extra_headers=headers))
@@ -334,13 +334,15 @@ class Phone(AsyncIOEventEmitter):
         result = await action(session)
         return result if isinstance(result, bool) else True
 
-    def _new_media(self, offer: bytes | None = None) -> MediaEngine:
-        """The media of a new call, by the offer received (``offer``) or our profile."""
+    # ----- what a Session may ask of its phone (host.CallHost) ------------------------------
+    def new_media(self, offer: bytes | None = None, *, profile: str | None = None
+                  ) -> MediaEngine:
+        """A media engine: the one serving ``offer`` (a new call's, or a re-offer moving a
+        call to another profile), else ``profile`` (default ``media.profile``)."""
         flow = self.transport.local_address if self.transport is not None else None
         return new_media_engine(self.config, self.devices.open(), offer=offer,
-                                local_host=flow[0] if flow else None)
+                                profile=profile, local_host=flow[0] if flow else None)
 
-    # ----- what a Session may ask of its phone (host.CallHost) ------------------------------
     def clock(self) -> float:
         """Monotonic seconds (the loop's clock): timers and rate limits use it."""
         return asyncio.get_running_loop().time()
@@ -433,11 +435,11 @@ class Phone(AsyncIOEventEmitter):
             try:
                 check_offer_supported(leg.remote_sdp.decode("utf-8", "replace"))
             except MediaNegotiationError as exc:
-                status, warning = exc.status, f'399 agentconsole "{exc.warning}"'
+                status, warning = exc.status, exc.header
                 self.signal(lambda ua, now: ua.reject(leg, status, now, warning=warning))
                 self._emit_refused(leg, status, f"Incompatible media: {exc.warning}")
                 return None
-        media = self._new_media(leg.remote_sdp)  # the offer decides: WebRTC or plain RTP
+        media = self.new_media(leg.remote_sdp)  # the offer decides: WebRTC or plain RTP
         session = Session(self, leg, media, inbound_status(leg, self.devices.name))
         self._add(session)
         self.signal(lambda ua, now: ua.ring(leg, now))

@@ -41,7 +41,7 @@ from ..sip import events as ev
 from .call_media import CallMedia
 from .calls import header_pairs
 from .hold import Renegotiation
-from .identity import connected_identity
+from .identity import answering_identity, connected_identity
 from .status import CallStatus, ProgressStatus, SessionTicker, StaticCallStatus, TimerType
 from .transfer import DEFAULT_POLICY, CallTransfer
 
@@ -65,7 +65,6 @@ class Session(AsyncIOEventEmitter):
         super().__init__()
         self.host = host
         self.leg = leg
-        self.media = media
         self._status = status
         self._static_manual = manual_name
         self._ticker = SessionTicker(started_at=host.clock(),
@@ -81,10 +80,16 @@ class Session(AsyncIOEventEmitter):
         media.call_id = status.call_id
         media.extension = status.number
         self.call_media = CallMedia(self, media)
-        self.renegotiation = Renegotiation(self, media)
+        self.renegotiation = Renegotiation(self)
         self.transfer = CallTransfer(self)
 
     # ----- read-only state ------------------------------------------------------------
+    @property
+    def media(self) -> MediaEngine:
+        """The call's media engine now: a re-offer of another profile replaces it
+        (:mod:`.call_media`), so it is never kept across awaits by the parts."""
+        return self.call_media.engine
+
     @property
     def call_id(self) -> str:
         """The SIP Call-ID: the call's key in ``phone.sessions`` and in every event."""
@@ -408,14 +413,19 @@ class Session(AsyncIOEventEmitter):
         self.established = True
         self.update_status(call_status="talking", answer_time=_ms_now(),
                            codec=self.media.codec or "")
+        ident = answering_identity(event.response.headers) if event.response else None
+        if ident is not None:
+            self.update_identity(name=ident.name or None, number=ident.number or None)
         self.emit("accepted", self)
         self.host.session_confirmed(self)
         self.emit("confirmed", self)  # the core sent the ACK with the 2xx
         self.call_media.start_reports()
 
     async def _on_confirmed(self, event: ev.CallConfirmed) -> None:
-        if event.sdp:  # answer to the offer we made in an offerless INVITE's 200
+        if event.sdp:  # answer to the offer we made in an offerless (re-)INVITE's 200
             await self.media.accept_answer(event.sdp.decode("utf-8", "replace"))
+        if event.reinvite:  # the call was confirmed long ago; it stays where it is
+            return
         self.host.session_confirmed(self)
         self.emit("confirmed", self)
 

@@ -16,7 +16,6 @@ import asyncio
 import logging
 import random
 import ssl
-from typing import Any
 
 from ..sip.errors import ParseError
 from ..sip.framing import FramedMessage, KeepAlivePing, StreamFramer
@@ -28,6 +27,7 @@ from .base import (
     TransportState,
     describe_os_error,
 )
+from .connect import connect_errors, connection_options
 from .tls import describe_tls_error
 
 logger = logging.getLogger(__name__)
@@ -76,28 +76,15 @@ class StreamTransport(FlowTransport):
 
     async def _open_flow(self) -> None:
         host, port = self._server
-        kwargs: dict[str, Any] = {"limit": _READ_SIZE}
-        if self._ssl is not None:
-            kwargs["ssl"] = self._ssl
-            kwargs["server_hostname"] = self._server_hostname
-            kwargs["ssl_handshake_timeout"] = self.settings.connect_timeout_s
-        if self.settings.local_host or self.settings.local_port:
-            kwargs["local_addr"] = (self.settings.local_host or "0.0.0.0", self.settings.local_port)
         timeout = self.settings.connect_timeout_s
-        try:
+        kwargs = connection_options(self.settings, self._ssl, self._server_hostname)
+        kwargs["limit"] = _READ_SIZE
+        if self._ssl is not None:
+            kwargs["ssl_handshake_timeout"] = timeout
+        with connect_errors(self.target, timeout, self._server_hostname):
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(host, port, **kwargs), timeout
             )
-        except TimeoutError as exc:
-            raise TransportError(
-                f"cannot connect to {self.target}: timed out after {timeout:g} s"
-            ) from exc
-        except ssl.SSLError as exc:
-            raise TransportError(describe_tls_error(exc, self._server_hostname)) from exc
-        except OSError as exc:
-            raise TransportError(
-                f"cannot connect to {self.target}: {describe_os_error(exc)}"
-            ) from exc
         sockname = writer.get_extra_info("sockname")
         peername = writer.get_extra_info("peername")
         self._reader, self._writer = reader, writer

@@ -35,9 +35,8 @@ from .base import (
     TransportError,
     TransportSettings,
     TransportState,
-    describe_os_error,
 )
-from .tls import describe_tls_error
+from .connect import connect_errors, connection_options
 
 logger = logging.getLogger(__name__)
 
@@ -124,34 +123,21 @@ class WsTransport(FlowTransport):
             )
 
     async def _handshake(self) -> ClientConnection:
-        kwargs: dict[str, Any] = {}
-        if self._ssl is not None:
-            kwargs["ssl"] = self._ssl
-            kwargs["server_hostname"] = self._server_hostname
-        if self.settings.local_host or self.settings.local_port:
-            kwargs["local_addr"] = (self.settings.local_host or "0.0.0.0", self.settings.local_port)
+        timeout = self.settings.connect_timeout_s
         try:
-            return await connect(
-                self.url,
-                subprotocols=[_SIP],
-                compression=None,
-                proxy=None,
-                open_timeout=self.settings.connect_timeout_s,
-                ping_interval=None,
-                ping_timeout=None,
-                close_timeout=_CLOSE_TIMEOUT_S,
-                max_size=self.settings.max_message_size,
-                **kwargs,
-            )
-        except TimeoutError as exc:
-            raise TransportError(
-                f"cannot connect to {self.url}: timed out after "
-                f"{self.settings.connect_timeout_s:g} s"
-            ) from exc
-        except ssl.SSLError as exc:
-            raise TransportError(describe_tls_error(exc, self._server_hostname)) from exc
-        except OSError as exc:
-            raise TransportError(f"cannot connect to {self.url}: {describe_os_error(exc)}") from exc
+            with connect_errors(self.url, timeout, self._server_hostname):
+                return await connect(
+                    self.url,
+                    subprotocols=[_SIP],
+                    compression=None,
+                    proxy=None,
+                    open_timeout=timeout,
+                    ping_interval=None,
+                    ping_timeout=None,
+                    close_timeout=_CLOSE_TIMEOUT_S,
+                    max_size=self.settings.max_message_size,
+                    **connection_options(self.settings, self._ssl, self._server_hostname),
+                )
         except (InvalidHandshake, InvalidURI) as exc:
             raise TransportError(f"WebSocket handshake with {self.url} failed: {exc}") from exc
 

@@ -108,11 +108,22 @@ async def test_dial_hands_the_number_to_the_running_instance(
     assert code == 1 and "error -32601" in err and "unknown method" in err
 
 
-async def test_ctl_events_streams_json_lines(served: tuple[Served, Path]) -> None:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(("stop", "inherited"), [
+    (signal.SIGINT, signal.SIG_DFL),  # Ctrl-C in a terminal
+    (signal.SIGINT, signal.SIG_IGN),  # a background job of a script: SIGINT ignored
+    (signal.SIGTERM, signal.SIG_DFL),  # a supervisor or `kill`
+], ids=["ctrl-c", "ctrl-c-background-job", "sigterm"])
+async def test_ctl_events_streams_json_lines(served: tuple[Served, Path], stop: int,
+                                             inherited: object) -> None:
     _instance, config = served
     events = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "agentconsole", "--config", str(config), "ctl", "events",
-        "agent_state", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        "agent_state", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_ignore_sigint if inherited is signal.SIG_IGN else None)
     assert events.stdout is not None and events.stderr is not None
     try:
         ready = await asyncio.wait_for(events.stderr.readline(), SERVE_TIMEOUT)
@@ -125,7 +136,7 @@ async def test_ctl_events_streams_json_lines(served: tuple[Served, Path]) -> Non
             event = json.loads(line)
             assert event["event"] == "agent_state" and event["state"] == state
     finally:
-        events.send_signal(signal.SIGINT)
+        events.send_signal(stop)
         await asyncio.wait_for(events.wait(), SERVE_TIMEOUT)
     assert events.returncode == 0
 

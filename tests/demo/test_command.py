@@ -4,6 +4,7 @@ registers and calls through it, and SIGTERM stops it cleanly. Plus baresip again
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
@@ -142,3 +143,29 @@ def test_console_demo_needs_a_terminal() -> None:
     out, err = io.StringIO(), io.StringIO()
     assert cli.main(["demo", "--port", "0"], out=out, err=err) == 2
     assert "needs a terminal" in err.getvalue() and "--headless" in err.getvalue()
+
+
+def test_the_demo_moves_its_control_socketwith_free_control_socket(tmp_path: Path) -> None:
+    """The agent's console holds the default control socket: the demo's console takes
+    ``demo-control.sock`` beside it (and says so) instead of refusing to start."""
+    import io
+
+    from agentconsole.control.server import InstanceLock
+    from agentconsole.demo.runner import agent_config
+    from agentconsole.ui_main import with_free_control_socket
+
+    socket = tmp_path / "run" / "control.sock"
+    base = agent_config("127.0.0.1", 5060)
+    config = dataclasses.replace(base, control=dataclasses.replace(base.control,
+                                                                   socket=str(socket)))
+    err = io.StringIO()
+    assert with_free_control_socket(config, err).control.socket_path == socket
+    assert err.getvalue() == ""
+    running = InstanceLock(socket)  # what a running console's control server holds
+    running.acquire()
+    try:
+        moved = with_free_control_socket(config, err).control.socket_path
+    finally:
+        running.release()
+    assert moved == socket.with_name("demo-control.sock")
+    assert str(moved) in err.getvalue() and str(socket) in err.getvalue()

@@ -9,7 +9,8 @@ rtpengine — each test checks which one its call used. After the reset the call
 stay up with audio both ways; the phone reconnects, re-registers and refreshes the
 call's target (UPDATE or re-INVITE with the new Contact), so that the peer's BYE
 reaches it through Kamailio (without the refresh Kamailio answers it 477), and our BYE
-reaches the peer.
+reaches the peer. A reset while the callee still rings ends the call here and CANCELs
+it there once a flow is back.
 """
 
 from __future__ import annotations
@@ -160,5 +161,39 @@ async def test_call_survives_a_reset_of_its_flow(agent: Agent, tmp_path: Path,
         assert agent.phone.is_registered
         # the target refresh kept the session as it was (same media, RFC 3264 §8)
         assert media_protocols(agent.trace, call_id) == {MEDIA_PROTOCOL[agent.transport]}
+    finally:
+        peer.stop()
+
+
+async def test_a_reset_while_the_callee_rings_cancels_the_call_there(agent: Agent,
+                                                                     tmp_path: Path) -> None:
+    """We call baresip (manual answer: it rings) and our flow resets before it answers.
+    The call fails here at once ("Connection Error"); once the flow is back our CANCEL
+    (RFC 3261 §9.1, the INVITE's own branch) reaches Kamailio, which stops baresip
+    ringing. Without it baresip rang on until Kamailio's fr_inv_timer (120 s), and its
+    user could answer into a call that nobody was on."""
+    peer = Baresip("1002", tmp_path, answer="manual")
+    peer.start()
+    try:
+        session = await agent.phone.call(peer.user)
+        call_id = session.call_id
+        await wait_for(lambda: any(m.startswith("SIP/2.0 180") and in_dialog(m, call_id)
+                                   for m in agent.trace.messages("in")), 15)
+        await peer_log(peer.log, lambda t: "Incoming call" in t, 10)
+        transport = agent.phone.transport
+        assert transport is not None and transport.local_address is not None
+        registered = len(agent.registrations)
+        reset_tcp_flow(transport.local_address, KAMAILIO_PORTS[agent.transport])
+        await wait_for(lambda: session.is_ended, 5)
+        assert session.end_cause == "Connection Error", agent.evidence(peer)
+        await wait_for(lambda: len(agent.registrations) > registered, 15)
+        cancels = [m for m in agent.trace.messages("out") if m.startswith("CANCEL ")
+                   and in_dialog(m, call_id)]
+        assert len(cancels) == 1, agent.evidence(peer)
+        # baresip hears the call end while it rings (libre reports a CANCEL as the
+        # session closed with ECONNRESET): long before Kamailio's 120 s
+        text = await peer_log(peer.log, lambda t: "session closed" in t, 15)
+        assert "established" not in text.lower(), agent.evidence(peer)
+        assert agent.phone.sessions == {}
     finally:
         peer.stop()

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .sipp import Sipp, register, render
+from .sipp import SCENARIOS, Sipp, register, render
 
 TARGET_PORT = 5097  # SIPp callee registered as 1003
 REGISTER_PORT = 5098
@@ -30,7 +30,10 @@ MEDIA_PORT = 6300
 @contextlib.contextmanager
 def sipp_callee(work: Path, scenario: str, name: str, **tokens: str | int) -> Iterator[Sipp]:
     """A SIPp UAS running ``scenario`` with user 1003 pointing at it; stopped and
-    unregistered on the way out, whatever happened."""
+    unregistered on the way out, whatever happened. A scenario with ``@IDENTITY@``
+    asserts 1003 unless the test names someone else."""
+    if "IDENTITY" in (SCENARIOS / scenario).read_text():
+        tokens.setdefault("identity", "<sip:1003@127.0.0.1>")
     path = render(scenario, work, **tokens)
     uas = Sipp(name, path, work, port=TARGET_PORT, media_port=MEDIA_PORT, remote=None,
                timeout_s=30, extra=["-rtp_echo"]).start()

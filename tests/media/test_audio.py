@@ -15,6 +15,7 @@ from agentconsole.media import audio_sd
 from agentconsole.media.audio import FileBackend, NullBackend, ToneBackend, open_backend
 from agentconsole.media.audio_file import WavWriter, read_wav_pcm
 from agentconsole.media.tone import (
+    PcmLoop,
     ToneGenerator,
     dominant_frequency,
     goertzel_power,
@@ -175,6 +176,15 @@ def test_wav_header_valid_while_writing(tmp_path: Path) -> None:
         assert w.getnframes() == 4800
     writer.close()
     assert len(read_wav_pcm(str(path))) == 9600
+
+
+def test_pcm_loop_wraps_skips_and_loops_silence_for_an_empty_clip() -> None:
+    clip = bytes([1, 0, 2, 0, 3, 0])  # samples 1, 2, 3
+    loop = PcmLoop(clip)
+    assert loop.next_chunk(4) == clip + bytes([1, 0])
+    loop.skip(4)  # passes over 2, 3, 1, 2
+    assert loop.next_chunk(2) == bytes([3, 0, 1, 0])
+    assert PcmLoop(b"").next_chunk(3) == bytes(6)
 
 
 def test_tone_helpers() -> None:

@@ -200,3 +200,27 @@ def test_answers_follow_the_offer_whatever_the_profile() -> None:
     assert media_profile("rtp", "udp", ASTERISK.replace("RTP/AVP", "UDP/TLS/RTP/SAVPF")
                          ) == "webrtc"
     assert media_profile("auto", "tls", None) == "srtp"
+
+
+async def test_each_stack_serves_its_own_offers_and_leaves_the_other_stacks() -> None:
+    """What a re-offer mid-call asks of the engine holding the call (RFC 3264 §8): the
+    other stack's offer is not its own (the call moves to a new engine); an offer no
+    stack can read stays with it (it answers 488)."""
+    from agentconsole.config import MediaConfig
+    from agentconsole.media.audio import NullBackend
+    from agentconsole.media.peer import MediaSession
+    from agentconsole.media.plain import PlainMediaSession
+
+    webrtc_offer = ASTERISK.replace("RTP/AVP", "UDP/TLS/RTP/SAVPF")
+    sdes_offer = ASTERISK.replace("RTP/AVP", "RTP/SAVP")
+    plain, webrtc = PlainMediaSession(MediaConfig(), NullBackend()), \
+        MediaSession(MediaConfig(), NullBackend())
+    try:
+        assert plain.serves(ASTERISK) and plain.serves(sdes_offer)
+        assert not plain.serves(webrtc_offer)
+        assert webrtc.serves(webrtc_offer)
+        assert not webrtc.serves(ASTERISK) and not webrtc.serves(sdes_offer)
+        assert plain.serves("junk") and webrtc.serves("junk")
+    finally:
+        await plain.close()
+        await webrtc.close()

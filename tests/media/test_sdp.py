@@ -13,6 +13,7 @@ from agentconsole.media.sdp import (
     audio_only,
     check_offer_supported,
     check_webrtc_offer,
+    first_codec,
     has_telephone_event,
     is_hold_direction,
     parse_sdp,
@@ -140,6 +141,13 @@ def test_telephone_event() -> None:
     assert has_telephone_event(PLAIN) == 101
     assert has_telephone_event(offer().replace("telephone-event", "CN")) is None
     assert has_telephone_event("junk") is None
+
+
+def test_first_codec_skips_telephone_event_and_knows_static_types() -> None:
+    assert first_codec(offer()) == ("opus", 48000)
+    assert first_codec(PLAIN) == ("PCMU", 8000)  # PT 0 has no rtpmap line (RFC 3551 §6)
+    assert first_codec(PLAIN.replace("m=audio", "m=video")) is None
+    assert first_codec("junk") is None
 
 
 def test_video_declined_layout_round_trip() -> None:

@@ -18,6 +18,7 @@ from agentconsole.sip.auth import (
     compute_ha1,
     compute_response,
     is_supported,
+    may_answer_again,
     parse_challenge,
     parse_challenges,
     parse_credentials,
@@ -347,6 +348,14 @@ def test_stale_true_is_answered_once_with_the_new_nonce() -> None:
     assert params["nonce"] == "n2" and params["nc"] == "00000001"
     assert auth.handle_challenge(
         second, challenge('Digest realm="pbx", nonce="n3", stale=true')) is None
+
+
+def test_a_request_answers_one_challenge_and_a_second_only_when_stale() -> None:
+    fresh = challenge('Digest realm="pbx", nonce="n2"')
+    stale = challenge('Digest realm="pbx", nonce="n2", stale = "TRUE"', status=407)
+    assert may_answer_again(fresh, 0) and may_answer_again(stale, 0)
+    assert may_answer_again(stale, 1) and not may_answer_again(fresh, 1)
+    assert not may_answer_again(stale, 2)
 
 
 def test_nonce_count_increments_on_preemptive_use() -> None:

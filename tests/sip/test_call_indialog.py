@@ -174,9 +174,12 @@ def test_incoming_reinvite_is_passed_up_and_answered() -> None:
 def test_rejected_incoming_reinvite_keeps_the_call() -> None:
     call = inbound_call()
     call.request("INVITE", 5.0, body=SDP_HOLD)
-    call.ua.answer_reinvite(call.leg, None, 5.1, 488)
+    call.ua.answer_reinvite(call.leg, None, 5.1, 488,
+                            warning='399 agentconsole "no SRTP crypto suite we support"')
     call.wire.flush()
-    assert last_response(call, "INVITE").status == 488
+    refusal = last_response(call, "INVITE")
+    assert refusal.status == 488
+    assert refusal.headers.get("Warning") == '399 agentconsole "no SRTP crypto suite we support"'
     assert call.leg.state is CallState.CONFIRMED and call.leg.remote_sdp == SDP_B
 
 

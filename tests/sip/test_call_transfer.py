@@ -114,11 +114,31 @@ def test_refused_refer_keeps_the_call_unless_the_dialog_is_gone(status: int,
     assert notify(call, 6.0, b"SIP/2.0 100 Trying\r\n", "active").status == 481
 
 
-def test_refer_timeout_is_reported() -> None:
+def test_refer_without_any_answer_fails_the_transfer_and_ends_the_call() -> None:
+    """RFC 5057 §5.1: a request that gets no answer at all (Timer F) means the peer is
+    gone, for every usage of the dialog: the transfer fails and the call ends, a BYE
+    still tried, as with a re-INVITE or INFO that nobody answers."""
     call = outbound_call()
     send_refer(call)
     call.wire.run_until(40.0, 5.0)  # Timer F = 64·T1 = 32 s
     assert [e.status for e in call.events(ReferFailed)] == [408]
+    assert [(e.cause, e.status) for e in call.events(CallEnded)] == \
+        [("Request Timeout (REFER, no answer)", 408)]
+    assert call.leg.state is CallState.TERMINATED and call.wire.requests("BYE")
+
+
+def test_notify_without_any_answer_ends_the_call() -> None:
+    """The referee's NOTIFY (RFC 3515 §2.4.4) unanswered: the referrer is gone (RFC 5057
+    §5.1). A NOTIFY answered 481 ends only the subscription."""
+    call = inbound_call()
+    refer_from_peer(call, 5.0)
+    assert call.ua.accept_refer(call.leg, 5.5)
+    call.wire.flush()
+    assert last_request(call.wire, "NOTIFY")
+    call.wire.run_until(5.5 + 33.0, 5.5)
+    assert [(e.cause, e.status) for e in call.events(CallEnded)] == \
+        [("Request Timeout (NOTIFY, no answer)", 408)]
+    assert call.leg.state is CallState.TERMINATED and call.wire.requests("BYE")
 
 
 def test_no_notify_after_the_202_fails_the_transfer() -> None:

@@ -31,6 +31,7 @@ from .uahelpers import (
     inbound_call,
     last_request,
     outbound_call,
+    peer_reply,
     peer_request,
 )
 
@@ -93,6 +94,53 @@ def test_reset_still_fails_a_call_that_was_not_answered() -> None:
     failed = [e for e in wire.events if isinstance(e, CallFailed)]
     assert [(e.cause, e.status) for e in failed] == [("Connection Error", 503)]
     assert leg.state is CallState.TERMINATED
+
+
+def ringing_call(*, provisional: int | None = 180) -> tuple[Call, Request]:
+    """We call the peer over TCP; it answers ``provisional`` (none when None) at t=1.5."""
+    ua, wire = call_ua(transport="tcp")
+    leg = ua.invite("1002", SDP_A, 1.0)
+    wire.flush()
+    invite = last_request(wire, "INVITE")
+    if provisional is not None:
+        ua.receive_data(peer_reply(invite, provisional), PEER, 1.5)
+        wire.flush()
+    return Call(ua, wire, leg, invite.call_id, invite.from_.tag or "", "srv1", 0), invite
+
+
+@pytest.mark.parametrize("provisional", [100, 180, 183])
+def test_reset_while_ringing_cancels_the_invite_on_the_new_flow(provisional: int) -> None:
+    """RFC 3261 §9.1: the call fails here at once, and the proxy that holds the INVITE
+    (a provisional says so; behind a 100 the callee may already ring) gets our CANCEL —
+    the INVITE's own Via branch, so it matches — once a flow is back: the callee never
+    answers into a call that nobody is on."""
+    call, invite = ringing_call(provisional=provisional)
+    reset(call, 3.0)
+    assert [(e.cause, e.status) for e in call.events(CallFailed)] == [("Connection Error", 503)]
+    assert call.wire.requests("CANCEL") == []  # no flow to carry it yet
+    sent = reconnect(call, 6.0)
+    (cancel,) = [r for r in sent if r.method == "CANCEL"]
+    assert cancel.top_via.branch == invite.top_via.branch
+    assert (cancel.call_id, cancel.cseq.number, cancel.cseq.method) == \
+        (invite.call_id, invite.cseq.number, "CANCEL")
+    assert cancel.uri == invite.uri and cancel.from_.tag == invite.from_.tag
+    assert not [r for r in reconnect(call, 9.0) if r.method == "CANCEL"]  # once only
+    assert len(call.events(CallFailed)) == 1
+
+
+def test_reset_before_any_provisional_sends_no_cancel() -> None:
+    """§9.1: no CANCEL before a provisional response: nothing showed the INVITE arrived."""
+    call, _invite = ringing_call(provisional=None)
+    reset(call, 3.0)
+    assert [r for r in reconnect(call, 6.0) if r.method == "CANCEL"] == []
+
+
+def test_a_flow_back_after_timer_b_sends_no_stale_cancel() -> None:
+    """64·T1 after the reset the proxy has ended that INVITE itself: nothing to cancel."""
+    call, _invite = ringing_call()
+    reset(call, 3.0)
+    now = call.wire.run_until(3.0 + 64 * 0.5 + 1, 3.0)
+    assert [r for r in reconnect(call, now) if r.method == "CANCEL"] == []
 
 
 def test_in_dialog_request_caught_by_the_reset_is_resent_on_the_new_flow() -> None:
