@@ -40,15 +40,21 @@ logger = logging.getLogger(__name__)
 
 def party_config(host: str, port: int, account: Account, *, transport: str = "udp",
                  audio: dict[str, Any] | None = None, calls: dict[str, Any] | None = None,
-                 extra: dict[str, Any] | None = None) -> Config:
-    """The config of a phone registered to the demo switch at ``host:port``."""
+                 extra: dict[str, Any] | None = None, profile: str = "webrtc") -> Config:
+    """The config of a phone registered to the demo switch at ``host:port``.
+
+    ``profile`` is what the phone offers (``media.profile``): WebRTC by default, as the
+    console's own demo; ``rtp`` or ``srtp`` for plain media, about ten times cheaper per
+    call (what a long run of calls wants). Offers are answered in whatever profile they
+    come in, so the parties talk to a console on any profile.
+    """
     data: dict[str, Any] = {
         "account": {"aor": f"sip:{account.user}@{host}:{port}", "password": account.password,
                     "display_name": account.display_name, "transport": transport,
                     "expires": 600},
         "sip": {"local_host": host},
-        # The switch relays signalling only: its parties run WebRTC media end to end.
-        "media": {"host_addresses": [host], "profile": "webrtc"},
+        # The switch relays signalling only: its parties' media runs end to end.
+        "media": {"host_addresses": [host], "profile": profile},
         "audio": audio or {"backend": "null"},
         "calls": {"dial_rate_limit_s": 0, "max_calls": 4, "auto_hold": False,
                   "no_answer_s": 0, **(calls or {})},

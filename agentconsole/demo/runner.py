@@ -54,6 +54,9 @@ class DemoOptions:
     algorithms: tuple[str, ...] = ("SHA-256", "MD5")
     first_after: float = 2.0  # seconds between the agent's registration and the first call
     customers: bool = True
+    #: What the parties offer (``media.profile``): WebRTC as a browser gateway would, or
+    #: ``rtp`` / ``srtp`` (plain media: what a soak of thousands of calls can afford).
+    media_profile: str = "webrtc"
 
 
 class DemoRunner:
@@ -109,17 +112,20 @@ class DemoRunner:
         transport = "tcp" if acc.user in TCP_PARTIES else "udp"
         rng = random.Random(self.rng.getrandbits(64))
         host, port = self.switch.host, self.switch.port
+        profile = self.options.media_profile
         if acc.role == "echo":
-            return EchoParty(acc, party_config(host, port, acc, transport=transport), rng=rng)
+            return EchoParty(acc, party_config(host, port, acc, transport=transport,
+                                               profile=profile), rng=rng)
         if acc.role == "readback":
-            return ReadbackParty(acc, party_config(host, port, acc, transport=transport),
-                                 rng=rng)
+            return ReadbackParty(acc, party_config(host, port, acc, transport=transport,
+                                                   profile=profile), rng=rng)
         if acc.role == "line":
             index = CUSTOMER_LINES.index(acc.user)
-            config = party_config(host, port, acc, transport=transport)
+            config = party_config(host, port, acc, transport=transport, profile=profile)
             return Party(acc, config, backend=VoiceBackend(index, low=index % 2 == 1), rng=rng)
         audio = {"backend": "tone", "tone_hz": TONES.get(acc.user, 440)}
-        config = party_config(host, port, acc, transport=transport, audio=audio)
+        config = party_config(host, port, acc, transport=transport, audio=audio,
+                              profile=profile)
         return Colleague(acc, config, rng=rng)
 
 

@@ -202,3 +202,39 @@ async def test_websocket_agent_registers_and_calls(tmp_path: Path) -> None:
         if phone is not None:
             await phone.stop()
         await runner.stop()
+
+
+async def test_parties_offer_plain_rtp_when_the_demo_asks(tmp_path: Path) -> None:
+    """``media_profile="rtp"``: customers offer RTP/AVP, so a console on any profile
+    answers on the plain engine (what a soak of thousands of calls runs on), and a
+    colleague answers the console's plain offer; audio flows both times."""
+    from agentconsole import Phone
+    from agentconsole.demo.data import account
+    from agentconsole.demo.parties import party_config
+    from agentconsole.demo.runner import DemoOptions
+
+    runner = DemoRunner(DemoOptions(port=0, rate=0, customers=False, media_profile="rtp"))
+    await runner.start()
+    acc = account("1001")
+    assert acc is not None and runner.caller is not None
+    phone = Phone(party_config(runner.switch.host, runner.switch.port, acc, profile="rtp"))
+    try:
+        await phone.start()
+        incoming: list[Session] = []
+        phone.on("incoming", incoming.append)
+        assert runner.caller.call_now()
+        await wait_for(lambda: bool(incoming), 10)
+        customer = incoming[0]
+        assert b"RTP/AVP" in (customer.leg.remote_sdp or b"")
+        await customer.answer()
+        await frames_flow(customer.media, 25)
+        customer.hangup()
+        colleague = await phone.call("2001")
+        await talking(colleague)
+        await frames_flow(colleague.media, 25)
+        (theirs,) = runner.parties["2001"].phone.sessions.values()
+        assert b"RTP/AVP" in (theirs.leg.remote_sdp or b"")
+        colleague.hangup()
+    finally:
+        await phone.stop()
+        await runner.stop()

@@ -20,6 +20,7 @@ from textual.widgets import Input
 from ...softphone.api import AgentStatus, SessionAPI
 from ..actions import build_bindings, describe_keys
 from ..messages import CallFinished, CallReportUpdated, CallsChanged, PhoneChanged, Tick
+from ..textual_fixes import guard_toast_timers, release
 from ..view import (
     Quality,
     badges,
@@ -71,6 +72,7 @@ class MainScreen(CallActions, Screen[None]):
 
     def __init__(self, keymap: dict[str, tuple[str, ...]]) -> None:
         super().__init__(id="main")
+        guard_toast_timers()  # a toast of an expired notification froze the loop (textual_fixes)
         self.keymap = keymap
         merged = BindingsMap(build_bindings(keymap))
         for key, bindings in self._bindings.key_to_bindings.items():
@@ -292,6 +294,7 @@ class MainScreen(CallActions, Screen[None]):
         if screen_lines(self.sessions()) != self._lines:  # a change whose event was lost
             self.sync()
         self.refresh_timers()
+        release(self.app.screen_stack)  # what Textual keeps of widgets gone (textual_fixes)
 
     @on(CallFinished)
     def _handle_finished(self, event: CallFinished) -> None:
