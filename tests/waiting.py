@@ -15,11 +15,8 @@ does.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
-from typing import Protocol, TypeVar
-
-T = TypeVar("T")
+from typing import Protocol
 
 #: Interval between two checks of a predicate (the only timed sleep in the helpers).
 POLL_S = 0.01
@@ -43,20 +40,6 @@ async def wait_until(predicate: Callable[[], object], timeout: float = 5.0,
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         await asyncio.sleep(POLL_S)
-
-
-def poll_until(probe: Callable[[], T | None], timeout: float, what: str) -> T:
-    """:func:`wait_until` for synchronous end-to-end tests that watch other processes
-    (a log line, a process gone, a recording growing): returns the first truthy
-    ``probe()`` value; fails after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(POLL_S)
 
 
 async def frames_flow(media: CountsFrames, n: int, timeout: float = 5.0) -> int:

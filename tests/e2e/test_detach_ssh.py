@@ -25,8 +25,8 @@ import pytest
 from ..interop.baresip import Baresip, wav_peak
 from ..interop.media_check import baresip_rtp_stats
 from ..interop.rig import Kamailio
-from ..waiting import poll_until
 from .conftest import console_yaml
+from .polling import poll_until
 from .remote_steps import (
     console_over_ssh,
     history_rows,
