@@ -13,8 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from ..interop.polling import poll_until
 from .conftest import console_binary, home_env
-from .polling import poll_until
 from .sshd import Sshd
 
 

@@ -24,9 +24,9 @@ import pytest
 
 from ..interop.baresip import Baresip, wav_peak
 from ..interop.media_check import baresip_rtp_stats
+from ..interop.polling import poll_until
 from ..interop.rig import Kamailio
 from .conftest import console_yaml
-from .polling import poll_until
 from .remote_steps import (
     console_over_ssh,
     history_rows,

@@ -1,5 +1,5 @@
-"""Waiting on other processes in the end-to-end suite (interop-marked: real tmux, sshd,
-baresip), whose tests are synchronous: they watch a log line appear, a process die or a
+"""Waiting on other processes (real tmux, sshd, baresip) from synchronous interop and
+end-to-end tests: they watch a log line appear, a process die or a
 recording grow, polling at the same pace as :func:`tests.waiting.wait_until`."""
 
 from __future__ import annotations
